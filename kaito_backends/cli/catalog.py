@@ -1,0 +1,95 @@
+"""``kaito presets`` and ``kaito skus``: the model and GPU catalogs as tables or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import attrs
+
+from kaito_backends.cli.output import dump_json, table
+from kaito_presets import GpuSku, ModelPreset, default_catalog
+
+__all__ = ["register_presets", "register_skus"]
+
+
+def _add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o", "--output", choices=("table", "json"), default="table", help="output format"
+    )
+
+
+def register_presets(sub: Any) -> None:
+    parser = sub.add_parser("presets", help="list the model presets", description=_PRESETS_DOC)
+    _add_output(parser)
+    parser.add_argument("--runtime", choices=("vllm", "transformers"), help="only this runtime")
+    parser.add_argument("--tuning", action="store_true", help="only presets that support tuning")
+    parser.set_defaults(func=run_presets)
+
+
+def register_skus(sub: Any) -> None:
+    parser = sub.add_parser("skus", help="list the GPU instance types", description=_SKUS_DOC)
+    _add_output(parser)
+    parser.add_argument("--cloud", choices=("azure", "aws", "arc"), help="only this cloud")
+    parser.set_defaults(func=run_skus)
+
+
+_PRESETS_DOC = "The model catalog: every preset name, its aliases, size, context and runtimes."
+_SKUS_DOC = "The GPU catalog: every instance type with GPU count, memory, model and capability."
+
+
+def _preset_json(model: ModelPreset) -> dict[str, Any]:
+    return attrs.asdict(model, recurse=True, retain_collection_types=False)
+
+
+def run_presets(args: argparse.Namespace) -> int:
+    models = [
+        m
+        for m in default_catalog().models()
+        if (args.runtime is None or args.runtime in m.runtimes) and (not args.tuning or m.tuning)
+    ]
+    if args.output == "json":
+        sys.stdout.write(dump_json([_preset_json(m) for m in models]))
+        return 0
+    rows = [
+        (
+            m.name,
+            m.legacy_alias or "-",
+            m.hf_id,
+            m.model_file_size,
+            m.token_limit,
+            ",".join(m.runtimes),
+            ",".join(m.tuning.methods) if m.tuning else "-",
+        )
+        for m in models
+    ]
+    print(table(("name", "alias", "model", "size", "context", "runtimes", "tuning"), rows))
+    return 0
+
+
+def _capability(sku: GpuSku) -> str:
+    return "-" if sku.compute_capability is None else f"{sku.compute_capability:.1f}"
+
+
+def run_skus(args: argparse.Namespace) -> int:
+    skus = [s for s in default_catalog().skus() if args.cloud is None or s.cloud == args.cloud]
+    if args.output == "json":
+        sys.stdout.write(dump_json([attrs.asdict(s) for s in skus]))
+        return 0
+    rows = [
+        (
+            s.instance_type,
+            s.cloud,
+            s.gpu_count,
+            f"{s.gpu_memory_gib:g}Gi",
+            s.gpu_model,
+            _capability(s),
+            "yes" if s.nvme else "no",
+            "legacy" if s.legacy else "",
+        )
+        for s in skus
+    ]
+    headers = ("instance type", "cloud", "gpus", "gpu memory", "gpu", "cc", "nvme", "notes")
+    print(table(headers, rows))
+    return 0

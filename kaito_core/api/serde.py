@@ -1,0 +1,357 @@
+"""One cattrs converter between Workspace manifests (camelCase JSON) and the attrs model.
+
+Pure: no I/O, no clock, no logging.
+
+Parsing is strict where the API server is strict: a string field given a number, a list given a
+map, or a field the schema does not know are problems, reported with the field path as the user
+wrote it (``spec.resource.labelSelector.matchLabels``), never silently coerced or dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from kaito_core.api.types import (
+    V1ALPHA1,
+    V1BETA1,
+    AdapterSpec,
+    Condition,
+    DataDestination,
+    DataSource,
+    InferenceSpec,
+    LabelSelector,
+    LabelSelectorRequirement,
+    ObjectMeta,
+    PartitionSpec,
+    PresetOptions,
+    PresetSpec,
+    ResourceSpec,
+    TuningSpec,
+    Workspace,
+    WorkspaceStatus,
+)
+from kaito_core.errors import FieldError
+
+__all__ = ["ManifestError", "converter", "from_manifest", "to_manifest"]
+
+T = TypeVar("T")
+
+_SPEC_FIELDS = ("resource", "inference", "tuning")
+_META_FIELDS = {
+    "name": "name",
+    "namespace": "namespace",
+    "labels": "labels",
+    "annotations": "annotations",
+    "uid": "uid",
+    "resourceVersion": "resource_version",
+    "generation": "generation",
+    "creationTimestamp": "creation_timestamp",
+    "deletionTimestamp": "deletion_timestamp",
+    "finalizers": "finalizers",
+}
+
+
+class ManifestError(ValueError):
+    """A manifest that does not fit the Workspace schema; `errors` names each problem."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _type_name(value: object) -> str:
+    return {
+        str: "string",
+        int: "integer",
+        float: "number",
+        bool: "boolean",
+        list: "list",
+        dict: "map",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+class _WrongType(TypeError):
+    pass
+
+
+def _expect(value: object, kinds: type | tuple[type, ...], want: str) -> None:
+    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        raise _WrongType(f"expected {want}, got boolean")
+    if not isinstance(value, kinds):
+        raise _WrongType(f"expected {want}, got {_type_name(value)}")
+
+
+def _structure_str(value: object, _: type) -> str:
+    _expect(value, str, "a string")
+    assert isinstance(value, str)
+    return value
+
+
+def _structure_int(value: object, _: type) -> int:
+    _expect(value, int, "an integer")
+    assert isinstance(value, int)
+    return value
+
+
+def _structure_json(value: object, _: type) -> dict[str, Any]:
+    _expect(value, dict, "a map")
+    assert isinstance(value, dict)
+    return dict(value)
+
+
+def _structure_str_map(value: object, _: type) -> dict[str, str]:
+    _expect(value, dict, "a map of strings")
+    assert isinstance(value, dict)
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise _WrongType(
+                f"expected a map of strings, but the value of {key!r} is {_type_name(item)}"
+            )
+    return dict(value)
+
+
+def _structure_str_tuple(value: object, _: type) -> tuple[str, ...]:
+    _expect(value, list, "a list of strings")
+    assert isinstance(value, list)
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _WrongType(f"expected a list of strings, but item {index} is {_type_name(item)}")
+    return tuple(value)
+
+
+def _structure_meta(value: object, _: type) -> ObjectMeta:
+    if value is None:
+        return ObjectMeta()
+    _expect(value, dict, "a map")
+    assert isinstance(value, dict)
+    known: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    problems: list[Exception] = []
+    for key, item in value.items():
+        attr = _META_FIELDS.get(key)
+        if attr is None:
+            extra[key] = item
+            continue
+        try:
+            if attr in ("labels", "annotations"):
+                known[attr] = None if item is None else _structure_str_map(item, dict)
+            elif attr == "finalizers":
+                known[attr] = None if item is None else _structure_str_tuple(item, tuple)
+            elif attr == "generation":
+                known[attr] = None if item is None else _structure_int(item, int)
+            else:
+                known[attr] = None if item is None else _structure_str(item, str)
+        except _WrongType as exc:
+            exc.__notes__ = [AttributeValidationNote(f"Structuring {attr}", attr, str)]
+            problems.append(exc)
+    if problems:
+        raise ClassValidationError("While structuring ObjectMeta", problems, ObjectMeta)
+    return ObjectMeta(**known, extra=extra or None)
+
+
+def _unstructure_meta(meta: ObjectMeta) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, attr in _META_FIELDS.items():
+        item = getattr(meta, attr)
+        if item is None:
+            continue
+        out[key] = list(item) if isinstance(item, tuple) else (
+            dict(item) if isinstance(item, Mapping) else item
+        )
+    if meta.extra:
+        out.update(meta.extra)
+    return out
+
+
+_MODEL_CLASSES: tuple[type, ...] = (
+    LabelSelectorRequirement,
+    LabelSelector,
+    PartitionSpec,
+    ResourceSpec,
+    PresetOptions,
+    PresetSpec,
+    DataSource,
+    DataDestination,
+    AdapterSpec,
+    InferenceSpec,
+    TuningSpec,
+    Condition,
+    WorkspaceStatus,
+)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook_func(lambda t: t == dict[str, Any], _structure_json)
+    conv.register_structure_hook_func(lambda t: t == Mapping[str, str], _structure_str_map)
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_str_tuple)
+    conv.register_structure_hook(ObjectMeta, _structure_meta)
+    conv.register_unstructure_hook(ObjectMeta, _unstructure_meta)
+    conv.register_unstructure_hook_func(lambda t: t == tuple[str, ...], list)
+    conv.register_unstructure_hook_func(lambda t: t == Mapping[str, str], dict)
+    conv.register_unstructure_hook_func(lambda t: t == dict[str, Any], dict)
+    for cls in _MODEL_CLASSES:
+        renames = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+        conv.register_structure_hook(
+            cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **renames)
+        )
+        conv.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **renames)
+        )
+    return conv
+
+
+converter = _make_converter()
+
+
+def _path_join(base: str, part: str) -> str:
+    return f"{base}.{part}" if base else part
+
+
+def _wire_path(base: str, attr: str) -> str:
+    if not base and attr in _SPEC_FIELDS:
+        return f"spec.{attr}"
+    return _path_join(base, _camel(attr))
+
+
+def _problems(exc: BaseException, path: str) -> list[FieldError]:
+    """Flatten cattrs' exception tree into field errors with wire paths."""
+    if isinstance(exc, ClassValidationError):
+        found: list[FieldError] = []
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            found += _problems(sub, _wire_path(path, note.name))
+        for sub in without:
+            found += _problems(sub, path)
+        return found
+    if isinstance(exc, IterableValidationError):
+        found = []
+        with_index, without_index = exc.group_exceptions()
+        for sub, inote in with_index:
+            assert isinstance(inote, IterableValidationNote)
+            found += _problems(sub, f"{path}[{inote.index}]")
+        for sub in without_index:
+            found += _problems(sub, path)
+        return found
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return [
+            FieldError(path=_wire_path(path, key) if path else key, message="unknown field")
+            for key in sorted(exc.extra_fields)
+        ]
+    if isinstance(exc, _WrongType):
+        return [FieldError(path=path, message=str(exc))]
+    if isinstance(exc, KeyError):
+        return [FieldError(path=path, message="required field is missing")]
+    if isinstance(exc, (TypeError, ValueError, AttributeError)):
+        return [FieldError(path=path, message=_plain(exc))]
+    raise exc
+
+
+def _plain(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if "argument" in text and "missing" in text:
+        found = re.search(r"'(\w+)'", text)
+        return f"required field {_camel(found.group(1))!r} is missing" if found else text
+    return text
+
+
+def from_manifest(manifest: Mapping[str, Any]) -> Workspace:
+    """Parse a Workspace manifest; raises `ManifestError` listing every problem with its path."""
+    if not isinstance(manifest, Mapping):
+        raise ManifestError([FieldError(path="", message=f"expected a map, got {_type_name(manifest)}")])
+    errors: list[FieldError] = []
+    api_version = manifest.get("apiVersion")
+    if api_version not in (V1BETA1, V1ALPHA1):
+        errors.append(
+            FieldError(
+                path="apiVersion",
+                message=f"unsupported apiVersion {api_version!r}; expected {V1BETA1} or {V1ALPHA1}",
+            )
+        )
+    if manifest.get("kind") != "Workspace":
+        errors.append(FieldError(path="kind", message=f"expected Workspace, got {manifest.get('kind')!r}"))
+    fields: dict[str, Any] = {}
+    problems: list[FieldError] = []
+    for key, value in manifest.items():
+        if key in ("apiVersion", "kind"):
+            continue
+        if key == "metadata":
+            target: type = ObjectMeta
+        elif key in _SPEC_FIELDS or key == "status":
+            target = {
+                "resource": ResourceSpec,
+                "inference": InferenceSpec,
+                "tuning": TuningSpec,
+                "status": WorkspaceStatus,
+            }[key]
+        elif key == "spec":
+            problems.append(
+                FieldError(
+                    path="spec",
+                    message="unknown field: Workspace has no spec wrapper; put resource, inference "
+                    "and tuning at the top level",
+                )
+            )
+            continue
+        else:
+            problems.append(FieldError(path=str(key), message="unknown field"))
+            continue
+        if value is None:
+            continue
+        try:
+            fields[key] = converter.structure(value, target)
+        except Exception as exc:  # noqa: BLE001 - cattrs raises a tree; _problems re-raises the unknown
+            base = f"spec.{key}" if key in _SPEC_FIELDS else key
+            problems += _problems(exc, base)
+    errors += problems
+    if errors:
+        raise ManifestError(errors)
+    return Workspace(
+        api_version=str(api_version),
+        kind="Workspace",
+        metadata=fields.get("metadata", ObjectMeta()),
+        resource=fields.get("resource"),
+        inference=fields.get("inference"),
+        tuning=fields.get("tuning"),
+        status=fields.get("status"),
+    )
+
+
+def to_manifest(workspace: Workspace) -> dict[str, Any]:
+    """The wire form of a Workspace (camelCase keys, absent fields omitted)."""
+    out: dict[str, Any] = {
+        "apiVersion": workspace.api_version,
+        "kind": workspace.kind,
+        "metadata": _unstructure_meta(workspace.metadata),
+    }
+    for key in (*_SPEC_FIELDS, "status"):
+        value = getattr(workspace, key)
+        if value is not None:
+            out[key] = converter.unstructure(value)
+    return out
+
+
+def structure(value: Any, cls: type[T]) -> T:
+    """Structure one part of the model (used by tests and by the validator's helpers)."""
+    return converter.structure(value, cls)
