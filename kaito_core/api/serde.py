@@ -212,7 +212,9 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook_func(lambda t: t == Mapping[str, str], dict)
     conv.register_unstructure_hook_func(lambda t: t == dict[str, Any], dict)
     for cls in _MODEL_CLASSES:
-        renames = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+        renames: dict[str, Any] = {
+            a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)
+        }
         conv.register_structure_hook(
             cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **renames)
         )
