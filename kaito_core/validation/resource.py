@@ -1,0 +1,439 @@
+"""``spec.resource``: node count, label selector, instance type, partitions, GPU memory.
+
+Pure: no I/O, no clock, no logging.
+
+Upstream's ``ResourceSpec.validateCreateWithInference`` / ``validateCreateWithTuning`` and the
+instance-type rules of ``validateCreate``, plus the CRD's own constraints (``labelSelector``
+required, ``count`` and ``partition.count`` at least 1).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kaito_core.api.types import LabelSelector, ResourceSpec
+from kaito_core.errors import FieldError, UnsupportedGpuError
+from kaito_core.gpu import KNOWN_MIG_PROFILES, GpuConfig
+from kaito_core.render.meta import RESERVED_LABEL_KEYS
+from kaito_core.runtime_policy import runtime_policy
+from kaito_core.validation.facts import Facts
+from kaito_core.validation.names import label_value, qualified_name, quote
+from kaito_core.validation.names import validate_labels as _validate_labels
+from kaito_presets import GIB, Catalog, GpuSku, ModelPreset
+
+__all__ = [
+    "MIG_PROFILES",
+    "NodeGpus",
+    "byo_node_gpus",
+    "gpu_policy",
+    "mig_profile_problem",
+    "nearest_skus",
+    "selector_as_map",
+    "unsupported_sku_message",
+    "validate_count",
+    "validate_instance_type_nap",
+    "validate_memory",
+    "validate_partition",
+    "validate_selector",
+]
+
+R = "spec.resource"
+
+#: Every MIG profile upstream accepts (``pkg/utils/mig/mig.go``), A30 to B200.
+MIG_PROFILES = tuple(KNOWN_MIG_PROFILES)
+_MIG_RE = re.compile(r"([0-9]+)g\.([0-9.]+)gb")
+_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+#: How many supported SKUs an "Unsupported instance type" message names.
+SKU_LIST_LIMIT = 10
+
+
+# --- count and selector -----------------------------------------------------------------------
+
+
+def validate_count(resource: ResourceSpec | None) -> list[FieldError]:
+    """``resource.count`` must be at least 1 (the CRD defaults it to 1)."""
+    if resource is not None and resource.count is not None and resource.count < 1:
+        return [
+            FieldError(
+                path=f"{R}.count",
+                message=f"invalid value {resource.count}: must be greater than or equal to 1",
+            )
+        ]
+    return []
+
+
+def selector_as_map(selector: LabelSelector | None) -> tuple[dict[str, str], FieldError | None]:
+    """``metav1.LabelSelectorAsMap``: matchLabels plus single-value ``In`` expressions."""
+    result: dict[str, str] = dict(selector.match_labels or {}) if selector else {}
+    for index, expr in enumerate((selector.match_expressions or ()) if selector else ()):
+        path = f"{R}.labelSelector.matchExpressions[{index}].operator"
+        if expr.operator == "In":
+            if len(expr.values or ()) != 1:
+                return result, FieldError(
+                    path=path,
+                    message='operator "In" without a single value cannot be converted into the '
+                    "old label selector format",
+                )
+            result[expr.key] = (expr.values or ("",))[0]
+        elif expr.operator in _OPERATORS:
+            return result, FieldError(
+                path=path,
+                message=f'operator "{expr.operator}" cannot be converted into the old label '
+                "selector format",
+            )
+        else:
+            return result, FieldError(
+                path=path, message=f"{quote(expr.operator)} is not a valid selector operator"
+            )
+    return result, None
+
+
+def _expression_syntax(selector: LabelSelector) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for index, expr in enumerate(selector.match_expressions or ()):
+        base = f"{R}.labelSelector.matchExpressions[{index}]"
+        if problems := qualified_name(expr.key):
+            errors.append(
+                FieldError(
+                    path=f"{base}.key",
+                    message=f"invalid value {quote(expr.key)}: " + "; ".join(problems),
+                )
+            )
+        for v_index, value in enumerate(expr.values or ()):
+            if problems := label_value(value):
+                errors.append(
+                    FieldError(
+                        path=f"{base}.values[{v_index}]",
+                        message=f"invalid value {quote(value)}: " + "; ".join(problems),
+                    )
+                )
+    return errors
+
+
+def validate_selector(
+    resource: ResourceSpec | None, *, reserved_check: bool = True
+) -> list[FieldError]:
+    """``labelSelector``: required by the CRD, Kubernetes label syntax, convertible to a map,
+    and (R3) not made only of KAITO's reserved keys."""
+    selector = resource.label_selector if resource is not None else None
+    if selector is None:
+        return [FieldError(path=f"{R}.labelSelector", message="required field is missing")]
+    errors = _validate_labels(selector.match_labels or {}, f"{R}.labelSelector.matchLabels")
+    errors += _expression_syntax(selector)
+    _, problem = selector_as_map(selector)
+    if problem is not None:
+        errors.append(problem)
+    labels = selector.match_labels or {}
+    if reserved_check and labels and all(k in RESERVED_LABEL_KEYS for k in labels):
+        errors.append(
+            FieldError(
+                path=f"{R}.labelSelector.matchLabels",
+                message="matchLabels must contain at least one non-reserved label",
+            )
+        )
+    return errors
+
+
+# --- instance types ----------------------------------------------------------------------------
+
+
+def nearest_skus(catalog: Catalog, instance_type: str, cloud: str) -> tuple[list[str], int]:
+    """Up to ten supported SKU names sharing the longest prefix with `instance_type`, and how
+    many more there are."""
+    names = [s.instance_type for s in catalog.skus(cloud=cloud) if not s.legacy]
+    wanted = instance_type.lower()
+
+    def shared(name: str) -> int:
+        lowered = name.lower()
+        n = 0
+        while n < min(len(lowered), len(wanted)) and lowered[n] == wanted[n]:
+            n += 1
+        return n
+
+    ranked = sorted(names, key=lambda n: (-shared(n), n.lower()))
+    shown = sorted(ranked[:SKU_LIST_LIMIT], key=str.lower)
+    return shown, max(0, len(names) - len(shown))
+
+
+def unsupported_sku_message(catalog: Catalog, instance_type: str, cloud: str) -> str:
+    """``Unsupported instance type X. Supported SKUs: ...``, shortened to the nearest names."""
+    shown, more = nearest_skus(catalog, instance_type, cloud)
+    listing = ", ".join(shown) if shown else "none"
+    if more:
+        listing += f", and {more} more; see `kaito skus`"
+    return f"Unsupported instance type {instance_type}. Supported SKUs: {listing}"
+
+
+def validate_instance_type_nap(facts: Facts) -> tuple[list[FieldError], GpuSku | None]:
+    """R7/R8: a SKU table for the cloud, and the instance type in it (no Azure N/D exemption)."""
+    instance_type = facts.instance_type
+    if not instance_type:
+        return [], None
+    cloud = facts.context.cloud_provider
+    if not facts.catalog.skus(cloud=cloud):
+        return [
+            FieldError(
+                path=f"{R}.instanceType",
+                message=f"Failed to get SKU handler: Unsupported cloud provider {cloud}",
+            )
+        ], None
+    sku = facts.catalog.find_sku(instance_type, cloud=cloud)
+    if sku is None:
+        return [
+            FieldError(
+                path=f"{R}.instanceType",
+                message=unsupported_sku_message(facts.catalog, instance_type, cloud),
+            )
+        ], None
+    return [], sku
+
+
+# --- partitions --------------------------------------------------------------------------------
+
+
+def mig_profile_problem(profile: str) -> str | None:
+    """Upstream ``ValidateMIGProfile``: the ``<n>g.<m>gb`` format and a known profile."""
+    match = _MIG_RE.fullmatch(profile)
+    if match is None:
+        return f"invalid MIG profile format {quote(profile)}: expected format like '1g.10gb'"
+    if int(match.group(1)) == 0:
+        return f"invalid MIG profile {quote(profile)}: compute slices must be > 0"
+    if profile not in KNOWN_MIG_PROFILES:
+        known = " ".join(sorted(KNOWN_MIG_PROFILES))
+        return f"unknown MIG profile {quote(profile)}: must be one of [{known}]"
+    return None
+
+
+def mig_memory_gib(profile: str) -> int:
+    """Memory of one slice of a (valid) MIG profile, whole GiB (floored, as upstream)."""
+    match = _MIG_RE.fullmatch(profile)
+    assert match is not None
+    return int(float(match.group(2)))
+
+
+def validate_partition(facts: Facts, model: ModelPreset | None) -> list[FieldError]:
+    """R4 (BYO): the mode, its feature gate and fields, and the MIG slice fitting the model."""
+    resource = facts.ws.resource
+    partition = resource.partition if resource else None
+    if partition is None:
+        return []
+    base = f"{R}.partition"
+    errors: list[FieldError] = []
+    if partition.count is not None and partition.count < 1:
+        errors.append(
+            FieldError(
+                path=f"{base}.count",
+                message=f"invalid value {partition.count}: must be greater than or equal to 1",
+            )
+        )
+    gates = facts.gates
+    if partition.mode == "mig":
+        if not gates.enable_mig:
+            errors.append(
+                FieldError(
+                    path=f"{base}.mode",
+                    message="MIG support is not enabled, set feature gate enableMIG=true",
+                )
+            )
+        if partition.count is not None:
+            errors.append(
+                FieldError(path=f"{base}.count", message="count is only valid for accelerator mode")
+            )
+        if not partition.profile:
+            errors.append(
+                FieldError(path=f"{base}.profile", message="profile is required for mig mode")
+            )
+        elif (problem := mig_profile_problem(partition.profile)) is not None:
+            errors.append(FieldError(path=f"{base}.profile", message=problem))
+        elif model is not None and not facts.bypass:
+            slice_gib = mig_memory_gib(partition.profile)
+            if model.weights_bytes > slice_gib * GIB:
+                errors.append(
+                    FieldError(
+                        path=base,
+                        message=f"Model {model.name} requires at least {model.model_file_size} "
+                        f"for weights, which exceeds the {partition.profile} MIG slice capacity "
+                        f"of {slice_gib}Gi",
+                    )
+                )
+    elif partition.mode == "accelerator":
+        if not gates.enable_accelerator:
+            errors.append(
+                FieldError(
+                    path=f"{base}.mode",
+                    message="accelerator partition support is not enabled, set feature gate "
+                    "enableAccelerator=true",
+                )
+            )
+        if partition.profile:
+            errors.append(
+                FieldError(
+                    path=f"{base}.profile", message="profile is not valid for accelerator mode"
+                )
+            )
+        if partition.count is None:
+            errors.append(
+                FieldError(
+                    path=f"{base}.count",
+                    message="required field is missing: count is required for accelerator mode",
+                )
+            )
+    else:
+        errors.append(
+            FieldError(
+                path=f"{base}.mode",
+                message=f"unsupported partition mode {quote(partition.mode)}, supported modes are "
+                '"mig" and "accelerator"',
+            )
+        )
+    return errors
+
+
+# --- BYO nodes ----------------------------------------------------------------------------------
+
+
+class NodeGpus:
+    """What the NVIDIA GPU feature discovery labels of matched BYO nodes say."""
+
+    __slots__ = ("count", "labels", "memory_mib", "nodes", "product")
+
+    def __init__(
+        self,
+        *,
+        product: str,
+        count: int,
+        memory_mib: int,
+        nodes: int,
+        labels: Mapping[str, str],
+    ) -> None:
+        self.product = product
+        self.count = count
+        self.memory_mib = memory_mib
+        self.nodes = nodes
+        self.labels = labels
+
+    @property
+    def node_memory_gib(self) -> int:
+        """GPU memory of one node: ``round(MiB / 1024) * count`` GiB, as upstream computes it."""
+        return int(self.memory_mib / 1024 + 0.5) * self.count
+
+
+def _node_meta(node: Mapping[str, Any]) -> tuple[str, Mapping[str, str]]:
+    meta = node.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    name = meta.get("name")
+    labels = meta.get("labels")
+    labels = labels if isinstance(labels, Mapping) else {}
+    return (name if isinstance(name, str) else ""), {str(k): str(v) for k, v in labels.items()}
+
+
+def _matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _positive_int(text: str) -> int | None:
+    return int(text) if re.fullmatch("[0-9]{1,9}", text.strip()) else None
+
+
+def byo_node_gpus(
+    nodes: Sequence[Mapping[str, Any]], selector: Mapping[str, str]
+) -> tuple[NodeGpus | None, list[FieldError]]:
+    """R5: the matched nodes' GPUs, which must be labelled and uniform."""
+    path = f"{R}.labelSelector"
+    matched = [_node_meta(n) for n in nodes]
+    matched = [(name, labels) for name, labels in matched if _matches(labels, selector)]
+    if not matched:
+        return None, [
+            FieldError(path=path, message="No nodes found matching the specified label selector")
+        ]
+    first: NodeGpus | None = None
+    previous = ""
+    for name, labels in matched:
+        product = labels.get("nvidia.com/gpu.product", "")
+        count = _positive_int(labels.get("nvidia.com/gpu.count", ""))
+        memory = _positive_int(labels.get("nvidia.com/gpu.memory", ""))
+        if not product or count is None or memory is None:
+            return None, [
+                FieldError(
+                    path=path,
+                    message=f"Failed to get GPU config from nvidia labels on node {name}: missing "
+                    f"required nvidia.com labels on node {name}",
+                )
+            ]
+        if first is None:
+            first = NodeGpus(
+                product=product, count=count, memory_mib=memory, nodes=len(matched), labels=labels
+            )
+            previous = name
+            continue
+        for what, mine, theirs in (
+            ("product", f"{product} GPUs", f"{first.product} GPUs"),
+            ("count", f"{count} GPUs", f"{first.count} GPUs"),
+            ("memory", f"{memory}MiB per GPU", f"{first.memory_mib}MiB per GPU"),
+        ):
+            if mine != theirs:
+                return None, [
+                    FieldError(
+                        path=path,
+                        message=f"Non-uniform GPU {what}: node {name} has {mine}, but previous "
+                        f"node {previous} has {theirs}, all nodes must have the same GPU {what} "
+                        "for homogeneous placement",
+                    )
+                ]
+        previous = name
+    return first, []
+
+
+# --- GPU memory ---------------------------------------------------------------------------------
+
+
+def _gib(value: float) -> str:
+    return f"{value:g}Gi"
+
+
+def validate_memory(
+    facts: Facts,
+    model: ModelPreset,
+    *,
+    node_memory_gib: float,
+    machines: int,
+    where: str,
+    distributed_rule: bool = True,
+) -> list[FieldError]:
+    """R9: the nodes together hold the weights; Transformers cannot spread over nodes."""
+    errors: list[FieldError] = []
+    total = node_memory_gib * machines
+    if not facts.bypass and total * GIB < model.weights_bytes:
+        errors.append(
+            FieldError(
+                path=f"{R}.instanceType" if facts.instance_type else f"{R}.labelSelector",
+                message=f"Insufficient total GPU memory: {where} has a total of {_gib(total)}, "
+                f"but preset {model.name} requires at least {model.model_file_size}",
+            )
+        )
+    if (
+        distributed_rule
+        and facts.runtime == "transformers"
+        and model.distributed
+        and model.weights_bytes > node_memory_gib * GIB
+    ):
+        errors.append(
+            FieldError(
+                path=R,
+                message="Multi-node distributed inference is not supported with Huggingface "
+                "Transformers runtime",
+            )
+        )
+    return errors
+
+
+def gpu_policy(facts: Facts, gpu: GpuConfig, path: str) -> list[FieldError]:
+    """A runtime must be able to start on these GPUs (pre-Ampere: float16; older or non-NVIDIA:
+    none)."""
+    try:
+        runtime_policy(gpu=gpu, runtime=facts.runtime, catalog=facts.catalog)
+    except UnsupportedGpuError as exc:
+        return [FieldError(path=path, message=exc.message)]
+    return []
