@@ -1,0 +1,77 @@
+"""Errors every backend raises, and what a caller does about each.
+
+Tree::
+
+    BackendError(Exception)       anything a backend could not do
+    ├── NotFound                  the object (or its subresource) does not exist (HTTP 404)
+    ├── Conflict                  a precondition failed: stale resourceVersion or uid (HTTP 409)
+    │   └── AlreadyExists         create of a name that is taken (HTTP 409, reason AlreadyExists)
+    ├── Gone                      a watch's resourceVersion is older than the retained history
+    │                             (HTTP 410): list again, then watch from the list's version
+    ├── Invalid                   the server rejected the object: bad name, immutable field,
+    │                             finalizer added while deleting (HTTP 422)
+    ├── InsufficientCapacity      the provider cannot hand out the machines asked for (quota,
+    │                             stock); the message is the provider's own, shown to the user
+    └── Transient                 throttled (429), server error (5xx), timeout: try again,
+                                  after ``delay`` seconds when the server said so (Retry-After)
+
+Callers catch by class, never by message. Every error keeps the server's message as ``str(e)``
+(also ``e.message``), so it can be shown on a Workspace condition unchanged.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "BackendError",
+    "Conflict",
+    "Gone",
+    "InsufficientCapacity",
+    "Invalid",
+    "NotFound",
+    "Transient",
+]
+
+
+class BackendError(Exception):
+    """Base of every error a backend raises; ``message`` is the server's or provider's text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(BackendError):
+    """The object does not exist. Reads: treat as absent. Deletes: already done."""
+
+
+class Conflict(BackendError):
+    """A precondition failed (stale ``resourceVersion`` or ``uid``): re-read and try again."""
+
+
+class AlreadyExists(Conflict):
+    """``create`` of a name that is taken. Use ``apply`` when "create or update" is meant."""
+
+
+class Gone(BackendError):
+    """The watch's ``resource_version`` is no longer retained (HTTP 410): relist, then rewatch."""
+
+
+class Invalid(BackendError):
+    """The server rejected the object (HTTP 422). Retrying the same object fails the same way."""
+
+
+class InsufficientCapacity(BackendError):
+    """Machines cannot be had (quota, stock); the message is the provider's, for the user."""
+
+
+class Transient(BackendError):
+    """Throttling (429), server errors (5xx) and timeouts: retry with backoff.
+
+    ``delay`` is the server's Retry-After in seconds, when it sent one; otherwise ``None`` and the
+    caller picks its own backoff.
+    """
+
+    def __init__(self, message: str, *, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay

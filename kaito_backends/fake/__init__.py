@@ -1,0 +1,50 @@
+"""An in-memory Kubernetes cluster with simulated GPU nodes: the embedded backend and test double.
+
+    cluster = FakeCluster()                      # VirtualClock, shipped catalog, no faults
+    client, nodes = cluster.client(), cluster.provisioner()
+    await nodes.provision(key, [node_claim])     # NodeClaims launch into Ready GPU Nodes
+    await client.apply(statefulset)              # StatefulSets make Pods, Pods become Ready
+    cluster.run_until_idle()                     # run virtual time until nothing is pending
+
+What it models: an API server (resourceVersion, uid, generation, creationTimestamp, finalizers,
+deletionTimestamp, owner-reference garbage collection with Background/Foreground/Orphan, label
+selectors, server-side apply with one field set per manager, status subresources, immutable
+fields, watches with bounded history and 410 Gone); Karpenter-like NodeClaims that launch into
+Nodes of the SKU asked for; a scheduler (taints, nodeSelector, required node affinity, GPU
+capacity); StatefulSet and Job controllers; pods that pull, load their model and become Ready;
+seeded faults (API conflicts, 429/500, watch drops, launch failures, ImagePullBackOff, OOMKilled,
+CrashLoopBackOff); recorded calls and counters.
+
+What it does NOT model:
+- namespaces as objects (every namespace exists), RBAC, admission webhooks, quotas, LimitRanges;
+- OpenAPI schema validation (any fields are stored), conversion webhooks (Workspace versions
+  share storage: the stored object is returned with the apiVersion asked for, unconverted);
+- managedFields in metadata, field ownership conflicts between managers, list merge keys
+  (lists are atomic in apply);
+- graceful pod termination (pods vanish at once), PodDisruptionBudgets, preemption, priorities;
+- CPU, memory and ephemeral-storage accounting (only extended resources such as nvidia.com/gpu);
+- probes (Ready follows the model-load timeline), logs, exec, events, Endpoints/EndpointSlices,
+  load balancers, DNS, PersistentVolumeClaims, ControllerRevisions of StatefulSets;
+- Deployments, ReplicaSets, DaemonSets, NodePools (stored but not acted on);
+- Karpenter consolidation, drift, disruption, or replacing failed NodeClaims (they stay failed);
+- pagination (limit/continue), field selectors, watch bookmarks.
+"""
+
+from kaito_backends.fake.client import Call, FakeClient, Recorder
+from kaito_backends.fake.cluster import FakeCluster
+from kaito_backends.fake.conditions import Timings
+from kaito_backends.fake.faults import FaultKind, FaultPlan, FiredFault, OneShot
+from kaito_backends.fake.provisioner import FakeProvisioner
+
+__all__ = [
+    "Call",
+    "FakeClient",
+    "FakeCluster",
+    "FakeProvisioner",
+    "FaultKind",
+    "FaultPlan",
+    "FiredFault",
+    "OneShot",
+    "Recorder",
+    "Timings",
+]
