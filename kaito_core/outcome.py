@@ -5,14 +5,16 @@ Pure: no I/O, no clock, no logging.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from kaito_core.api.types import WorkspaceStatus
+from kaito_core import conditions as kc
+from kaito_core.api.types import Condition, WorkspaceStatus
 from kaito_core.errors import SpecError
 
-__all__ = ["Event", "ObjectKey", "Outcome", "PlanSummary"]
+__all__ = ["Event", "ObjectKey", "Outcome", "PlanSummary", "transition_events"]
 
 Manifest = dict[str, Any]
 
@@ -70,6 +72,13 @@ class PlanSummary:
     notes: tuple[str, ...] = ()
 
 
+def _error_key(error: SpecError | None) -> tuple[Any, ...] | None:
+    """Exceptions compare by identity; two plans of one spec give equal errors by value."""
+    if error is None:
+        return None
+    return (type(error), error.reason, error.path, error.message)
+
+
 @attrs.frozen(kw_only=True)
 class Outcome:
     """Everything that must be true for one Workspace, and what must change to get there.
@@ -95,7 +104,7 @@ class Outcome:
     status: WorkspaceStatus = attrs.field(factory=WorkspaceStatus)
     events: tuple[Event, ...] = ()
     requeue_after: float | None = None
-    error: SpecError | None = None
+    error: SpecError | None = attrs.field(default=None, eq=_error_key)
     deleting: bool = False
     target_node_count: int = 0
     summary: PlanSummary | None = None
@@ -104,3 +113,83 @@ class Outcome:
     def converged(self) -> bool:
         """Nothing to apply and nothing to delete."""
         return not self.apply and not self.delete
+
+
+#: Condition reasons that mean "not yet", not "something is wrong": no Warning event for them.
+_WAITING_REASONS = frozenset(
+    {
+        kc.REASON_NODE_CLAIM_NOT_READY,
+        kc.REASON_NODE_NOT_READY,
+        kc.REASON_NODE_PLUGINS_NOT_READY,
+        kc.REASON_RESOURCE_NOT_READY,
+        kc.REASON_INFERENCE_PENDING,
+        kc.REASON_JOB_PENDING,
+        kc.REASON_WORKSPACE_PENDING,
+        "AwaitingReconciliation",
+    }
+)
+_MIGRATION_MESSAGE = (
+    "Migrating inference workload from Deployment to StatefulSet, this will cause a few minutes "
+    "of downtime."
+)
+
+
+def _claim_name(claim: Mapping[str, Any]) -> str:
+    return str((claim.get("metadata") or {}).get("name") or "")
+
+
+def transition_events(
+    old: Sequence[Condition],
+    new: Sequence[Condition],
+    *,
+    observed: Any,
+    claims: Sequence[Manifest] = (),
+    migrating: bool = False,
+) -> tuple[Event, ...]:
+    """The Events of one step, from what it starts and how the conditions moved.
+
+    Pure: no I/O, no clock, no logging.
+
+    - ``Normal NodeClaimCreated`` per desired claim not yet observed (`observed` is the
+      `kaito_core.observed.Observed` snapshot);
+    - ``Warning WorkloadMigration`` when a legacy Deployment is deleted (upstream's wording);
+    - ``Normal <reason>`` when WorkspaceSucceeded turns True;
+    - ``Warning <reason>`` when a condition turns False (or changes reason) with a reason that
+      is a failure rather than "not ready yet", once per distinct reason and message.
+    Conditions whose status and reason did not change give no event, so a step that changes
+    nothing records nothing.
+    """
+    events: list[Event] = []
+    seen = {_claim_name(c) for c in observed.node_claims}
+    for claim in claims:
+        name = _claim_name(claim)
+        if name not in seen:
+            events.append(
+                Event(
+                    type="Normal", reason="NodeClaimCreated", message=f"Creating NodeClaim {name}"
+                )
+            )
+    if migrating:
+        events.append(Event(type="Warning", reason="WorkloadMigration", message=_MIGRATION_MESSAGE))
+    before = {c.type: c for c in old}
+    warned: set[tuple[str, str]] = set()
+    for condition in new:
+        previous = before.get(condition.type)
+        if (
+            previous is not None
+            and previous.status == condition.status
+            and previous.reason == condition.reason
+        ):
+            continue
+        reason, message = condition.reason or "", condition.message or ""
+        if condition.type == kc.CONDITION_WORKSPACE_SUCCEEDED and condition.status == kc.TRUE:
+            events.append(Event(type="Normal", reason=reason, message=message))
+        elif (
+            condition.status != kc.TRUE
+            and reason
+            and reason not in _WAITING_REASONS
+            and (reason, message) not in warned
+        ):
+            warned.add((reason, message))
+            events.append(Event(type="Warning", reason=reason, message=message))
+    return tuple(events)

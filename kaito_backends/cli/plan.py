@@ -1,22 +1,52 @@
-"""``kaito plan``: every object a Workspace needs, rendered without touching a cluster."""
+"""``kaito plan FILE...``: every object a Workspace needs, rendered without touching a cluster.
+
+The files are read and validated like ``kaito validate`` (ConfigMaps, Secrets and Nodes are
+pooled across files; ``--feature-gates`` as there, and ``vLLM=false`` plans Transformers); any
+problem prints one ``FILE: Workspace/NAME: FIELD.PATH: message`` line
+and nothing is planned. Each Workspace is then planned against an empty cluster (its ConfigMaps
+and, for ``--provisioner byo``, the Nodes given in the files) and the NodeClaims and objects are
+printed: multi-document YAML (default) or a JSON ``v1 List``; ``--summary`` prints one line per
+Workspace instead. Output is byte-identical across runs.
+
+Exit codes: 0 planned, 1 invalid input or a Workspace that cannot be planned (one line each),
+2 unreadable input.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kaito_backends.cli.inputs import InputError, read_inputs
+from kaito_backends.cli.inputs import InputError, Inputs, WorkspaceInput, read_inputs
 from kaito_backends.cli.output import dump_json, dump_yaml, table
-from kaito_core.observed import Observed
+from kaito_backends.cli.validate import parse_feature_gates
+from kaito_core.observed import Manifest, Observed
+from kaito_core.outcome import Outcome, PlanSummary
 from kaito_core.plan import PlanSettings, plan
+from kaito_core.validation import FeatureGates, ValidationContext, validate
 from kaito_presets import default_catalog
 
-__all__ = ["register", "run"]
+__all__ = ["SUMMARY_HEADERS", "format_duration", "register", "run", "summary_row"]
 
 #: A fixed instant: `kaito plan` output must not change from one run to the next.
 _PLAN_TIME = "1970-01-01T00:00:00Z"
+PROVISIONERS = ("karpenter", "azure-gpu-provisioner", "aks", "fake", "byo")
+SUMMARY_HEADERS = (
+    "workspace",
+    "mode",
+    "instance",
+    "nodes",
+    "gpus/node",
+    "tp/pp/dp",
+    "disk",
+    "runtime",
+    "dtype",
+    "served model",
+    "ready within",
+)
 
 
 def register(sub: Any) -> None:
@@ -24,42 +54,141 @@ def register(sub: Any) -> None:
         "plan",
         help="render the objects a Workspace needs (node claims, StatefulSet, Services, Job)",
         description="Validate the Workspaces in FILE... and print every object the engine would "
-        "create for them on an empty cluster. Output is byte-identical across runs.",
+        "create for them on an empty cluster. Output is byte-identical across runs. Exit 0 "
+        "planned, 1 invalid input, 2 unreadable input.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="YAML files ('-' for stdin)")
-    parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     parser.add_argument(
-        "--summary", action="store_true", help="one line per Workspace instead of the manifests"
+        "-o",
+        "--output",
+        choices=("yaml", "json"),
+        default="yaml",
+        help="yaml: one document per object (default); json: a v1 List",
+    )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="one line per Workspace (instance type, nodes, GPUs, parallelism, disk, runtime, "
+        "dtype, served model, readiness timeout) instead of the manifests",
     )
     parser.add_argument(
         "--provisioner",
         default="karpenter",
-        choices=("karpenter", "azure-gpu-provisioner", "aks", "fake", "byo"),
-        help="how nodes are provisioned (default: karpenter NodeClaims)",
+        choices=PROVISIONERS,
+        help="how nodes are provisioned (default: karpenter NodeClaims); byo: no NodeClaims, "
+        "GPUs are read from the Node manifests given in the files",
+    )
+    parser.add_argument(
+        "--feature-gates",
+        default="",
+        metavar="GATES",
+        help="comma-separated gate=bool as for kaito validate, e.g. "
+        "vLLM=false,enableAccelerator=true",
     )
     parser.set_defaults(func=run)
 
 
-def _summary_rows(outcomes: list[Any]) -> list[tuple[object, ...]]:
-    rows = []
-    for o in outcomes:
-        s = o.summary
-        rows.append(
-            (
-                s.workspace,
-                s.mode,
-                s.instance_type,
-                s.nodes,
-                s.gpus_per_node,
-                f"{s.tensor_parallel}/{s.pipeline_parallel}/{s.data_parallel}",
-                s.disk,
-                s.runtime,
-                s.dtype,
-                s.served_model_name,
-                f"{s.readiness_timeout_seconds // 60}m" if s.readiness_timeout_seconds else "-",
+def format_duration(seconds: int) -> str:
+    """``1800`` -> ``30m``, ``3270`` -> ``54m30s``, ``0`` -> ``-``."""
+    if seconds <= 0:
+        return "-"
+    minutes, rest = divmod(seconds, 60)
+    if not minutes:
+        return f"{rest}s"
+    return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+
+
+def summary_row(summary: PlanSummary) -> tuple[object, ...]:
+    """One row of ``kaito plan --summary``, in `SUMMARY_HEADERS` order."""
+    return (
+        summary.workspace,
+        summary.mode,
+        summary.instance_type,
+        summary.nodes,
+        summary.gpus_per_node,
+        f"{summary.tensor_parallel}/{summary.pipeline_parallel}/{summary.data_parallel}",
+        summary.disk,
+        summary.runtime,
+        summary.dtype,
+        summary.served_model_name,
+        format_duration(summary.readiness_timeout_seconds),
+    )
+
+
+def _nodes(inputs: Inputs) -> tuple[Manifest, ...]:
+    return tuple(
+        dict(d.manifest)
+        for _, d in inputs.documents
+        if d.kind == "Node" and d.api_version == "v1" and d.manifest
+    )
+
+
+def _validate(inputs: Inputs, provisioner: str, gates: FeatureGates) -> list[str]:
+    """One ``FILE: Workspace/NAME: PATH: message`` line per problem, parse errors included."""
+    context = ValidationContext(
+        node_auto_provisioning=provisioner != "byo",
+        provisioner=provisioner,
+        feature_gates=gates,
+        config_maps=inputs.config_maps,
+        nodes=_nodes(inputs),
+    )
+    catalog = default_catalog()
+    lines: list[str] = []
+    for file, doc in inputs.documents:
+        if doc.kind != "Workspace" and not doc.errors:
+            continue
+        errors = list(doc.errors)
+        if doc.workspace is not None:
+            errors += validate(doc.workspace, catalog=catalog, context=context)
+        lines += [f"{file}: {doc.label}: {' '.join(str(e).split())}" for e in errors]
+    return lines
+
+
+def _problem(item: WorkspaceInput, outcome: Outcome, byo: bool) -> str:
+    error = outcome.error
+    assert error is not None
+    message = " ".join(error.message.split())
+    line = f"{item.file}: {item.label}: {error.path or '<document>'}: {message}"
+    if byo and error.reason == "NodesNotFound":
+        line += " (with --provisioner byo, give the Node manifests in one of the files)"
+    return line
+
+
+def _plan_all(inputs: Inputs, settings: PlanSettings) -> tuple[list[Outcome], list[str], list[str]]:
+    """Outcomes, problem lines (stdout) and internal errors (stderr)."""
+    catalog = default_catalog()
+    nodes = _nodes(inputs) if not settings.node_auto_provisioning else ()
+    outcomes: list[Outcome] = []
+    problems: list[str] = []
+    internal: list[str] = []
+    for item in inputs.workspaces:
+        observed = Observed(config_maps=inputs.config_maps_for(item.workspace), nodes=nodes)
+        try:
+            outcome = plan(
+                item.workspace,
+                observed=observed,
+                catalog=catalog,
+                now=_PLAN_TIME,
+                settings=settings,
             )
-        )
-    return rows
+        except Exception as exc:  # never a traceback, whatever the input
+            internal.append(
+                f"{item.file}: {item.label}: internal error: {type(exc).__name__}: {exc}"
+            )
+            continue
+        if outcome.error is not None:
+            problems.append(_problem(item, outcome, not settings.node_auto_provisioning))
+        else:
+            outcomes.append(outcome)
+    return outcomes, problems, internal
+
+
+def _print_summary(outcomes: Sequence[Outcome]) -> None:
+    summaries = [o.summary for o in outcomes if o.summary is not None]
+    print(table(SUMMARY_HEADERS, [summary_row(s) for s in summaries]))
+    for summary in summaries:
+        for note in summary.notes:
+            print(f"note: {summary.workspace}: {note}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,29 +197,35 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    problems = inputs.validate(provisioner=args.provisioner)
+    try:
+        gates = parse_feature_gates(args.feature_gates)
+    except ValueError as exc:
+        print(f"kaito plan: error: {exc}", file=sys.stderr)
+        return 2
+    problems = _validate(inputs, args.provisioner, gates)
     if problems:
         for line in problems:
             print(line)
         return 1
-    settings = PlanSettings(provisioner=args.provisioner)
-    catalog = default_catalog()
-    outcomes = []
-    for item in inputs.workspaces:
-        observed = Observed(config_maps=inputs.config_maps_for(item.workspace))
-        outcome = plan(item.workspace, observed=observed, catalog=catalog, now=_PLAN_TIME, settings=settings)
-        if outcome.error is not None:
-            print(f"{item.file}: {item.label}: {outcome.error.path}: {outcome.error.message}")
-            return 1
-        outcomes.append(outcome)
+    if not inputs.workspaces:
+        print("nothing to plan: no Workspace documents found", file=sys.stderr)
+        return 0
+    settings = PlanSettings(provisioner=args.provisioner, vllm_enabled=gates.vllm)
+    outcomes, problems, internal = _plan_all(inputs, settings)
+    for line in internal:
+        print(line, file=sys.stderr)
+    for line in problems:
+        print(line)
+    if internal:
+        return 2
+    if problems:
+        return 1
     if args.summary:
-        headers = ("workspace", "mode", "instance", "nodes", "gpus/node", "tp/pp/dp", "disk",
-                   "runtime", "dtype", "served model", "ready within")
-        print(table(headers, _summary_rows(outcomes)))
-        for o in outcomes:
-            for note in o.summary.notes:
-                print(f"note: {o.summary.workspace}: {note}")
+        _print_summary(outcomes)
         return 0
     documents = [obj for o in outcomes for obj in (*o.node_claims, *o.desired)]
-    sys.stdout.write(dump_json(documents) if args.output == "json" else dump_yaml(documents))
+    if args.output == "json":
+        sys.stdout.write(dump_json({"apiVersion": "v1", "kind": "List", "items": documents}))
+    else:
+        sys.stdout.write(dump_yaml(documents))
     return 0

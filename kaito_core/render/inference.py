@@ -609,7 +609,8 @@ def template_statefulset(ctx: RenderContext) -> Manifest:
     if node_affinity is not None:
         pod["affinity"] = node_affinity
     pod["tolerations"] = list(pod.get("tolerations") or []) + gpu_tolerations(ctx)
-    rendered = {**template, "metadata": metadata, "spec": pod}
+    extra = {k: v for k, v in template.items() if k not in ("metadata", "spec")}
+    rendered = {"metadata": metadata, "spec": pod, **extra}  # metadata first, as everywhere
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
