@@ -15,7 +15,7 @@ from collections.abc import Sequence
 __all__ = ["main"]
 
 #: Subcommand modules, in the order ``kaito --help`` lists them.
-_COMMANDS = ("up", "validate", "plan", "presets", "skus")
+_COMMANDS = ("up", "validate", "plan", "presets", "skus", "fake_apiserver", "operator", "manifests")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -20,7 +20,11 @@ OCI image by a sidecar. Where we differ, on purpose:
 - **Scripts** get the image reference and paths as positional arguments (``sh -c SCRIPT name
   ARGS``), never spliced into the script text, so a user string cannot become shell code. The
   registry credentials for the input image are mounted into the puller only.
-- **Images** are pinned (upstream uses ``curlimages/curl`` and ``pause:latest``).
+- **Images** are pinned (upstream uses ``curlimages/curl``).
+- **No pause sidecar.** Upstream adds ``registry.k8s.io/pause:latest`` beside the pusher; it never
+  exits, and a Job completes only when every container has stopped, so a tuning Job with an
+  image output would never succeed. The pusher exits once the image is pushed, which is all the
+  Job needs.
 """
 
 from __future__ import annotations
@@ -68,7 +72,6 @@ ORAS_IMAGE = "mcr.microsoft.com/oss/v2/oras-project/oras:v1.2.3"
 PUSHER_IMAGE = "ghcr.io/oras-project/oras:v1.2.2"
 PULLER_IMAGE = "mcr.microsoft.com/aks/skopeo:1.14.4-6"
 DOWNLOADER_IMAGE = "curlimages/curl:8.11.1"
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 
 _PHI3_TARGET_MODULES = "k_proj,q_proj,v_proj,o_proj,gate_proj,down_proj,up_proj"
 _TUNING_COMMAND = (
@@ -456,7 +459,6 @@ def tuning_job(ctx: RenderContext) -> Manifest:
                 ],
             }
         )
-        containers.append({"name": "pause", "image": PAUSE_IMAGE})
 
     pod_spec: dict[str, Any] = {}
     if len(containers) > 1:

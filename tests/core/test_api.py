@@ -22,7 +22,10 @@ MINIMAL = {
     "apiVersion": V1BETA1,
     "kind": "Workspace",
     "metadata": {"name": "ws"},
-    "resource": {"instanceType": "Standard_NC24ads_A100_v4", "labelSelector": {"matchLabels": {"a": "b"}}},
+    "resource": {
+        "instanceType": "Standard_NC24ads_A100_v4",
+        "labelSelector": {"matchLabels": {"a": "b"}},
+    },
     "inference": {"preset": {"name": "phi-4-mini-instruct"}},
 }
 
@@ -96,9 +99,13 @@ def test_v1beta1_has_no_default_instance_type() -> None:
 
 BAD = [
     pytest.param({"metadata": {"name": 5}}, "metadata.name", "expected a string", id="name-int"),
-    pytest.param({"resource": {"count": "2"}}, "spec.resource.count", "expected an integer", id="count-str"),
+    pytest.param(
+        {"resource": {"count": "2"}}, "spec.resource.count", "expected an integer", id="count-str"
+    ),
     pytest.param({"resource": {"count": True}}, "spec.resource.count", "boolean", id="count-bool"),
-    pytest.param({"resource": {"bogus": 1}}, "spec.resource.bogus", "unknown field", id="unknown-field"),
+    pytest.param(
+        {"resource": {"bogus": 1}}, "spec.resource.bogus", "unknown field", id="unknown-field"
+    ),
     pytest.param({"spec": {}}, "spec", "no spec wrapper", id="spec-wrapper"),
     pytest.param({"extra": 1}, "extra", "unknown field", id="unknown-top-level"),
     pytest.param(
@@ -107,7 +114,9 @@ BAD = [
         "map of strings",
         id="label-int",
     ),
-    pytest.param({"inference": {"preset": {}}}, "spec.inference.preset.name", "required", id="preset-no-name"),
+    pytest.param(
+        {"inference": {"preset": {}}}, "spec.inference.preset.name", "required", id="preset-no-name"
+    ),
     pytest.param(
         {"inference": {"adapters": [{"strength": 1.0}]}},
         "spec.inference.adapters[0].strength",
@@ -121,7 +130,9 @@ BAD = [
         id="urls-not-list",
     ),
     pytest.param({"inference": []}, "spec.inference", "", id="inference-list"),
-    pytest.param({"apiVersion": "kaito.sh/v2"}, "apiVersion", "unsupported apiVersion", id="api-version"),
+    pytest.param(
+        {"apiVersion": "kaito.sh/v2"}, "apiVersion", "unsupported apiVersion", id="api-version"
+    ),
 ]
 
 

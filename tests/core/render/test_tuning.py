@@ -289,7 +289,7 @@ def test_no_phi3_target_modules_for_other_models() -> None:
 
 
 def test_image_output_with_preset() -> None:
-    """Image output: push secret, docker-config, pusher and pause sidecars, shared PID namespace."""
+    """Image output: push secret, docker-config, a pusher sidecar (no pause), shared PID namespace."""
     job = tuning_job(context())
     validate(job)
     spec = pod(job)
@@ -308,7 +308,7 @@ def test_image_output_with_preset() -> None:
             ]
         },
     }
-    assert [c["name"] for c in spec["containers"]] == ["tune", "pusher", "pause"]
+    assert [c["name"] for c in spec["containers"]] == ["tune", "pusher"]
     pusher = by_name(spec["containers"], "pusher")
     assert pusher["command"] == ["/bin/sh", "-c"]
     script, argv0, results, image, annotations = pusher["args"]
