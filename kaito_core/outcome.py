@@ -145,6 +145,7 @@ def transition_events(
     observed: Any,
     claims: Sequence[Manifest] = (),
     migrating: bool = False,
+    notes: Sequence[str] = (),
 ) -> tuple[Event, ...]:
     """The Events of one step, from what it starts and how the conditions moved.
 
@@ -153,6 +154,8 @@ def transition_events(
     - ``Normal NodeClaimCreated`` per desired claim not yet observed (`observed` is the
       `kaito_core.observed.Observed` snapshot);
     - ``Warning WorkloadMigration`` when a legacy Deployment is deleted (upstream's wording);
+    - ``Normal RuntimeAdjusted`` for each plan note (e.g. float16 on a pre-Ampere GPU) that the
+      previous conditions did not carry yet, so it is recorded once;
     - ``Normal <reason>`` when WorkspaceSucceeded turns True;
     - ``Warning <reason>`` when a condition turns False (or changes reason) with a reason that
       is a failure rather than "not ready yet", once per distinct reason and message.
@@ -171,6 +174,12 @@ def transition_events(
             )
     if migrating:
         events.append(Event(type="Warning", reason="WorkloadMigration", message=_MIGRATION_MESSAGE))
+    told = " ".join(c.message or "" for c in old)
+    events += [
+        Event(type="Normal", reason="RuntimeAdjusted", message=note)
+        for note in notes
+        if note not in told
+    ]
     before = {c.type: c for c in old}
     warned: set[tuple[str, str]] = set()
     for condition in new:

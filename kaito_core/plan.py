@@ -600,6 +600,7 @@ def plan(
             observed=observed,
             claims=claims,
             migrating=changes.migrating,
+            notes=decision.notes,
         ),
         requeue_after=REPLACE_REQUEUE_SECONDS if changes.waiting else None,
         target_node_count=ctx.node_count,

@@ -788,3 +788,31 @@ def test_summary() -> None:
     assert summary.served_model_name == "llama-3.3-70b-instruct"
     assert summary.readiness_timeout_seconds > 1800
     assert (summary.runtime, summary.dtype, summary.notes) == ("vllm", "bfloat16", ())
+
+
+def test_float16_note_is_an_event_once() -> None:
+    """On a V100 the float16 choice is recorded as an Event once and carried in the conditions."""
+    from kaito_core.api import load_documents
+    from kaito_core.observed import Observed
+    from kaito_core.plan import PlanSettings, plan
+    from kaito_presets import default_catalog
+    from tests.conftest import EXAMPLES
+
+    doc = load_documents((EXAMPLES / "workspace-phi-3-mini.yaml").read_text()).workspaces[0]
+    assert doc.workspace is not None
+    settings = PlanSettings(provisioner="fake")
+    first = plan(doc.workspace, observed=Observed(), catalog=default_catalog(), now="2026-01-01T00:00:00Z", settings=settings)
+    notes = [e for e in first.events if e.reason == "RuntimeAdjusted"]
+    assert len(notes) == 1
+    assert "float16" in notes[0].message
+    messages = {c.type: c.message or "" for c in first.status.conditions or ()}
+    assert "float16" in messages["InferenceReady"]
+    assert "float16" in messages["ResourceReady"]
+    again = plan(
+        attrs.evolve(doc.workspace, status=first.status),
+        observed=Observed(),
+        catalog=default_catalog(),
+        now="2026-01-01T00:00:10Z",
+        settings=settings,
+    )
+    assert [e for e in again.events if e.reason == "RuntimeAdjusted"] == []
