@@ -1,0 +1,114 @@
+"""Where the AKS backend works: subscription, resource group, cluster, location, ARM endpoint.
+
+`AksConfig.resolve` takes each setting from a flag when given, else from the environment:
+
+=====================  ======================================================  ============
+setting                environment (first one set wins)                         required
+=====================  ======================================================  ============
+``subscription_id``    ``AZURE_SUBSCRIPTION_ID``, ``ARM_SUBSCRIPTION_ID``        yes
+``resource_group``     ``AKS_RESOURCE_GROUP``, ``AZURE_RESOURCE_GROUP``,         yes
+                       ``ARM_RESOURCE_GROUP``
+``cluster``            ``AKS_CLUSTER_NAME``, ``AZURE_CLUSTER_NAME``              yes
+``location``           ``AZURE_LOCATION``, ``LOCATION``                          no: the
+                                                                                 cluster's
+``arm_endpoint``       ``AZURE_RESOURCE_MANAGER_ENDPOINT``                      no: public
+                                                                                 cloud
+=====================  ======================================================  ============
+
+Credentials are not settings: ``DefaultAzureCredential`` reads its own environment
+(``AZURE_CLIENT_ID``, ``AZURE_TENANT_ID``, ``AZURE_FEDERATED_TOKEN_FILE``, ...) and we never
+read, keep or log secrets. Nothing here does I/O but reading the mapping it is given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import attrs
+
+__all__ = ["ENVIRONMENT", "AksConfig", "AksConfigError"]
+
+#: Environment variables per setting, in the order they are looked at.
+ENVIRONMENT: Mapping[str, tuple[str, ...]] = {
+    "subscription_id": ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID"),
+    "resource_group": ("AKS_RESOURCE_GROUP", "AZURE_RESOURCE_GROUP", "ARM_RESOURCE_GROUP"),
+    "cluster": ("AKS_CLUSTER_NAME", "AZURE_CLUSTER_NAME"),
+    "location": ("AZURE_LOCATION", "LOCATION"),
+    "arm_endpoint": ("AZURE_RESOURCE_MANAGER_ENDPOINT",),
+}
+_FLAGS = {
+    "subscription_id": "--aks-subscription",
+    "resource_group": "--aks-resource-group",
+    "cluster": "--aks-cluster",
+    "location": "--aks-location",
+    "arm_endpoint": "--aks-arm-endpoint",
+}
+_REQUIRED = ("subscription_id", "resource_group", "cluster")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+class AksConfigError(ValueError):
+    """The AKS backend is not configured well enough to start; the message says what to set."""
+
+
+@attrs.frozen(kw_only=True)
+class AksConfig:
+    """The AKS cluster whose agent pools we manage."""
+
+    subscription_id: str
+    resource_group: str
+    cluster: str
+    #: Azure region (``eastus``); None: read from the cluster.
+    location: str | None = None
+    #: ARM base URL (sovereign clouds, tests); None: the public cloud.
+    arm_endpoint: str | None = None
+    #: Seconds between LRO status polls when Azure sends no Retry-After.
+    polling_interval: float = 10.0
+    #: Seconds the resource-SKU listing is trusted.
+    sku_ttl: float = 3600.0
+
+    @classmethod
+    def resolve(
+        cls,
+        flags: Mapping[str, str | None],
+        environ: Mapping[str, str],
+        *,
+        polling_interval: float = 10.0,
+        sku_ttl: float = 3600.0,
+    ) -> AksConfig:
+        """Each setting from `flags` (keys as the attribute names) or else `environ`.
+
+        Raises `AksConfigError` naming every missing or malformed setting and how to set it.
+        """
+        values: dict[str, str | None] = {}
+        for field, names in ENVIRONMENT.items():
+            value = flags.get(field)
+            if not value:
+                value = next((environ[n] for n in names if environ.get(n)), None)
+            values[field] = value.strip() if value else None
+        problems = [
+            f"{field.replace('_', ' ')} is not set ({_FLAGS[field]} or "
+            f"{' / '.join(ENVIRONMENT[field])})"
+            for field in _REQUIRED
+            if not values[field]
+        ]
+        subscription = values["subscription_id"]
+        if subscription and not _UUID.match(subscription):
+            problems.append(f"subscription id {subscription!r} is not a UUID")
+        endpoint = values["arm_endpoint"]
+        if endpoint and not endpoint.startswith("https://"):
+            problems.append(f"ARM endpoint {endpoint!r} must be an https:// URL")
+        if polling_interval <= 0:
+            problems.append("the LRO polling interval must be positive")
+        if problems:
+            raise AksConfigError("AKS backend: " + "; ".join(problems))
+        return cls(
+            subscription_id=str(subscription),
+            resource_group=str(values["resource_group"]),
+            cluster=str(values["cluster"]),
+            location=values["location"].lower() if values["location"] else None,
+            arm_endpoint=endpoint.rstrip("/") if endpoint else None,
+            polling_interval=polling_interval,
+            sku_ttl=sku_ttl,
+        )
