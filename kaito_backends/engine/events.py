@@ -1,0 +1,198 @@
+"""Kubernetes ``core/v1`` Events on a Workspace's key transitions, deduplicated by count.
+
+Like client-go's event correlator, an Event that repeats (same Workspace, type, reason and
+message) is not written again as a new object: the existing one gets ``count + 1`` and a new
+``lastTimestamp``, which is what ``kubectl describe`` shows as ``(x3 over 5m)``. Names are
+deterministic (``<workspace>.<16 hex of uid, type, reason, message>``), so an engine that
+restarts continues the count it finds in the cluster instead of starting a second Event.
+
+Events carry a (non-controller) owner reference to their Workspace: deleting the Workspace
+garbage-collects them, as it does every other child.
+
+Recording never fails a reconcile: an Event that cannot be written is dropped with a warning in
+the log, as client-go's recorder does. ``sink`` callbacks (the CLI's progress lines, tests) see
+every Event recorded, written or not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from kaito_backends.clock import Clock, rfc3339
+from kaito_backends.errors import AlreadyExists, BackendError, NotFound
+from kaito_backends.objects import Manifest, ObjectRef, WorkspaceKey
+from kaito_backends.protocols import ClusterClient
+
+__all__ = ["COMPONENT", "EventRecorder", "RecordedEvent", "event_name"]
+
+COMPONENT = "kaito-workspace-controller"
+
+
+@attrs.frozen(kw_only=True)
+class RecordedEvent:
+    """An Event as the recorder saw it: which Workspace, what, and its count so far."""
+
+    key: WorkspaceKey
+    type: str
+    reason: str
+    message: str
+    count: int
+    time: str
+
+
+Sink = Callable[[RecordedEvent], None]
+
+
+def event_name(workspace: str, uid: str, type_: str, reason: str, message: str) -> str:
+    """``<workspace>.<16 hex>``: one name per (Workspace incarnation, type, reason, message)."""
+    digest = hashlib.sha256(f"{uid}\x00{type_}\x00{reason}\x00{message}".encode()).hexdigest()
+    return f"{workspace[:236]}.{digest[:16]}"
+
+
+class EventRecorder:
+    """Writes Events through a `ClusterClient`, counting repeats (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: ClusterClient,
+        *,
+        clock: Clock,
+        component: str = COMPONENT,
+        sinks: tuple[Sink, ...] = (),
+        on_error: Callable[[BaseException], None] | None = None,
+        write: bool = True,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.component = component
+        self.sinks = list(sinks)
+        self.on_error = on_error
+        #: False: only the sinks see Events (nothing is written to the cluster)
+        self.write = write
+        # (namespace, event name) -> (count, firstTimestamp)
+        self._counts: dict[tuple[str, str], tuple[int, str]] = {}
+        #: Events written (created or counted up)
+        self.writes = 0
+
+    def add_sink(self, sink: Sink) -> None:
+        self.sinks.append(sink)
+
+    async def record(
+        self, workspace: Mapping[str, Any], type_: str, reason: str, message: str
+    ) -> RecordedEvent:
+        """Record one Event on ``workspace`` (its manifest: name, namespace, uid are read)."""
+        meta = workspace.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "default")
+        name = str(meta.get("name") or "")
+        uid = str(meta.get("uid") or "")
+        now = rfc3339(self.clock.now())
+        ev_name = event_name(name, uid, type_, reason, message)
+        seen, first = self._counts.get((namespace, ev_name), (0, now))
+        count = seen + 1
+        if self.write:
+            count, first = await self._write(
+                workspace, namespace, ev_name, (type_, reason, message), count, first, now
+            )
+        self._counts[(namespace, ev_name)] = (count, first)
+        recorded = RecordedEvent(
+            key=WorkspaceKey(namespace, name),
+            type=type_,
+            reason=reason,
+            message=message,
+            count=count,
+            time=now,
+        )
+        for sink in self.sinks:
+            sink(recorded)
+        return recorded
+
+    def forget(self, key: WorkspaceKey) -> None:
+        """Drop the cached counts of a Workspace that is gone."""
+        prefix = f"{key.name[:236]}."
+        for cached in [
+            k for k in self._counts if k[0] == key.namespace and k[1].startswith(prefix)
+        ]:
+            del self._counts[cached]
+
+    async def _write(
+        self,
+        workspace: Mapping[str, Any],
+        namespace: str,
+        ev_name: str,
+        what: tuple[str, str, str],
+        count: int,
+        first: str,
+        now: str,
+    ) -> tuple[int, str]:
+        try:
+            if count == 1:
+                try:
+                    await self.client.create(
+                        self._manifest(workspace, namespace, ev_name, what, 1, first, now)
+                    )
+                    self.writes += 1
+                    return 1, first
+                except AlreadyExists:  # a previous engine recorded it: continue its count
+                    existing = await self.client.get(ObjectRef("v1", "Event", ev_name, namespace))
+                    count = int(existing.get("count") or 1) + 1
+                    first = str(existing.get("firstTimestamp") or first)
+            obj = self._manifest(workspace, namespace, ev_name, what, count, first, now)
+            await self.client.apply(obj, field_manager=self.component)
+            self.writes += 1
+        except NotFound:
+            pass  # the namespace or the Workspace went away: nothing to tell
+        except BackendError as error:
+            if self.on_error is not None:
+                self.on_error(error)
+        return count, first
+
+    def _manifest(
+        self,
+        workspace: Mapping[str, Any],
+        namespace: str,
+        ev_name: str,
+        what: tuple[str, str, str],
+        count: int,
+        first: str,
+        last: str,
+    ) -> Manifest:
+        type_, reason, message = what
+        meta = workspace.get("metadata") or {}
+        involved: dict[str, Any] = {
+            "apiVersion": workspace.get("apiVersion", "kaito.sh/v1beta1"),
+            "kind": "Workspace",
+            "name": meta.get("name", ""),
+            "namespace": namespace,
+        }
+        owner: list[dict[str, Any]] = []
+        if meta.get("uid"):
+            involved["uid"] = meta["uid"]
+            owner = [
+                {
+                    "apiVersion": workspace.get("apiVersion", "kaito.sh/v1beta1"),
+                    "kind": "Workspace",
+                    "name": meta.get("name", ""),
+                    "uid": meta["uid"],
+                }
+            ]
+        metadata: dict[str, Any] = {"name": ev_name, "namespace": namespace}
+        if owner:
+            metadata["ownerReferences"] = owner
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": metadata,
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message[:1024],
+            "type": type_,
+            "count": count,
+            "firstTimestamp": first,
+            "lastTimestamp": last,
+            "source": {"component": self.component},
+            "reportingComponent": self.component,
+        }

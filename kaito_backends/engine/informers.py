@@ -1,0 +1,261 @@
+"""Watch-backed caches of one kind each (client-go's shared informer, reduced to what we use).
+
+An `Informer` lists a kind, then watches it from the list's ``resourceVersion``, keeping every
+object in memory by (namespace, name) with secondary indexes, and calls its handlers on each
+change. A watch that ends is re-opened from the last version seen; one that raises `Gone` (the
+version was compacted) is replaced by a relist, whose differences to the cache are delivered to
+the handlers as the ADDED / MODIFIED / DELETED events that were missed. A kind the server does not
+know (`NotFound` on list: a CRD that is not installed) reads as empty and is retried later.
+
+Caches may lag the server; the engine tolerates that (every write is idempotent or carries a
+``resourceVersion`` precondition). Cached objects are shared: never mutate what `get` or
+`by_index` return.
+
+``transform`` runs on every object before it is cached; the Secret informer uses it to drop
+``data`` and ``stringData``, so Secret contents never sit in the engine's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Hashable, Iterable
+
+from kaito_backends.clock import Clock, VirtualClock
+from kaito_backends.errors import BackendError, Gone, NotFound
+from kaito_backends.objects import Manifest, is_cluster_scoped
+from kaito_backends.protocols import ClusterClient
+
+__all__ = ["Handler", "Indexer", "Informer", "pause", "strip_secret_data"]
+
+#: (type, object, previous object or None); type is ADDED, MODIFIED or DELETED.
+Handler = Callable[[str, Manifest, "Manifest | None"], None]
+#: The index values of one object (an object may have several, or none).
+Indexer = Callable[[Manifest], Iterable[Hashable]]
+
+ObjKey = tuple[str, str]
+
+
+def strip_secret_data(obj: Manifest) -> Manifest:
+    """A Secret without its payload: only metadata and type are kept."""
+    return {k: v for k, v in obj.items() if k not in ("data", "stringData")}
+
+
+async def pause(clock: Clock, seconds: float) -> None:
+    """Wait ``seconds`` of the clock's time without moving it.
+
+    On a `VirtualClock`, ``sleep`` *advances* time; a background task that only wants to wait
+    (a retry later) sets a timer instead and lets whoever drives the clock decide when.
+    """
+    if isinstance(clock, VirtualClock):
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        handle = clock.call_later(seconds, wake)
+        try:
+            await future
+        finally:
+            handle.cancel()
+    else:
+        await clock.sleep(seconds)
+
+
+def _okey(obj: Manifest, cluster_scoped: bool) -> ObjKey:
+    meta = obj.get("metadata") or {}
+    ns = "" if cluster_scoped else str(meta.get("namespace") or "")
+    return ns, str(meta.get("name") or "")
+
+
+class Informer:
+    """List-then-watch cache of one kind (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: ClusterClient,
+        api_version: str,
+        kind: str,
+        *,
+        clock: Clock,
+        namespace: str | None = None,
+        indexers: dict[str, Indexer] | None = None,
+        transform: Callable[[Manifest], Manifest] | None = None,
+        missing_kind_retry: float = 60.0,
+        error_backoff: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.api_version = api_version
+        self.kind = kind
+        self.namespace = namespace
+        self.clock = clock
+        self.cluster_scoped = is_cluster_scoped(kind)
+        self.indexers = dict(indexers or {})
+        self.transform = transform
+        self.missing_kind_retry = missing_kind_retry
+        self.error_backoff = error_backoff
+        self.objects: dict[ObjKey, Manifest] = {}
+        self._indexes: dict[str, dict[Hashable, set[ObjKey]]] = {n: {} for n in self.indexers}
+        self._values: dict[ObjKey, dict[str, tuple[Hashable, ...]]] = {}
+        self.handlers: list[Handler] = []
+        self.synced = asyncio.Event()
+        self.resource_version = ""
+        #: the kind is not served (CRD missing); retried every ``missing_kind_retry`` seconds
+        self.missing = False
+        #: changes seen (watch events and relist differences): for idleness checks and tests
+        self.changes = 0
+        self.relists = 0
+        self.rewatches = 0
+        self.errors = 0
+
+    # -- reading ---------------------------------------------------------------------------------
+    def get(self, namespace: str | None, name: str) -> Manifest | None:
+        ns = "" if self.cluster_scoped else (namespace or "")
+        return self.objects.get((ns, name))
+
+    def by_index(self, index: str, value: Hashable) -> list[Manifest]:
+        """Cached objects whose ``index`` values include ``value``, sorted by (namespace, name)."""
+        keys = self._indexes[index].get(value)
+        if not keys:
+            return []
+        objects = self.objects
+        return [objects[k] for k in sorted(keys)]
+
+    def index_keys(self, index: str, value: Hashable) -> set[ObjKey]:
+        return set(self._indexes[index].get(value, ()))
+
+    def values(self) -> list[Manifest]:
+        return [self.objects[k] for k in sorted(self.objects)]
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def add_handler(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+
+    # -- running ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """List and watch until cancelled."""
+        failures = 0
+        while True:
+            try:
+                await self._list()
+                failures = 0
+                await self._watch_until_gone()
+            except asyncio.CancelledError:
+                raise
+            except NotFound:
+                self._mark_missing()
+                await pause(self.clock, self.missing_kind_retry)
+            except Gone:
+                continue  # relist at once
+            except BackendError:
+                self.errors += 1
+                failures += 1
+                await pause(self.clock, min(self.error_backoff * 2 ** min(failures - 1, 6), 60.0))
+
+    async def _list(self) -> None:
+        result = await self.client.list(self.api_version, self.kind, namespace=self.namespace)
+        self.relists += 1
+        self.missing = False
+        fresh: dict[ObjKey, Manifest] = {}
+        for item in result.items:
+            obj = self.transform(item) if self.transform else item
+            fresh[_okey(obj, self.cluster_scoped)] = obj
+        for key in [k for k in self.objects if k not in fresh]:
+            self._delete(key)
+        for key, obj in fresh.items():
+            self._upsert(key, obj)
+        self.resource_version = result.resource_version
+        self.synced.set()
+
+    async def _watch_until_gone(self) -> None:
+        """Watch from the last version; re-open a watch that ends. Returns never; raises Gone."""
+        empty = 0
+        while True:
+            stream = self.client.watch(
+                self.api_version,
+                self.kind,
+                namespace=self.namespace,
+                resource_version=self.resource_version or None,
+            )
+            delivered = 0
+            async for event in stream:
+                delivered += 1
+                obj = event.object
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if event.type == "BOOKMARK":
+                    if rv:
+                        self.resource_version = str(rv)
+                    continue
+                if self.transform is not None:
+                    obj = self.transform(obj)
+                key = _okey(obj, self.cluster_scoped)
+                if event.type == "DELETED":
+                    self._delete(key, obj)
+                else:
+                    self._upsert(key, obj)
+                if rv:
+                    self.resource_version = str(rv)
+            self.rewatches += 1
+            # a server that keeps closing watches at once must not spin this task
+            empty = empty + 1 if delivered == 0 else 0
+            if empty >= 3:
+                await pause(self.clock, min(self.error_backoff * 2 ** min(empty - 3, 6), 60.0))
+            else:
+                await asyncio.sleep(0)
+
+    def _mark_missing(self) -> None:
+        self.missing = True
+        for key in list(self.objects):
+            self._delete(key)
+        self.synced.set()
+
+    # -- cache bookkeeping -----------------------------------------------------------------------
+    def _upsert(self, key: ObjKey, obj: Manifest) -> None:
+        old = self.objects.get(key)
+        if old is not None:
+            old_rv = (old.get("metadata") or {}).get("resourceVersion")
+            if old_rv is not None and old_rv == (obj.get("metadata") or {}).get("resourceVersion"):
+                return  # relist of an unchanged object
+        self.objects[key] = obj
+        self._reindex(key, obj)
+        self.changes += 1
+        change = "ADDED" if old is None else "MODIFIED"
+        for handler in self.handlers:
+            handler(change, obj, old)
+
+    def _delete(self, key: ObjKey, last: Manifest | None = None) -> None:
+        old = self.objects.pop(key, None)
+        if old is None:
+            return
+        self._reindex(key, None)
+        self.changes += 1
+        for handler in self.handlers:
+            handler("DELETED", last if last is not None else old, old)
+
+    def _reindex(self, key: ObjKey, obj: Manifest | None) -> None:
+        if not self.indexers:
+            return
+        before = self._values.pop(key, {})
+        after: dict[str, tuple[Hashable, ...]] = {}
+        if obj is not None:
+            for name, indexer in self.indexers.items():
+                values = tuple(indexer(obj))
+                if values:
+                    after[name] = values
+            if after:
+                self._values[key] = after
+        for name in self.indexers:
+            old_values, new_values = before.get(name, ()), after.get(name, ())
+            if old_values == new_values:
+                continue
+            index = self._indexes[name]
+            for value in old_values:
+                members = index.get(value)
+                if members is not None:
+                    members.discard(key)
+                    if not members:
+                        del index[value]
+            for value in new_values:
+                index.setdefault(value, set()).add(key)

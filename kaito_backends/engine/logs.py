@@ -1,0 +1,129 @@
+"""Structured logs for the engine (structlog): console or JSON, one line per event.
+
+- `configure_logging` sets structlog up once for the process: ``format="console"`` (coloured
+  when the stream is a terminal) or ``"json"`` (one JSON object per line, for log shippers), a
+  minimum ``level``, ISO timestamps, and the `redact` processor.
+- `engine_logger` is the logger the engine binds per reconcile: every line of one reconcile
+  carries ``workspace`` (``namespace/name``) and ``reconcile_id``; a `structlog.contextvars`
+  binding made by an embedding application is merged in too.
+- Secrets are never logged. The engine logs keys, kinds, names, reasons and counts, never a
+  manifest; `redact` is the safety net for anything that slips through: values under ``env``,
+  ``data``, ``stringData``, ``binaryData`` and keys that look like credentials (``token``,
+  ``password``, ``secret``, ``apiKey``, ...) are replaced by ``"[redacted]"``, at any depth.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Literal, TextIO
+
+import structlog
+
+__all__ = ["REDACTED", "LogFormat", "configure_logging", "engine_logger", "redact"]
+
+LogFormat = Literal["console", "json"]
+REDACTED = "[redacted]"
+
+#: Keys whose whole value is withheld (Pod env lists, Secret and ConfigMap payloads).
+_WITHHELD = frozenset({"env", "envFrom", "data", "stringData", "binaryData"})
+#: Key fragments that mark a credential, compared case-insensitively.
+_CREDENTIAL_MARKERS = ("token", "password", "passwd", "secret", "apikey", "api_key", "credential")
+#: Keys the engine itself binds, never redacted even if they contain a marker.
+_SAFE_KEYS = frozenset({"event", "workspace", "reconcile_id", "level", "timestamp", "logger"})
+
+
+def _sensitive(key: str) -> bool:
+    if key in _WITHHELD:
+        return True
+    lower = key.lower()
+    return any(marker in lower for marker in _CREDENTIAL_MARKERS)
+
+
+def _scrub(value: Any, depth: int = 0) -> Any:
+    if depth > 32:
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {
+            k: (REDACTED if isinstance(k, str) and _sensitive(k) else _scrub(v, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_scrub(v, depth + 1) for v in value]
+    return value
+
+
+def redact(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: withhold secret-looking values anywhere in the event."""
+    for key in list(event_dict):
+        if key in _SAFE_KEYS:
+            continue
+        value = event_dict[key]
+        if _sensitive(key):
+            event_dict[key] = REDACTED
+        elif isinstance(value, Mapping | list | tuple):
+            event_dict[key] = _scrub(value)
+    return event_dict
+
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
+def configure_logging(
+    *,
+    format: LogFormat = "console",
+    level: str = "info",
+    stream: TextIO | None = None,
+    colors: bool | None = None,
+) -> None:
+    """Configure structlog for the whole process (call once, at start-up).
+
+    ``stream`` defaults to standard error; ``colors`` defaults to "is the stream a terminal".
+    """
+    if format not in ("console", "json"):
+        raise ValueError(f"unknown log format {format!r}: use 'console' or 'json'")
+    try:
+        threshold = _LEVELS[level.lower()]
+    except KeyError:
+        raise ValueError(f"unknown log level {level!r}: use one of {', '.join(_LEVELS)}") from None
+    out = stream if stream is not None else sys.stderr
+    renderer: Any
+    if format == "json":
+        renderer = structlog.processors.JSONRenderer(sort_keys=False)
+    else:
+        use_colors = colors if colors is not None else bool(getattr(out, "isatty", lambda: False)())
+        renderer = structlog.dev.ConsoleRenderer(colors=use_colors)
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+        structlog.processors.format_exc_info if format == "json" else _passthrough,
+        renderer,
+    ]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _passthrough(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    return event_dict
+
+
+def engine_logger(**bound: Any) -> Any:
+    """The engine's logger (``logger="kaito.engine"``) with ``bound`` key/values on every line."""
+    return structlog.get_logger("kaito.engine").bind(logger="kaito.engine", **bound)

@@ -1,0 +1,485 @@
+"""One level-triggered reconcile of one Workspace: read, decide (the core), write what differs.
+
+`Reconciler.reconcile(key)` does, in order (controller-runtime's contract: the result says
+when to look again; an exception means "retry with backoff"):
+
+1. Read the Workspace (from the cache the controller passes, else ``client.get``). Gone: done.
+2. Being deleted: release the machines (``provisioner.release``), wait until its NodeClaims are
+   gone, then remove the finalizer; children go by owner-reference garbage collection. After
+   ``finalizer_timeout`` seconds the finalizer is removed anyway and a Warning Event (and the
+   ``WorkspaceDeleting`` condition) says what was stuck. Absent objects and kinds are fine.
+3. Add the finalizer ``workspace.finalizer.kaito.sh`` if it is missing.
+4. Observe (`kaito_backends.engine.observer`), then ``planner(workspace, observed=..., ...)``.
+5. A `SpecError` (``outcome.error``): write the False conditions and stop. Nothing is retried
+   until the spec changes or a resync comes: the user must act.
+6. ``provisioner.provision(key, outcome.node_claims)`` when the observed claims differ from the
+   desired ones; `InsufficientCapacity` is shown on ResourceReady and retried with backoff.
+7. Server-side apply ``outcome.apply`` (field manager ``kaito``), delete ``outcome.delete``.
+8. Write the status only when it differs from the stored one (``resourceVersion`` precondition:
+   a `Conflict` means our view was stale, so requeue), then record ``outcome.events``.
+
+Every write is idempotent or guarded by a precondition, so a reconcile may be interrupted at any
+point (an engine restart) and simply run again: names are deterministic and the provisioner
+creates NodeClaims by name, so nothing is ever duplicated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from kaito_backends.clock import Clock, rfc3339
+from kaito_backends.engine.events import EventRecorder
+from kaito_backends.engine.memory import ReconcileMemory, fingerprint
+from kaito_backends.engine.observer import Observer
+from kaito_backends.engine.results import (
+    PERSISTENT_FAILURE_REASONS,
+    ReconcileResult,
+    parse_time,
+    workspace_state,
+)
+from kaito_backends.errors import Conflict, InsufficientCapacity, NotFound
+from kaito_backends.objects import Manifest, ObjectRef, WorkspaceKey, clone
+from kaito_backends.protocols import ClusterClient, NodeProvisioner
+from kaito_core.api import ManifestError, Workspace, WorkspaceStatus
+from kaito_core.api.serde import converter
+from kaito_core.observed import Observed
+from kaito_core.outcome import ObjectKey, Outcome
+from kaito_presets import Catalog
+
+__all__ = [
+    "FINALIZER",
+    "Planner",
+    "ReconcileResult",
+    "Reconciler",
+    "WorkspaceCache",
+    "workspace_state",
+]
+
+FINALIZER = "workspace.finalizer.kaito.sh"
+WORKSPACE_API = "kaito.sh/v1beta1"
+
+
+class Planner(Protocol):
+    """`kaito_core.plan.plan`'s signature: anything with it can drive the engine."""
+
+    def __call__(
+        self,
+        workspace: Workspace,
+        /,
+        *,
+        observed: Observed,
+        catalog: Catalog,
+        now: str,
+        settings: Any,
+    ) -> Outcome: ...
+
+
+#: Looks a Workspace manifest up in a cache: (namespace, name) -> manifest or None.
+WorkspaceCache = Callable[[WorkspaceKey], "Manifest | None"]
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta: Mapping[str, Any] = obj.get("metadata") or {}
+    return meta
+
+
+class Reconciler:
+    """Reconciles one Workspace at a time (the controller guarantees one worker per key)."""
+
+    def __init__(
+        self,
+        client: ClusterClient,
+        provisioner: NodeProvisioner,
+        *,
+        observer: Observer,
+        planner: Planner,
+        catalog: Catalog,
+        settings: Any,
+        clock: Clock,
+        recorder: EventRecorder | None = None,
+        cache: WorkspaceCache | None = None,
+        field_manager: str = "kaito",
+        finalizer_timeout: float = 600.0,
+        failure_grace: float = 600.0,
+        deletion_poll: float = 5.0,
+        capacity_retry: float = 60.0,
+        log: Any = None,
+        on_write: Callable[[str], None] | None = None,
+        memoize: bool = True,
+    ) -> None:
+        self.client = client
+        self.provisioner = provisioner
+        self.observer = observer
+        self.planner = planner
+        self.catalog = catalog
+        self.settings = settings
+        self.clock = clock
+        self.recorder = recorder
+        self.cache = cache
+        self.field_manager = field_manager
+        self.finalizer_timeout = finalizer_timeout
+        self.failure_grace = failure_grace
+        self.deletion_poll = deletion_poll
+        self.capacity_retry = capacity_retry
+        self.log = log
+        self.on_write = on_write
+        self._provision_errors: dict[WorkspaceKey, str] = {}
+        #: skip planning when every input is the same version as last time (resyncs)
+        self.memoize = memoize
+        self.memory = ReconcileMemory()
+        #: wall seconds spent in the planner (benchmarks read it)
+        self.plan_seconds = 0.0
+        self.plans = 0
+
+    # -- the step --------------------------------------------------------------------------------
+    async def reconcile(self, key: WorkspaceKey, *, log: Any = None) -> ReconcileResult:
+        """Run one reconcile of ``key``; raises `BackendError`s for the caller to back off."""
+        log = log if log is not None else self.log
+        manifest = self.memory.read(key, self.cache(key) if self.cache is not None else None)
+        if manifest is None:
+            try:
+                manifest = await self.client.get(
+                    ObjectRef(WORKSPACE_API, "Workspace", key.name, key.namespace)
+                )
+            except NotFound:
+                self.forget(key)
+                return ReconcileResult(key=key, state="Gone")
+        writes = _Writes(self.on_write)
+        meta = _meta(manifest)
+        if meta.get("deletionTimestamp"):
+            return await self._finalize(key, manifest, writes, log)
+        if FINALIZER not in (meta.get("finalizers") or ()):
+            manifest = await self._add_finalizer(manifest, writes)
+        try:
+            workspace = self.memory.workspace(key, manifest)
+        except ManifestError as error:
+            if log is not None:
+                log.warning("workspace.unreadable", error=str(error))
+            await self._event(manifest, "Warning", "InvalidSpec", str(error))
+            return ReconcileResult(
+                key=key, state="Failed", reason="InvalidSpec", message=str(error), spec_error=True
+            )
+        now = self.clock.now()
+        observed = await self.observer.observe(
+            key, manifest, provision_error=self._provision_errors.get(key)
+        )
+        previous = (
+            self.memory.recall(key, fingerprint(manifest, observed)) if self.memoize else None
+        )
+        if previous is not None:
+            # every input is the version we planned from last time: same outcome, nothing to do
+            state, reason, message = workspace_state(
+                previous.status, now=now, failure_grace=self.failure_grace
+            )
+            if previous.spec_error:
+                state, reason, message = "Failed", previous.reason, previous.message
+            return attrs.evolve(previous, state=state, reason=reason, message=message, writes=0)
+        outcome = self._plan(workspace, observed, rfc3339(now))
+        if outcome.error is not None:
+            await self._write_status(manifest, workspace, outcome.status, writes)
+            await self._events(manifest, outcome)
+            spec_error = outcome.error
+            if log is not None:
+                log.info(
+                    "workspace.spec_error",
+                    reason=spec_error.reason,
+                    path=spec_error.path,
+                    message=spec_error.message,
+                )
+            result = ReconcileResult(
+                key=key,
+                state="Failed",
+                reason=spec_error.reason,
+                message=spec_error.message,
+                writes=writes.n,
+                spec_error=True,
+                status=outcome.status,
+                outcome=outcome,
+            )
+            self._remember(key, manifest, observed, result, writes)
+            return result
+        capacity_error = await self._provision(key, outcome, observed, writes)
+        if capacity_error is not None and observed.provision_error != capacity_error:
+            observed = attrs.evolve(observed, provision_error=capacity_error)
+            outcome = self._plan(workspace, observed, rfc3339(now))
+        for obj in outcome.apply:
+            await self.client.apply(obj, field_manager=self.field_manager)
+            writes.add("apply")
+        for ref in outcome.delete:
+            await self._delete_child(ref, writes)
+        await self._write_status(manifest, workspace, outcome.status, writes)
+        await self._events(manifest, outcome)
+        state, reason, message = workspace_state(
+            outcome.status, now=now, failure_grace=self.failure_grace
+        )
+        requeue_after = outcome.requeue_after
+        if capacity_error is not None:
+            requeue_after = _earliest(requeue_after, self.capacity_retry)
+        if state == "Pending" and self._persisting_failure(outcome.status):
+            requeue_after = _earliest(requeue_after, self.failure_grace)
+        if log is not None:
+            log.debug(
+                "workspace.reconciled",
+                state=state,
+                applied=len(outcome.apply),
+                deleted=len(outcome.delete),
+                writes=writes.n,
+            )
+        result = ReconcileResult(
+            key=key,
+            state=state,
+            reason=reason,
+            message=message,
+            requeue_after=requeue_after,
+            writes=writes.n,
+            status=outcome.status,
+            outcome=outcome,
+        )
+        if capacity_error is None and outcome.requeue_after is None:
+            self._remember(key, manifest, observed, result, writes)
+        return result
+
+    def _remember(
+        self,
+        key: WorkspaceKey,
+        manifest: Manifest,
+        observed: Observed,
+        result: ReconcileResult,
+        writes: _Writes,
+    ) -> None:
+        """Memoize a finished reconcile under the versions it will see next time.
+
+        Only when it wrote nothing but (maybe) the status: the status write's new version is
+        known (``writes.workspace``), so the next pass over unchanged inputs is recognised.
+        """
+        if not self.memoize:
+            return
+        if writes.n - writes.status > 0:
+            return  # children changed: the next observation differs anyway
+        current = writes.workspace if writes.workspace is not None else manifest
+        self.memory.remember(key, fingerprint(current, observed), result)
+
+    @property
+    def memo_hits(self) -> int:
+        """Passes that reused the last result instead of planning."""
+        return self.memory.hits
+
+    def forget(self, key: WorkspaceKey) -> None:
+        """Drop what the reconciler remembers about a Workspace that is gone."""
+        self._provision_errors.pop(key, None)
+        self.memory.forget(key)
+        if self.recorder is not None:
+            self.recorder.forget(key)
+
+    # -- pieces ----------------------------------------------------------------------------------
+    def _plan(self, workspace: Workspace, observed: Observed, now: str) -> Outcome:
+        started = time.perf_counter()
+        try:
+            return self.planner(
+                workspace, observed=observed, catalog=self.catalog, now=now, settings=self.settings
+            )
+        finally:
+            self.plan_seconds += time.perf_counter() - started
+            self.plans += 1
+
+    def _persisting_failure(self, status: WorkspaceStatus) -> bool:
+        return any(
+            c.status == "False" and c.reason in PERSISTENT_FAILURE_REASONS
+            for c in status.conditions or ()
+        )
+
+    async def _add_finalizer(self, manifest: Manifest, writes: _Writes) -> Manifest:
+        updated = clone(manifest)
+        meta = updated["metadata"]
+        meta["finalizers"] = [*(meta.get("finalizers") or ()), FINALIZER]
+        # resourceVersion stays in: a stale cache gives a Conflict, never a lost update
+        result = await self.client.update(updated)
+        writes.add("update")
+        self.memory.wrote(manifest, result)
+        return result
+
+    async def _provision(
+        self, key: WorkspaceKey, outcome: Outcome, observed: Observed, writes: _Writes
+    ) -> str | None:
+        if not _claims_differ(outcome.node_claims, observed.node_claims):
+            self._provision_errors.pop(key, None)
+            return None
+        try:
+            await self.provisioner.provision(key, outcome.node_claims)
+        except InsufficientCapacity as error:
+            self._provision_errors[key] = error.message
+            return error.message
+        writes.add("provision")
+        self._provision_errors.pop(key, None)
+        return None
+
+    async def _delete_child(self, ref: ObjectKey, writes: _Writes) -> None:
+        try:
+            await self.client.delete(
+                ObjectRef(ref.api_version, ref.kind, ref.name, ref.namespace),
+                propagation="Background",
+            )
+            writes.add("delete")
+        except NotFound:
+            pass
+
+    async def _write_status(
+        self, manifest: Manifest, workspace: Workspace, status: WorkspaceStatus, writes: _Writes
+    ) -> None:
+        if workspace.status == status:
+            return
+        meta = _meta(manifest)
+        body: Manifest = {
+            "apiVersion": manifest.get("apiVersion", WORKSPACE_API),
+            "kind": "Workspace",
+            "metadata": {
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                # a precondition: a Conflict means our copy was stale (a spec change, our own
+                # finalizer write not seen yet); the controller requeues and we look again
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "status": converter.unstructure(status),
+        }
+        stored = await self.client.apply_status(body)
+        writes.add("apply_status")
+        writes.status += 1
+        writes.workspace = stored
+        self.memory.wrote(manifest, stored)
+        # the stored object is ours plus the new status: keep its parse for the next pass
+        self.memory.status_written(workspace, status, stored)
+
+    async def _events(self, manifest: Manifest, outcome: Outcome) -> None:
+        for event in outcome.events:
+            await self._event(manifest, event.type, event.reason, event.message)
+
+    async def _event(self, manifest: Manifest, type_: str, reason: str, message: str) -> None:
+        if self.recorder is not None:
+            await self.recorder.record(manifest, type_, reason, message)
+
+    # -- deletion --------------------------------------------------------------------------------
+    async def _finalize(
+        self, key: WorkspaceKey, manifest: Manifest, writes: _Writes, log: Any
+    ) -> ReconcileResult:
+        meta = _meta(manifest)
+        if FINALIZER not in (meta.get("finalizers") or ()):
+            return ReconcileResult(key=key, state="Deleting")
+        now = self.clock.now()
+        started = parse_time(meta.get("deletionTimestamp")) or now
+        overdue = (now - started).total_seconds() >= self.finalizer_timeout
+        stuck: tuple[Manifest, ...] = ()
+        problem = ""
+        try:
+            await self.provisioner.release(key)
+        except NotFound:
+            pass
+        except Exception as error:
+            if not overdue:
+                raise  # back off and try again, until the time box is up
+            problem = f"; releasing them failed: {error}"
+        try:
+            stuck = tuple(await self.provisioner.observe(key))
+        except NotFound:
+            stuck = ()
+        except Exception as error:
+            if not overdue:
+                raise
+            problem += f"; listing them failed: {error}"
+        if stuck and not overdue:
+            await self._deleting_status(key, manifest, writes)
+            if log is not None:
+                log.debug("workspace.waiting_for_machines", remaining=len(stuck))
+            remaining = self.finalizer_timeout - (now - started).total_seconds()
+            return ReconcileResult(
+                key=key,
+                state="Deleting",
+                requeue_after=max(0.001, min(self.deletion_poll, remaining)),
+                writes=writes.n,
+            )
+        if stuck or problem:
+            names = ", ".join(sorted(str(_meta(c).get("name", "")) for c in stuck)) or "unknown"
+            message = (
+                f"finalizer removed after {int(self.finalizer_timeout)}s with machines still "
+                f"present: {names}{problem}; delete them by hand"
+            )
+            if log is not None:
+                log.warning("workspace.finalizer_timeout", stuck=names)
+            await self._event(_without_owner(manifest), "Warning", "FinalizerTimeout", message)
+        updated = clone(manifest)
+        updated["metadata"]["finalizers"] = [
+            f for f in meta.get("finalizers") or () if f != FINALIZER
+        ]
+        try:
+            await self.client.update(updated)
+            writes.add("update")
+        except NotFound:
+            pass
+        self.forget(key)
+        return ReconcileResult(key=key, state="Gone", writes=writes.n)
+
+    async def _deleting_status(
+        self, key: WorkspaceKey, manifest: Manifest, writes: _Writes
+    ) -> None:
+        try:
+            workspace = self.memory.workspace(key, manifest)
+            observed = Observed()
+            outcome = self._plan(workspace, observed, rfc3339(self.clock.now()))
+        except Exception:  # the status is a courtesy while deleting; never block on it
+            return
+        with contextlib.suppress(Conflict, NotFound):
+            await self._write_status(manifest, workspace, outcome.status, writes)
+
+
+def _without_owner(manifest: Manifest) -> Manifest:
+    """The manifest minus its uid, so an Event about it outlives it (no owner reference)."""
+    meta = dict(_meta(manifest))
+    meta.pop("uid", None)
+    return {**manifest, "metadata": meta}
+
+
+def _claim_names(claims: tuple[Manifest, ...], *, live_only: bool) -> set[str]:
+    names = set()
+    for claim in claims:
+        meta = _meta(claim)
+        if live_only and meta.get("deletionTimestamp"):
+            continue
+        names.add(str(meta.get("name", "")))
+    return names
+
+
+def _claims_differ(desired: tuple[Manifest, ...], observed: tuple[Manifest, ...]) -> bool:
+    """Whether the provisioner has work to do: a desired claim missing, or an extra one."""
+    if not desired and not observed:
+        return False
+    return _claim_names(desired, live_only=False) != _claim_names(observed, live_only=True)
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+class _Writes:
+    """Counts the writes of one reconcile (and reports them to the metrics hook)."""
+
+    __slots__ = ("hook", "n", "status", "workspace")
+
+    def __init__(self, hook: Callable[[str], None] | None) -> None:
+        self.n = 0
+        self.status = 0
+        self.hook = hook
+        #: the Workspace as stored after our status write, if we wrote it
+        self.workspace: Manifest | None = None
+
+    def add(self, verb: str) -> None:
+        self.n += 1
+        if self.hook is not None:
+            self.hook(verb)
