@@ -1,0 +1,234 @@
+"""``kaito operator``: run the Workspace operator against a cluster.
+
+    kaito operator --backend karpenter [--kubeconfig PATH] [--context NAME]
+                   [--namespace-scope NS] [--leader-elect] [--metrics-bind-address :8080]
+                   [--health-probe-bind-address :8081] [--webhook-port 9443
+                   --webhook-cert FILE --webhook-key FILE] [--log-format json|console]
+                   [--workers N]
+
+In a pod it uses its service account; elsewhere the kubeconfig (``$KUBECONFIG`` or
+``~/.kube/config``). See docs/operator.md. Exit 0 after SIGTERM/SIGINT, 1 when leadership is
+lost or the controller fails, 2 with one line on stderr for a bad flag, a missing extra or an
+unreachable cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any, NoReturn
+
+from kaito_backends.operator.settings import (
+    BACKENDS,
+    DEFAULT_HEALTH_PORT,
+    DEFAULT_LEASE_NAME,
+    DEFAULT_METRICS_PORT,
+    DEFAULT_WEBHOOK_PORT,
+    BindAddress,
+    OperatorSettings,
+    default_identity,
+    default_namespace,
+    parse_bind_address,
+)
+
+__all__ = ["register", "run", "settings_from_args"]
+
+_PROG = "kaito operator"
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"{_PROG}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``operator`` to the ``kaito`` command."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "operator",
+        help="run the Workspace operator against a Kubernetes cluster",
+        description="Reconcile Workspaces on a cluster: the engine's controller, a validating "
+        "admission webhook, health and metrics endpoints, and optional leader election so "
+        "several replicas are safe. Exit 0 on SIGTERM/SIGINT, 1 when leadership is lost or "
+        "the controller fails, 2 for bad flags or an unreachable cluster.",
+    )
+    parser.error = _fail  # type: ignore[method-assign] # one line, not the usage block
+    parser.add_argument("--backend", choices=BACKENDS, required=True, help="how GPU nodes are had")
+    parser.add_argument(
+        "--kubeconfig",
+        metavar="PATH",
+        help="kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config)",
+    )
+    parser.add_argument("--context", metavar="NAME", help="kubeconfig context (default: current)")
+    parser.add_argument(
+        "--namespace-scope", metavar="NS", help="reconcile the Workspaces of this namespace only"
+    )
+    election = parser.add_argument_group("leader election")
+    election.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="campaign for a coordination.k8s.io Lease; only the leader reconciles",
+    )
+    election.add_argument(
+        "--leader-election-id",
+        default=DEFAULT_LEASE_NAME,
+        metavar="NAME",
+        help=f"the Lease's name (default {DEFAULT_LEASE_NAME})",
+    )
+    election.add_argument(
+        "--leader-election-namespace",
+        metavar="NS",
+        help="the Lease's namespace (default: POD_NAMESPACE, the pod's "
+        "namespace, else kaito-system)",
+    )
+    election.add_argument(
+        "--leader-election-identity",
+        metavar="ID",
+        help="this replica's identity (default: POD_NAME or host name + uuid)",
+    )
+    election.add_argument("--lease-duration", type=float, default=15.0, metavar="SECONDS")
+    election.add_argument("--renew-deadline", type=float, default=10.0, metavar="SECONDS")
+    election.add_argument("--retry-period", type=float, default=2.0, metavar="SECONDS")
+    serving = parser.add_argument_group("endpoints")
+    serving.add_argument(
+        "--metrics-bind-address",
+        default=f":{DEFAULT_METRICS_PORT}",
+        metavar="ADDR",
+        help=f"serve /metrics here (default :{DEFAULT_METRICS_PORT}; 0 disables)",
+    )
+    serving.add_argument(
+        "--health-probe-bind-address",
+        default=f":{DEFAULT_HEALTH_PORT}",
+        metavar="ADDR",
+        help=f"serve /healthz and /readyz here (default :{DEFAULT_HEALTH_PORT}; 0 disables)",
+    )
+    serving.add_argument(
+        "--webhook-port",
+        type=int,
+        default=DEFAULT_WEBHOOK_PORT,
+        metavar="PORT",
+        help=f"serve the admission webhook here (default {DEFAULT_WEBHOOK_PORT}; 0 disables)",
+    )
+    serving.add_argument(
+        "--webhook-cert", metavar="FILE", help="TLS certificate (PEM) of the webhook"
+    )
+    serving.add_argument(
+        "--webhook-key", metavar="FILE", help="TLS private key (PEM) of the webhook"
+    )
+    behaviour = parser.add_argument_group("behaviour")
+    behaviour.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        metavar="N",
+        help="Workspaces reconciled at once (default 4)",
+    )
+    behaviour.add_argument(
+        "--cloud-provider",
+        default="azure",
+        metavar="CLOUD",
+        help="azure, aws or arc: the SKU table (default azure)",
+    )
+    behaviour.add_argument(
+        "--feature-gates",
+        default="",
+        metavar="GATES",
+        help="gate=bool,...: vLLM, enableMIG, enableAccelerator, ModelStreaming",
+    )
+    behaviour.add_argument(
+        "--node-class",
+        action="append",
+        default=[],
+        dest="node_classes",
+        metavar="NAME",
+        help="a KAITO-managed Karpenter NodeClass (repeatable)",
+    )
+    behaviour.add_argument("--log-format", choices=("json", "console"), default="json")
+    behaviour.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
+    )
+    try:
+        from kaito_backends.cli.aks_options import add_aks_arguments
+    except ModuleNotFoundError:  # pragma: no cover - the module ships with the package
+        pass
+    else:
+        add_aks_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _bind(text: str, flag: str) -> BindAddress | None:
+    try:
+        return parse_bind_address(text)
+    except ValueError as error:
+        raise ValueError(f"{flag}: {error}") from None
+
+
+def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
+    """`OperatorSettings` from the parsed flags; raises ValueError (one line) for a bad one."""
+    from kaito_backends.cli.validate import parse_feature_gates
+
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if not 0 <= args.webhook_port <= 65535:
+        raise ValueError(f"--webhook-port {args.webhook_port} is not a port")
+    lease, renew, retry = args.lease_duration, args.renew_deadline, args.retry_period
+    if min(lease, renew, retry) <= 0:
+        raise ValueError("--lease-duration, --renew-deadline and --retry-period must be positive")
+    if not lease > renew > 1.2 * retry:
+        raise ValueError(
+            "leader election needs --lease-duration > --renew-deadline > 1.2 x --retry-period"
+        )
+    if bool(args.webhook_cert) != bool(args.webhook_key):
+        raise ValueError("--webhook-cert and --webhook-key go together")
+    try:
+        gates = parse_feature_gates(args.feature_gates)
+    except ValueError as error:
+        raise ValueError(f"--feature-gates: {error}") from None
+    webhook = BindAddress(host="", port=args.webhook_port) if args.webhook_port else None
+    return OperatorSettings(
+        backend=args.backend,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        namespace_scope=args.namespace_scope,
+        leader_elect=args.leader_elect,
+        lease_name=args.leader_election_id,
+        lease_namespace=args.leader_election_namespace or default_namespace(),
+        identity=args.leader_election_identity or default_identity(),
+        lease_duration=lease,
+        renew_deadline=renew,
+        retry_period=retry,
+        metrics_bind=_bind(args.metrics_bind_address, "--metrics-bind-address"),
+        health_bind=_bind(args.health_probe_bind_address, "--health-probe-bind-address"),
+        webhook_bind=webhook,
+        webhook_cert=args.webhook_cert,
+        webhook_key=args.webhook_key,
+        log_format=args.log_format,
+        log_level=args.log_level,
+        workers=args.workers,
+        cloud_provider=args.cloud_provider,
+        feature_gates=gates,
+        node_classes=tuple(args.node_classes),
+        extra=args,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the operator until SIGTERM/SIGINT; the exit code."""
+    try:
+        settings = settings_from_args(args)
+    except ValueError as error:
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        from kaito_backends.engine.logs import configure_logging
+        from kaito_backends.operator.runner import run_operator
+    except ModuleNotFoundError as error:  # aiohttp (the kubernetes extra) is missing
+        print(
+            f"{_PROG}: error: the operator needs the 'kubernetes' extra: "
+            f"pip install 'kaito-py[kubernetes]' (missing {error.name})",
+            file=sys.stderr,
+        )
+        return 2
+
+    configure_logging(format=settings.log_format, level=settings.log_level)
+    return asyncio.run(run_operator(settings, signals=True))

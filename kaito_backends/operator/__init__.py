@@ -1,0 +1,89 @@
+"""The operator on a cluster: leader election, admission webhook, probes, metrics, manifests.
+
+    kaito manifests | kubectl apply --server-side -f -     # CRD, RBAC, Deployment, webhook
+    kaito operator --backend karpenter --leader-elect      # what the Deployment runs
+
+Modules: `leader` (`LeaderElector` over a coordination.k8s.io Lease), `webhook`
+(`WorkspaceValidator`: AdmissionReview v1 over aiohttp), `health` (``/healthz``, ``/readyz``,
+``/metrics``), `crd` (the Workspace CRD from the attrs model), `rbac`, `manifests`
+(`install_manifests`), `settings` (`OperatorSettings`), `backends` (`connect`: client and
+provisioner of a backend), `runner` (`run_operator`). See docs/operator.md.
+
+The names are imported on first use: `manifests`, `crd`, `rbac`, `settings` and `leader` need
+only the base install; `webhook`, `health` and `runner` need aiohttp (the ``kubernetes`` extra).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kaito_backends.operator.backends import Connection, ScopedClient, SetupError, connect
+    from kaito_backends.operator.crd import workspace_crd, workspace_schema
+    from kaito_backends.operator.health import Health
+    from kaito_backends.operator.leader import LeaderElector, LeaseRecord
+    from kaito_backends.operator.manifests import InstallOptions, install_manifests
+    from kaito_backends.operator.rbac import cluster_rules, namespace_rules
+    from kaito_backends.operator.runner import Operator, run_operator
+    from kaito_backends.operator.settings import BindAddress, OperatorSettings, parse_bind_address
+    from kaito_backends.operator.webhook import WorkspaceValidator, tls_context
+
+__all__ = [
+    "BindAddress",
+    "Connection",
+    "Health",
+    "InstallOptions",
+    "LeaderElector",
+    "LeaseRecord",
+    "Operator",
+    "OperatorSettings",
+    "ScopedClient",
+    "SetupError",
+    "WorkspaceValidator",
+    "cluster_rules",
+    "connect",
+    "install_manifests",
+    "namespace_rules",
+    "parse_bind_address",
+    "run_operator",
+    "tls_context",
+    "workspace_crd",
+    "workspace_schema",
+]
+
+_HOMES = {
+    "BindAddress": "settings",
+    "Connection": "backends",
+    "Health": "health",
+    "InstallOptions": "manifests",
+    "LeaderElector": "leader",
+    "LeaseRecord": "leader",
+    "Operator": "runner",
+    "OperatorSettings": "settings",
+    "ScopedClient": "backends",
+    "SetupError": "backends",
+    "WorkspaceValidator": "webhook",
+    "cluster_rules": "rbac",
+    "connect": "backends",
+    "install_manifests": "manifests",
+    "namespace_rules": "rbac",
+    "parse_bind_address": "settings",
+    "run_operator": "runner",
+    "tls_context": "webhook",
+    "workspace_crd": "crd",
+    "workspace_schema": "crd",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,421 @@
+"""Everything needed to install the operator on a cluster, as plain manifests.
+
+`install_manifests` returns, in apply order:
+
+1. the Namespace;
+2. the Workspace CRD (`kaito_backends.operator.crd`);
+3. the ServiceAccount, ClusterRole + ClusterRoleBinding and Role + RoleBinding
+   (`kaito_backends.operator.rbac`: explicit verbs, no wildcard);
+4. the Service (``webhook`` 443 -> 9443, ``metrics`` 8080);
+5. with cert-manager (the default) a self-signed Issuer and the webhook's Certificate, whose
+   Secret the pods mount; without, the Secret must be provided (``kubernetes.io/tls``, same
+   name) and the CA given with ``ca_bundle``;
+6. the Deployment: 2 replicas with leader election, spread over nodes, probes on ``/healthz``
+   and ``/readyz``, non-root with a read-only root file system, bounded resources;
+7. a PodDisruptionBudget (one replica always up: the webhook's ``failurePolicy`` is Fail);
+8. the ValidatingWebhookConfiguration ``validation.workspace.kaito.sh`` (CREATE and UPDATE of
+   both Workspace versions, ``failurePolicy: Fail``, ``sideEffects: None``, AdmissionReview v1).
+
+Output is deterministic: the same options give byte-identical YAML.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from kaito_backends.objects import Manifest
+from kaito_backends.operator.crd import workspace_crd
+from kaito_backends.operator.rbac import Backend, cluster_rules, namespace_rules
+from kaito_backends.operator.settings import (
+    DEFAULT_HEALTH_PORT,
+    DEFAULT_LEASE_NAME,
+    DEFAULT_METRICS_PORT,
+    DEFAULT_NAMESPACE,
+    DEFAULT_WEBHOOK_PORT,
+    WEBHOOK_CERT_DIR,
+    WEBHOOK_NAME,
+    WEBHOOK_PATH,
+)
+
+__all__ = [
+    "DEFAULT_IMAGE",
+    "DEFAULT_REPOSITORY",
+    "InstallOptions",
+    "default_image",
+    "install_manifests",
+    "kinds",
+    "pairs",
+]
+
+DEFAULT_REPOSITORY = "ghcr.io/kaito-py/kaito-py"
+#: The image when none is given: the repository at this package's version.
+DEFAULT_IMAGE = f"{DEFAULT_REPOSITORY}:latest"
+_CERT_MANAGER = "cert-manager.io/v1"
+_NONROOT = 65532
+
+
+def default_image() -> str:
+    """``ghcr.io/kaito-py/kaito-py:<installed version>`` (``latest`` when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{DEFAULT_REPOSITORY}:{version('kaito-py')}"
+    except PackageNotFoundError:
+        return DEFAULT_IMAGE
+
+
+@attrs.frozen(kw_only=True)
+class InstallOptions:
+    """What `install_manifests` renders."""
+
+    namespace: str = DEFAULT_NAMESPACE
+    image: str = DEFAULT_IMAGE
+    backend: Backend = "karpenter"
+    #: the name of the Deployment, ServiceAccount, roles and Service
+    name: str = "kaito-workspace"
+    replicas: int = 2
+    lease_name: str = DEFAULT_LEASE_NAME
+    cert_manager: bool = True
+    #: PEM of the CA that signed the webhook's certificate (without cert-manager)
+    ca_bundle: str | None = None
+    #: extra environment of the operator container (the AKS backend's settings, ...)
+    env: tuple[tuple[str, str], ...] = ()
+    #: extra arguments of ``kaito operator``
+    args: tuple[str, ...] = ()
+    #: annotations of the ServiceAccount (``azure.workload.identity/client-id`` for AKS)
+    service_account_annotations: tuple[tuple[str, str], ...] = ()
+    log_format: str = "json"
+    workers: int = 4
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/part-of": "kaito"}
+
+    @property
+    def selector(self) -> dict[str, str]:
+        return {"app.kubernetes.io/name": self.name}
+
+    @property
+    def cert_secret(self) -> str:
+        return f"{self.name}-webhook-cert"
+
+    @property
+    def certificate(self) -> str:
+        return f"{self.name}-webhook"
+
+
+def _meta(
+    options: InstallOptions, name: str, *, namespaced: bool = True, **extra: Any
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespaced:
+        meta["namespace"] = options.namespace
+    meta["labels"] = dict(options.labels)
+    meta.update(extra)
+    return meta
+
+
+def _namespace(options: InstallOptions) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": _meta(options, options.namespace, namespaced=False),
+    }
+
+
+def _rbac(options: InstallOptions) -> list[Manifest]:
+    subject = [{"kind": "ServiceAccount", "name": options.name, "namespace": options.namespace}]
+    account_meta = _meta(options, options.name)
+    if options.service_account_annotations:
+        account_meta["annotations"] = dict(sorted(options.service_account_annotations))
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": account_meta,
+            "automountServiceAccountToken": True,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": _meta(options, options.name, namespaced=False),
+            "rules": cluster_rules(options.backend),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": _meta(options, options.name, namespaced=False),
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": options.name,
+            },
+            "subjects": subject,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": _meta(options, options.name),
+            "rules": namespace_rules(options.lease_name),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": _meta(options, options.name),
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": options.name,
+            },
+            "subjects": subject,
+        },
+    ]
+
+
+def _service(options: InstallOptions) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(options, options.name),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(options.selector),
+            "ports": [
+                {"name": "webhook", "port": 443, "protocol": "TCP", "targetPort": "webhook"},
+                {
+                    "name": "metrics",
+                    "port": DEFAULT_METRICS_PORT,
+                    "protocol": "TCP",
+                    "targetPort": "metrics",
+                },
+            ],
+        },
+    }
+
+
+def _certificates(options: InstallOptions) -> list[Manifest]:
+    issuer = f"{options.name}-selfsigned"
+    service = f"{options.name}.{options.namespace}.svc"
+    return [
+        {
+            "apiVersion": _CERT_MANAGER,
+            "kind": "Issuer",
+            "metadata": _meta(options, issuer),
+            "spec": {"selfSigned": {}},
+        },
+        {
+            "apiVersion": _CERT_MANAGER,
+            "kind": "Certificate",
+            "metadata": _meta(options, options.certificate),
+            "spec": {
+                "secretName": options.cert_secret,
+                "dnsNames": [service, f"{service}.cluster.local"],
+                "issuerRef": {"kind": "Issuer", "name": issuer},
+                "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+            },
+        },
+    ]
+
+
+def _container(options: InstallOptions) -> dict[str, Any]:
+    args = [
+        "operator",
+        f"--backend={options.backend}",
+        "--leader-elect",
+        f"--leader-election-id={options.lease_name}",
+        f"--metrics-bind-address=:{DEFAULT_METRICS_PORT}",
+        f"--health-probe-bind-address=:{DEFAULT_HEALTH_PORT}",
+        f"--webhook-port={DEFAULT_WEBHOOK_PORT}",
+        f"--webhook-cert={WEBHOOK_CERT_DIR}/tls.crt",
+        f"--webhook-key={WEBHOOK_CERT_DIR}/tls.key",
+        f"--log-format={options.log_format}",
+        f"--workers={options.workers}",
+        *options.args,
+    ]
+    env: list[dict[str, Any]] = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+    ]
+    env += [{"name": key, "value": value} for key, value in options.env]
+
+    def probe(path: str, delay: int, period: int) -> dict[str, Any]:
+        return {
+            "httpGet": {"path": path, "port": "health"},
+            "initialDelaySeconds": delay,
+            "periodSeconds": period,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        }
+
+    return {
+        "name": "operator",
+        "image": options.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["kaito"],
+        "args": args,
+        "env": env,
+        "ports": [
+            {"name": "webhook", "containerPort": DEFAULT_WEBHOOK_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": DEFAULT_METRICS_PORT, "protocol": "TCP"},
+            {"name": "health", "containerPort": DEFAULT_HEALTH_PORT, "protocol": "TCP"},
+        ],
+        "startupProbe": probe("/healthz", 0, 2) | {"failureThreshold": 30},
+        "livenessProbe": probe("/healthz", 0, 20),
+        "readinessProbe": probe("/readyz", 0, 10),
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"memory": "1Gi"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+        },
+        "volumeMounts": [
+            {"name": "webhook-cert", "mountPath": WEBHOOK_CERT_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def _deployment(options: InstallOptions) -> Manifest:
+    pod_labels = dict(options.labels)
+    if options.backend == "aks":
+        pod_labels["azure.workload.identity/use"] = "true"
+    spread = {
+        "weight": 100,
+        "podAffinityTerm": {
+            "labelSelector": {"matchLabels": dict(options.selector)},
+            "topologyKey": "kubernetes.io/hostname",
+        },
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(options, options.name),
+        "spec": {
+            "replicas": options.replicas,
+            "selector": {"matchLabels": dict(options.selector)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "serviceAccountName": options.name,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": _NONROOT,
+                        "runAsGroup": _NONROOT,
+                        "fsGroup": _NONROOT,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [_container(options)],
+                    "volumes": [
+                        {"name": "webhook-cert", "secret": {"secretName": options.cert_secret}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                    ],
+                    "affinity": {
+                        "podAntiAffinity": {
+                            "preferredDuringSchedulingIgnoredDuringExecution": [spread]
+                        }
+                    },
+                    "terminationGracePeriodSeconds": 30,
+                },
+            },
+        },
+    }
+
+
+def _disruption_budget(options: InstallOptions) -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(options, options.name),
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": dict(options.selector)}},
+    }
+
+
+def _webhook_configuration(options: InstallOptions) -> Manifest:
+    client: dict[str, Any] = {
+        "service": {
+            "name": options.name,
+            "namespace": options.namespace,
+            "path": WEBHOOK_PATH,
+            "port": 443,
+        }
+    }
+    if options.ca_bundle:
+        client["caBundle"] = base64.b64encode(options.ca_bundle.encode()).decode()
+    meta = _meta(options, WEBHOOK_NAME, namespaced=False)
+    if options.cert_manager:
+        meta["annotations"] = {
+            "cert-manager.io/inject-ca-from": f"{options.namespace}/{options.certificate}"
+        }
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": meta,
+        "webhooks": [
+            {
+                "name": WEBHOOK_NAME,
+                "admissionReviewVersions": ["v1"],
+                "clientConfig": client,
+                "failurePolicy": "Fail",
+                "matchPolicy": "Exact",
+                "rules": [
+                    {
+                        "apiGroups": ["kaito.sh"],
+                        "apiVersions": ["v1alpha1", "v1beta1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["workspaces"],
+                        "scope": "Namespaced",
+                    }
+                ],
+                "sideEffects": "None",
+                "timeoutSeconds": 10,
+            }
+        ],
+    }
+
+
+def install_manifests(options: InstallOptions | None = None) -> list[Manifest]:
+    """Every object of an installation, in apply order (see the module docstring)."""
+    options = options or InstallOptions()
+    if options.backend not in ("karpenter", "aks", "byo"):
+        raise ValueError(f"unknown backend {options.backend!r}: use karpenter, aks or byo")
+    if options.replicas < 1:
+        raise ValueError("replicas must be at least 1")
+    objects: list[Manifest] = [_namespace(options), workspace_crd(labels=options.labels)]
+    objects += _rbac(options)
+    objects.append(_service(options))
+    if options.cert_manager:
+        objects += _certificates(options)
+    objects.append(_deployment(options))
+    if options.replicas > 1:
+        objects.append(_disruption_budget(options))
+    objects.append(_webhook_configuration(options))
+    return objects
+
+
+def pairs(items: Sequence[str], *, flag: str = "--env") -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` strings as pairs; raises ValueError for one without ``=`` or a key."""
+    found: list[tuple[str, str]] = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag} {item!r} must be KEY=VALUE")
+        found.append((key.strip(), value))
+    return tuple(found)
+
+
+def kinds(objects: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``Kind/name`` of each object (for summaries and tests)."""
+    return [f"{o['kind']}/{o['metadata']['name']}" for o in objects]

@@ -1,0 +1,418 @@
+"""The validating admission webhook for Workspaces (``AdmissionReview`` v1), served by aiohttp.
+
+``POST /validate/workspace.kaito.sh`` with an ``admission.k8s.io/v1`` AdmissionReview. The answer
+is always HTTP 200 with an AdmissionReview whose ``response`` carries the request's ``uid``:
+
+- ``allowed: true`` when the Workspace is valid (and for operations this webhook does not judge:
+  DELETE, CONNECT, subresources, and updates of a Workspace that is being deleted, so a stale
+  spec can never keep its finalizer from being removed);
+- ``allowed: false`` with ``status.code`` 422 (reason ``Invalid``) when it is not: the problems of
+  `kaito_core.api.from_manifest` (the object does not fit the schema) or of
+  `kaito_core.validation.validate` (the webhook's rules; UPDATE compares ``oldObject``), one per
+  line, ``spec.resource.instanceType: Unsupported instance type ...``;
+- ``allowed: false`` with ``status.code`` 400 (reason ``BadRequest``) when the body is not an
+  AdmissionReview v1 at all (not JSON, no request, no uid, not a Workspace);
+- ``allowed: false`` with 500 when validation itself crashed (logged; the message names only the
+  error class).
+
+What the rules need to know of the cluster comes from a `ValidationContext` built from the
+operator's settings. With a ``client``, CREATE also reads the ConfigMaps the Workspace names (so
+a missing one is reported; a read that fails leaves existence unchecked) and, for bring-your-own
+nodes, the Nodes its selector matches (the GPU checks; with none found the node checks are left
+to the controller).
+
+Nothing secret leaves the webhook: logs carry the uid, operation, kind, namespace/name and the
+verdict, never the object; credentials in URLs (``https://user:pass@host``) are masked in the
+messages returned.
+
+TLS: `tls_context` loads the serving certificate and key files given as flags;
+`CertificateReloader` re-reads them when they change on disk (cert-manager rotates them).
+Tests serve plain HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from kaito_backends.errors import BackendError, NotFound
+from kaito_backends.objects import Manifest, ObjectRef
+from kaito_backends.operator.settings import WEBHOOK_NAME, WEBHOOK_PATH
+from kaito_backends.protocols import ClusterClient
+from kaito_core.api import ManifestError, Workspace, from_manifest
+from kaito_core.errors import FieldError
+from kaito_core.render.meta import sanitized_match_labels
+from kaito_core.validation import ValidationContext, validate
+from kaito_presets import Catalog
+
+__all__ = [
+    "ADMISSION_API_VERSION",
+    "MAX_BODY_BYTES",
+    "WEBHOOK_NAME",
+    "WEBHOOK_PATH",
+    "CertificateReloader",
+    "WebhookMetrics",
+    "WorkspaceValidator",
+    "mask_credentials",
+    "tls_context",
+    "webhook_app",
+]
+
+ADMISSION_API_VERSION = "admission.k8s.io/v1"
+#: Largest request body accepted (the API server's own object limit is ~3 MiB; reviews of an
+#: UPDATE hold two objects).
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+_JUDGED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s\"'@]+@")
+
+
+def mask_credentials(text: str) -> str:
+    """``https://user:token@host/x`` -> ``https://***@host/x``, anywhere in `text`."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+class WebhookMetrics:
+    """``kaito_webhook_requests_total{operation,result}`` and ``kaito_webhook_latency_seconds``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "webhook_requests",
+            "Admission reviews answered, by operation and result (allowed, denied, bad_request, "
+            "error).",
+            ["operation", "result"],
+            namespace="kaito",
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "webhook_latency_seconds",
+            "Time to answer one admission review.",
+            namespace="kaito",
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class _Verdict:
+    allowed: bool
+    code: int = 200
+    message: str = ""
+    result: str = "allowed"
+
+
+def _allowed() -> _Verdict:
+    return _Verdict(allowed=True)
+
+
+def _bad_request(message: str) -> _Verdict:
+    return _Verdict(allowed=False, code=400, message=message, result="bad_request")
+
+
+def _denied(problems: Sequence[FieldError]) -> _Verdict:
+    lines = [mask_credentials(str(p)) for p in problems]
+    return _Verdict(allowed=False, code=422, message="\n".join(lines), result="denied")
+
+
+_REASONS = {400: "BadRequest", 422: "Invalid", 500: "InternalError"}
+
+
+class WorkspaceValidator:
+    """Answers AdmissionReviews for Workspaces (see the module docstring).
+
+    ``context`` is the `ValidationContext` of the operator's settings, or a callable returning
+    the current one. ``client`` (optional) reads the ConfigMaps and BYO Nodes a CREATE needs,
+    each read bounded by ``lookup_timeout`` seconds.
+    """
+
+    def __init__(
+        self,
+        context: ValidationContext | Callable[[], ValidationContext] | None = None,
+        *,
+        client: ClusterClient | None = None,
+        catalog: Catalog | None = None,
+        lookup_timeout: float = 3.0,
+        metrics: WebhookMetrics | None = None,
+        log: Any = None,
+    ) -> None:
+        self._context = context if context is not None else ValidationContext()
+        self.client = client
+        self.catalog = catalog
+        self.lookup_timeout = lookup_timeout
+        self.metrics = metrics
+        self.log = log if log is not None else structlog.get_logger("kaito.webhook")
+
+    def context(self) -> ValidationContext:
+        """The settings-derived context requests start from."""
+        found = self._context
+        return found if isinstance(found, ValidationContext) else found()
+
+    # -- the HTTP edge ---------------------------------------------------------------------------
+    async def handle(self, request: web.Request) -> web.Response:
+        """The aiohttp handler: read the body, review it, answer JSON."""
+        body = await request.read()
+        review = await self.review(body)
+        return web.json_response(review)
+
+    def app(self, *, path: str = WEBHOOK_PATH) -> web.Application:
+        """An aiohttp application serving this validator at ``path``."""
+        return webhook_app(self, path=path)
+
+    # -- reviewing -------------------------------------------------------------------------------
+    async def review(self, body: bytes | str) -> dict[str, Any]:
+        """The AdmissionReview answering ``body`` (the raw request body)."""
+        started = time.perf_counter()
+        uid, operation = "", ""
+        try:
+            decoded = _decode(body)
+            if isinstance(decoded, _Verdict):
+                verdict = decoded
+                uid = _uid_of(body)
+            else:
+                uid = decoded["uid"]
+                operation = str(decoded.get("operation") or "")
+                verdict = await self._judge(decoded)
+        except Exception as error:
+            self.log.error("webhook.crashed", uid=uid, error=type(error).__name__, exc_info=True)
+            verdict = _Verdict(
+                allowed=False,
+                code=500,
+                message=f"internal error while validating: {type(error).__name__}",
+                result="error",
+            )
+        if self.metrics is not None:
+            self.metrics.requests.labels(
+                operation=operation or "unknown", result=verdict.result
+            ).inc()
+            self.metrics.latency.observe(time.perf_counter() - started)
+        return _review(uid, verdict)
+
+    async def _judge(self, request: Mapping[str, Any]) -> _Verdict:
+        operation = str(request.get("operation") or "")
+        where = _where(request)
+        if operation not in _JUDGED_OPERATIONS or request.get("subResource"):
+            return _allowed()
+        kind = request.get("kind") or {}
+        if (
+            not isinstance(kind, Mapping)
+            or kind.get("group") != "kaito.sh"
+            or kind.get("kind") != "Workspace"
+        ):
+            shown = (
+                f"{kind.get('group', '')}/{kind.get('kind', '')}"
+                if isinstance(kind, Mapping)
+                else "?"
+            )
+            return _bad_request(f"this webhook validates kaito.sh Workspaces, not {shown}")
+        obj = request.get("object")
+        if not isinstance(obj, Mapping):
+            return _bad_request("request.object is missing or not an object")
+        if operation == "UPDATE" and (obj.get("metadata") or {}).get("deletionTimestamp"):
+            return _allowed()
+        try:
+            workspace = _with_identity(from_manifest(obj), request)
+        except ManifestError as error:
+            self._log_verdict(request, where, len(error.errors))
+            return _denied(error.errors)
+        old: Workspace | None = None
+        if operation == "UPDATE":
+            old_obj = request.get("oldObject")
+            if isinstance(old_obj, Mapping):
+                try:
+                    old = _with_identity(from_manifest(old_obj), request)
+                except ManifestError:
+                    old = None  # a stored object we cannot read: judge the new one on its own
+        context = self.context()
+        if old is None:
+            context = await self._cluster_facts(workspace, context)
+        problems = validate(workspace, old=old, catalog=self.catalog, context=context)
+        self._log_verdict(request, where, len(problems))
+        return _denied(problems) if problems else _allowed()
+
+    def _log_verdict(self, request: Mapping[str, Any], where: str, problems: int) -> None:
+        self.log.info(
+            "webhook.reviewed",
+            uid=request.get("uid"),
+            operation=request.get("operation"),
+            workspace=where,
+            allowed=problems == 0,
+            problems=problems,
+        )
+
+    # -- what a CREATE reads from the cluster ----------------------------------------------------
+    async def _cluster_facts(self, ws: Workspace, context: ValidationContext) -> ValidationContext:
+        client = self.client
+        if client is None:
+            return context
+        names = sorted(
+            {
+                name
+                for name in (
+                    ws.inference.config if ws.inference is not None else None,
+                    ws.tuning.config if ws.tuning is not None else None,
+                )
+                if name
+            }
+        )
+        if names and context.config_maps is None:
+            found = await self._config_maps(client, ws.namespace, names)
+            if found is not None:
+                context = attrs.evolve(context, config_maps=found)
+        if not context.nap and not context.nodes:
+            labels = sanitized_match_labels(ws)
+            if labels:
+                nodes = await self._nodes(client, labels)
+                if nodes:
+                    context = attrs.evolve(context, nodes=nodes)
+        return context
+
+    async def _config_maps(
+        self, client: ClusterClient, namespace: str, names: Sequence[str]
+    ) -> dict[tuple[str, str], Mapping[str, Any]] | None:
+        found: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for name in names:
+            try:
+                cm = await asyncio.wait_for(
+                    client.get(ObjectRef("v1", "ConfigMap", name, namespace)),
+                    timeout=self.lookup_timeout,
+                )
+            except NotFound:
+                continue
+            except (BackendError, TimeoutError) as error:
+                self.log.warning(
+                    "webhook.lookup_failed", kind="ConfigMap", error=type(error).__name__
+                )
+                return None  # unknown: existence is not checked
+            found[(namespace, name)] = cm
+        return found
+
+    async def _nodes(
+        self, client: ClusterClient, labels: Mapping[str, str]
+    ) -> tuple[Manifest, ...]:
+        try:
+            result = await asyncio.wait_for(
+                client.list("v1", "Node", labels=dict(labels)), timeout=self.lookup_timeout
+            )
+        except (BackendError, TimeoutError) as error:
+            self.log.warning("webhook.lookup_failed", kind="Node", error=type(error).__name__)
+            return ()
+        return tuple(result.items)
+
+
+def _decode(body: bytes | str) -> Mapping[str, Any] | _Verdict:
+    """The review's ``request``, or the 400 verdict saying why there is none."""
+    try:
+        review = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _bad_request("the request body is not a JSON AdmissionReview")
+    if not isinstance(review, Mapping):
+        return _bad_request("the request body is not a JSON object")
+    if review.get("apiVersion") != ADMISSION_API_VERSION or review.get("kind") != "AdmissionReview":
+        return _bad_request(f"expected an AdmissionReview of {ADMISSION_API_VERSION}")
+    request = review.get("request")
+    if not isinstance(request, Mapping):
+        return _bad_request("the AdmissionReview has no request")
+    uid = request.get("uid")
+    if not isinstance(uid, str) or not uid:
+        return _bad_request("the AdmissionReview request has no uid")
+    return request
+
+
+def _uid_of(body: bytes | str) -> str:
+    """The request uid of a body that was refused, when it can be found (else empty)."""
+    try:
+        review = json.loads(body)
+        uid = review["request"]["uid"]
+    except (ValueError, UnicodeDecodeError, TypeError, KeyError):
+        return ""
+    return uid if isinstance(uid, str) else ""
+
+
+def _where(request: Mapping[str, Any]) -> str:
+    return f"{request.get('namespace') or ''}/{request.get('name') or ''}"
+
+
+def _with_identity(ws: Workspace, request: Mapping[str, Any]) -> Workspace:
+    """Fill the namespace (and name) from the request when the object omits them."""
+    meta = ws.metadata
+    namespace = meta.namespace or request.get("namespace") or None
+    name = meta.name or request.get("name") or None
+    if namespace == meta.namespace and name == meta.name:
+        return ws
+    return attrs.evolve(ws, metadata=attrs.evolve(meta, namespace=namespace, name=name))
+
+
+def _review(uid: str, verdict: _Verdict) -> dict[str, Any]:
+    response: dict[str, Any] = {"uid": uid, "allowed": verdict.allowed}
+    if not verdict.allowed:
+        response["status"] = {
+            "status": "Failure",
+            "message": verdict.message,
+            "reason": _REASONS.get(verdict.code, "BadRequest"),
+            "code": verdict.code,
+        }
+    return {"apiVersion": ADMISSION_API_VERSION, "kind": "AdmissionReview", "response": response}
+
+
+def webhook_app(validator: WorkspaceValidator, *, path: str = WEBHOOK_PATH) -> web.Application:
+    """An aiohttp application with the validator at ``path`` (POST only)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.router.add_post(path, validator.handle)
+    return app
+
+
+def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A server TLS context (TLS 1.2 or newer) from PEM certificate and key files.
+
+    Raises OSError when a file cannot be read and ssl.SSLError when they do not match.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+class CertificateReloader:
+    """Re-reads the serving certificate into the same `ssl.SSLContext` when its files change.
+
+    New connections get the new certificate; established ones keep theirs. Call
+    `reload_if_changed` periodically (the runner does every ``interval`` seconds).
+    """
+
+    def __init__(self, context: ssl.SSLContext, cert_file: str, key_file: str) -> None:
+        self.context = context
+        self.cert_file = cert_file
+        self.key_file = key_file
+        self._stamp = self._mtimes()
+        self.reloads = 0
+
+    def _mtimes(self) -> tuple[float, float]:
+        try:
+            return (os.stat(self.cert_file).st_mtime, os.stat(self.key_file).st_mtime)
+        except OSError:
+            return (0.0, 0.0)
+
+    def reload_if_changed(self) -> bool:
+        """Load the files again when either changed; True when reloaded. Errors keep the old."""
+        stamp = self._mtimes()
+        if stamp == self._stamp or stamp == (0.0, 0.0):
+            return False
+        try:
+            self.context.load_cert_chain(self.cert_file, self.key_file)
+        except (OSError, ssl.SSLError):
+            return False  # a half-written rotation: try again next time
+        self._stamp = stamp
+        self.reloads += 1
+        return True
