@@ -23,7 +23,7 @@ __all__ = ["FieldError", "KaitoError", "SizingError", "SpecError", "UnsupportedG
 
 @attrs.frozen(kw_only=True)
 class FieldError:
-    """One problem in one field: `path` is dotted from the object root (``spec.inference.preset.name``)."""
+    """One problem in one field; `path` is dotted from the root (``spec.inference.preset.name``)."""
 
     path: str
     message: str
@@ -53,7 +53,7 @@ class SpecError(KaitoError):
 
 
 class SizingError(SpecError):
-    """The model does not fit the GPUs asked for, or cannot be spread the way it would have to be."""
+    """The model does not fit the GPUs asked for, or cannot be spread as it would have to be."""
 
     reason = "SizingFailed"
 

@@ -5,8 +5,9 @@ Pure: no I/O, no clock, no logging. The same Workspace, observed state, catalog,
 
 The steps, each a pure function of the previous ones (``docs/plan.md`` has the details):
 
-1. `decide` (`kaito_core.decision`) resolves the model, the GPU configuration, the runtime and dtype, the node count and
-   the revision into one `RenderContext` (or a `SpecError` the user must fix).
+1. `decide` (`kaito_core.decision`) resolves the model, the GPU configuration, the runtime
+   and dtype, the node count and the revision into one `RenderContext` (or a `SpecError` the
+   user must fix).
 2. The renderers turn the context into manifests: NodeClaims, the ControllerRevision, Services,
    the inference StatefulSet or the tuning Job (and its ConfigMap). The workloads are stamped with
    the hash of their whole rendered form.

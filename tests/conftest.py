@@ -17,5 +17,7 @@ REFERENCE = ROOT.parent / "shared" / "kaito-reference"
 def reference() -> Path:
     """The upstream reference corpus, or a skip saying why it is absent."""
     if not REFERENCE.is_dir():
-        pytest.skip(f"upstream reference corpus not found at {REFERENCE} (only in the dev workspace)")
+        pytest.skip(
+            f"upstream reference corpus not found at {REFERENCE} (only in the dev workspace)"
+        )
     return REFERENCE

@@ -47,7 +47,7 @@ class Document:
 
     @property
     def label(self) -> str:
-        """``Workspace/NAME`` as the CLI prints it (``Workspace/#3`` for a document with no name)."""
+        """``Workspace/NAME`` as the CLI prints it (``Workspace/#3`` for a nameless document)."""
         return f"{self.kind or 'Object'}/{self.name or f'#{self.index + 1}'}"
 
 

@@ -174,8 +174,10 @@ def _unstructure_meta(meta: ObjectMeta) -> dict[str, Any]:
         item = getattr(meta, attr)
         if item is None:
             continue
-        out[key] = list(item) if isinstance(item, tuple) else (
-            dict(item) if isinstance(item, Mapping) else item
+        out[key] = (
+            list(item)
+            if isinstance(item, tuple)
+            else (dict(item) if isinstance(item, Mapping) else item)
         )
     if meta.extra:
         out.update(meta.extra)
@@ -281,7 +283,9 @@ def _plain(exc: BaseException) -> str:
 def from_manifest(manifest: Mapping[str, Any]) -> Workspace:
     """Parse a Workspace manifest; raises `ManifestError` listing every problem with its path."""
     if not isinstance(manifest, Mapping):
-        raise ManifestError([FieldError(path="", message=f"expected a map, got {_type_name(manifest)}")])
+        raise ManifestError(
+            [FieldError(path="", message=f"expected a map, got {_type_name(manifest)}")]
+        )
     errors: list[FieldError] = []
     api_version = manifest.get("apiVersion")
     if api_version not in (V1BETA1, V1ALPHA1):
@@ -292,7 +296,9 @@ def from_manifest(manifest: Mapping[str, Any]) -> Workspace:
             )
         )
     if manifest.get("kind") != "Workspace":
-        errors.append(FieldError(path="kind", message=f"expected Workspace, got {manifest.get('kind')!r}"))
+        errors.append(
+            FieldError(path="kind", message=f"expected Workspace, got {manifest.get('kind')!r}")
+        )
     fields: dict[str, Any] = {}
     problems: list[FieldError] = []
     for key, value in manifest.items():
@@ -323,7 +329,7 @@ def from_manifest(manifest: Mapping[str, Any]) -> Workspace:
             continue
         try:
             fields[key] = converter.structure(value, target)
-        except Exception as exc:  # noqa: BLE001 - cattrs raises a tree; _problems re-raises the unknown
+        except Exception as exc:
             base = f"spec.{key}" if key in _SPEC_FIELDS else key
             problems += _problems(exc, base)
     errors += problems

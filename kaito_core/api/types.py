@@ -188,7 +188,7 @@ class WorkspaceStatus:
 
 @attrs.frozen(kw_only=True)
 class Workspace:
-    """A KAITO Workspace. `resource`, `inference` and `tuning` sit at the top level, as upstream's."""
+    """A KAITO Workspace; `resource`, `inference`, `tuning` sit at the top level, as upstream's."""
 
     api_version: str = V1BETA1
     kind: str = "Workspace"

@@ -82,7 +82,8 @@ def test_v1alpha1_defaults_and_conversion() -> None:
     assert ws.resource is not None
     assert ws.resource.instance_type == "Standard_NC24ads_A100_v4"
     assert ws.resource.count == 1
-    assert ws.inference is not None and ws.inference.preset is not None
+    assert ws.inference is not None
+    assert ws.inference.preset is not None
     assert ws.inference.preset.access_mode == "public"
     converted = ws.as_v1beta1()
     assert converted.api_version == V1BETA1

@@ -801,7 +801,13 @@ def test_float16_note_is_an_event_once() -> None:
     doc = load_documents((EXAMPLES / "workspace-phi-3-mini.yaml").read_text()).workspaces[0]
     assert doc.workspace is not None
     settings = PlanSettings(provisioner="fake")
-    first = plan(doc.workspace, observed=Observed(), catalog=default_catalog(), now="2026-01-01T00:00:00Z", settings=settings)
+    first = plan(
+        doc.workspace,
+        observed=Observed(),
+        catalog=default_catalog(),
+        now="2026-01-01T00:00:00Z",
+        settings=settings,
+    )
     notes = [e for e in first.events if e.reason == "RuntimeAdjusted"]
     assert len(notes) == 1
     assert "float16" in notes[0].message

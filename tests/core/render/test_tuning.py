@@ -289,7 +289,7 @@ def test_no_phi3_target_modules_for_other_models() -> None:
 
 
 def test_image_output_with_preset() -> None:
-    """Image output: push secret, docker-config, a pusher sidecar (no pause), shared PID namespace."""
+    """Image output: push secret, docker-config, a pusher sidecar (no pause), shared PIDs."""
     job = tuning_job(context())
     validate(job)
     spec = pod(job)
