@@ -78,6 +78,23 @@ _LEVELS = {
 }
 
 
+class _Stderr:
+    """Standard error as it is *when a line is written*: a program (or a test harness) that swaps
+    ``sys.stderr`` after logging was configured must not leave loggers on a closed stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+_STDERR = _Stderr()
+
+
 def configure_logging(
     *,
     format: LogFormat = "console",
@@ -95,7 +112,7 @@ def configure_logging(
         threshold = _LEVELS[level.lower()]
     except KeyError:
         raise ValueError(f"unknown log level {level!r}: use one of {', '.join(_LEVELS)}") from None
-    out = stream if stream is not None else sys.stderr
+    out = stream if stream is not None else _STDERR
     renderer: Any
     if format == "json":
         renderer = structlog.processors.JSONRenderer(sort_keys=False)

@@ -36,12 +36,12 @@ __all__ = [
 TERMINAL_STATES = frozenset({"Succeeded", "Failed"})
 
 #: Reasons that end a Workspace's hopes at once (the user or the provider must act).
-TERMINAL_REASONS = frozenset(
-    {"InsufficientCapacity", "WorkspaceTuningJobStatusFailed", "workspaceFailed"}
-)
-#: Reasons a pod can recover from; terminal once they persist for ``failure_grace`` seconds.
+TERMINAL_REASONS = frozenset({"WorkspaceTuningJobStatusFailed", "workspaceFailed"})
+#: Reasons a Workspace can recover from (a pod restarts, a refused machine is asked for again);
+#: terminal once they persist for ``failure_grace`` seconds.
 PERSISTENT_FAILURE_REASONS = frozenset(
     {
+        "InsufficientCapacity",
         "ContainerOOMKilled",
         "ImagePullError",
         "ContainerStartError",
@@ -53,6 +53,7 @@ PERSISTENT_FAILURE_REASONS = frozenset(
         "SASTokenFetchFailed",
     }
 )
+_NODE_CONDITIONS = frozenset({"ResourceReady", "NodeClaimReady", "NodesReady"})
 #: Conditions whose False/True says whether the Workspace is done.
 _SUCCEEDED = "WorkspaceSucceeded"
 
@@ -109,7 +110,9 @@ def workspace_state(
     if status.state == "Failed":
         failed = succeeded or status.conditions[0]
         return "Failed", failed.reason or "", failed.message or ""
-    for condition in status.conditions:
+    # Machines first: pods cannot schedule *because* nodes are missing, so the node reason is
+    # the one that explains a failure.
+    for condition in sorted(status.conditions, key=lambda c: c.type not in _NODE_CONDITIONS):
         if condition.status != "False" or not condition.reason:
             continue
         if condition.reason in TERMINAL_REASONS:

@@ -25,7 +25,9 @@ class Timings:
     Pods: images pull in ``image_pull``; a model of W GiB loads in ``load_per_gib * W`` seconds
     (``default_load`` when the model is unknown); a crash-looping container exits ``crash_after``
     seconds after it starts; restarts back off ``backoff`` doubling up to ``max_backoff``.
-    A tuning Job's pod runs ``job_duration`` seconds after its image is pulled.
+    A tuning Job's pod runs ``job_duration`` seconds after its image is pulled. A NodeClaim that
+    failed to launch for want of capacity is deleted ``failed_claim_ttl`` seconds later, as
+    Karpenter does, so its owner can ask again.
     """
 
     launch: float = 30.0
@@ -39,6 +41,7 @@ class Timings:
     backoff: float = 10.0
     max_backoff: float = 300.0
     job_duration: float = 600.0
+    failed_claim_ttl: float = 60.0
 
 
 def find_condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:

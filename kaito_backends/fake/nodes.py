@@ -11,7 +11,9 @@ conditions Launched, Registered, Initialized and Ready as Unknown. Then, in virt
 
 An instance type the catalog does not know fails at launch (Launched=False, reason
 LaunchFailed); an injected launch failure fails with reason InsufficientCapacity and Azure's
-quota message. Failed claims stay as they are (the caller deletes them). Deleting a NodeClaim
+quota message; like Karpenter, the fake deletes such a claim ``failed_claim_ttl`` seconds later
+(the condition stays visible until then), so the provisioner creates it again and a new launch
+is drawn. A claim for an unknown instance type stays failed. Deleting a NodeClaim
 evicts its pods (they are deleted), deletes its Node and drops the finalizer after ``terminate``.
 A Node deleted by anyone takes its pods with it.
 """
@@ -220,6 +222,11 @@ class NodeController:
             conds = set_condition(conds, "Ready", "False", *failure, now)
             status["conditions"] = conds
             self._write_status(claim, status)
+            if failure[0] == "InsufficientCapacity":
+                key, uid = self.sim.store.key_of(claim), claim["metadata"]["uid"]
+                self.sim.later(
+                    self.sim.timings.failed_claim_ttl, lambda: self._delete_failed(key, uid)
+                )
             return
         assert sku is not None
         storage = str(
@@ -234,6 +241,15 @@ class NodeController:
         status["allocatable"] = dict(capacity)
         status["conditions"] = set_condition(conds, "Launched", "True", "Launched", "", now)
         self._write_status(claim, status)
+
+    def _delete_failed(self, key: StoreKey, uid: str) -> None:
+        """Karpenter's answer to a launch that found no capacity: delete the claim."""
+        claim = self.sim.store.find_key(key)
+        if claim is None or claim["metadata"]["uid"] != uid:
+            return
+        if claim["metadata"].get("deletionTimestamp"):
+            return
+        self.sim.store.delete(claim["apiVersion"], claim["kind"], None, claim["metadata"]["name"])
 
     def _node(self, claim: Manifest, sku: GpuSku) -> Manifest:
         meta = claim["metadata"]

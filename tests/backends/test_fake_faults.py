@@ -140,13 +140,27 @@ async def test_a_launch_failure_refuses_the_machine() -> None:
     ):
         await provisioner.provision(KEY, [m.node_claim("wsnode")])
     await provisioner.provision(KEY, [m.node_claim("wsnode")])  # idempotent: the claim exists
-    cluster.run_until_idle()
+    cluster.clock.advance(31)
     (claim,) = await provisioner.observe(KEY)
     launched = m.condition(claim, "Launched")
     assert (launched["status"], launched["reason"]) == ("False", "InsufficientCapacity")
     assert "quota" in launched["message"]
     assert m.condition(claim, "Ready")["status"] == "False"
     assert (await cluster.client().list("v1", "Node")).items == ()
+
+
+async def test_a_claim_that_found_no_capacity_is_deleted_and_can_be_asked_for_again() -> None:
+    """Like Karpenter, the fake deletes a claim that found no capacity; a new one launches."""
+    cluster = m.cluster(faults=FaultPlan.once("launch_failure"))
+    provisioner = cluster.provisioner()
+    with pytest.raises(InsufficientCapacity):
+        await provisioner.provision(KEY, [m.node_claim("wsnode")])
+    cluster.run_until_idle()
+    assert await provisioner.observe(KEY) == ()
+    await provisioner.provision(KEY, [m.node_claim("wsnode")])
+    cluster.run_until_idle()
+    (claim,) = await provisioner.observe(KEY)
+    assert m.condition(claim, "Ready")["status"] == "True"
 
 
 async def test_a_claim_created_directly_fails_at_launch() -> None:

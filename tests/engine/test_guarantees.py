@@ -206,7 +206,8 @@ async def test_soak_1000_workspaces_with_seeded_faults_converges_without_loss_or
     None
 ):
     """1,000 Workspaces, seeded API, watch and launch faults: every one ends Succeeded or Failed
-    with a reason; no NodeClaim is created twice; every succeeded one has exactly its claims."""
+    with a reason; no NodeClaim is created twice except to replace one refused for capacity;
+    every succeeded one has exactly its claims."""
     faults = FaultPlan(
         2024,
         conflict_rate=0.03,
@@ -231,7 +232,9 @@ async def test_soak_1000_workspaces_with_seeded_faults_converges_without_loss_or
     failed = [r for r in settled.results.values() if r.state == "Failed"]
     assert all(r.reason == "InsufficientCapacity" and r.message for r in failed)
     assert states["Succeeded"] >= 950
-    assert max(births.values()) == 1, "no duplicates"
+    # A claim is born again only after the fake, like Karpenter, deleted it for want of capacity.
+    refused = Counter(f.name for f in cluster.faults.fired if f.fault == "launch_failure")
+    assert all(n <= 1 + refused[name] for name, n in births.items()), "no duplicates"
     claims = cluster.store.select(CLAIM_API, "NodeClaim")
     per_workspace = Counter(c["metadata"]["labels"]["kaito.sh/workspace"] for c in claims)
     for k, result in settled.results.items():

@@ -9,6 +9,7 @@ import pytest
 from kaito_backends.engine.controller import Controller
 from kaito_backends.engine.reconciler import FINALIZER, workspace_state
 from kaito_backends.errors import Conflict, Transient
+from kaito_backends.fake import FaultPlan
 from kaito_backends.objects import ObjectRef
 from kaito_core.api import Condition, Workspace, WorkspaceStatus
 from kaito_core.observed import Observed
@@ -129,10 +130,32 @@ async def test_transient_errors_are_retried_honouring_retry_after() -> None:
     assert throttled[:4] == [0.0, 7.0, 14.0, 21.0]
 
 
-async def test_insufficient_capacity_is_a_failure_with_the_providers_message() -> None:
-    """A NodeClaim the provider refuses: Failed with the quota message."""
+async def test_insufficient_capacity_recovers_when_the_machine_is_asked_for_again() -> None:
+    """A refused NodeClaim shows the quota message, is replaced, and the Workspace succeeds."""
     cluster = cluster_with(workspace("phi"))
     cluster.inject("launch_failure")
+    seen: list[str] = []
+    async with Controller(cluster.client(), cluster.provisioner(), clock=cluster.clock) as ctl:
+        original = ctl.process
+
+        async def watching(k: Any) -> Any:
+            result = await original(k)
+            for condition in (result.status.conditions if result.status else None) or ():
+                if condition.reason == "InsufficientCapacity":
+                    seen.append(condition.message or "")
+            return result
+
+        ctl.process = watching  # type: ignore[method-assign,assignment]
+        settled = await ctl.run_until_settled(3600)
+    assert settled.results[key("phi")].state == "Succeeded"
+    assert any("quota" in m.lower() for m in seen)
+
+
+async def test_insufficient_capacity_that_persists_is_a_failure_with_the_providers_message() -> (
+    None
+):
+    """Every launch refused: Failed after the grace period, with the quota message."""
+    cluster = cluster_with(workspace("phi"), faults=FaultPlan(1, launch_failure_rate=1.0))
     async with Controller(cluster.client(), cluster.provisioner(), clock=cluster.clock) as ctl:
         settled = await ctl.run_until_settled(3600)
     result = settled.results[key("phi")]
@@ -255,10 +278,9 @@ def test_workspace_state_reads_terminal_states_from_conditions() -> None:
         ]
         == "Succeeded"
     )
-    assert (
-        workspace_state(status(("ResourceReady", "False", "InsufficientCapacity", t15)), now=now)[0]
-        == "Failed"
-    )
+    capacity = ("ResourceReady", "False", "InsufficientCapacity")
+    assert workspace_state(status((*capacity, t15)), now=now)[0] == "Pending"  # asked again
+    assert workspace_state(status((*capacity, t0)), now=now)[0] == "Failed"  # refused 20 min
     crash = status(("InferenceReady", "False", "ContainerCrashLoopBackOff", t15))
     assert workspace_state(crash, now=now, failure_grace=600)[0] == "Pending"
     assert workspace_state(crash, now=now, failure_grace=300)[0] == "Failed"
