@@ -1,31 +1,132 @@
-"""Reading the Workspace files the CLI is given: one place for files, stdin, limits and errors.
+"""The manifest files the CLI is given: reading, the validation flags, and validation itself.
 
-`read_inputs` reads every file (or stdin), pools ConfigMaps and Secrets across files (so
-``kaito validate cm.yaml ws.yaml`` works), and keeps each Workspace with the file it came from.
-Unreadable input raises `InputError` with one line (exit 2 in every command).
+One implementation for ``kaito validate``, ``kaito plan`` and ``kaito up``. `read_inputs` reads
+every file (``-`` is stdin), refusing directories and inputs over the size limit unread; a file
+that cannot be read is one ``FILE: error: ...`` line (exit 2) and the other files are still read.
+The ConfigMaps, Secrets and Nodes of all files are pooled, so ``kaito validate cm.yaml ws.yaml``
+checks the Workspace against the ConfigMap. `check` then validates every document the way
+KAITO's admission webhook would and prints one ``FILE: Workspace/NAME: FIELD.PATH: message``
+line per problem; an unexpected exception is a one-line internal error (exit 2), never a
+traceback.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import stat
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from kaito_core.api import Document, ManifestLoadError, Workspace, load_documents
 from kaito_core.api.documents import MAX_INPUT_BYTES
-from kaito_core.validation import ValidationContext, validate
-from kaito_presets import default_catalog
+from kaito_core.validation import PROVISIONERS, FeatureGates, ValidationContext, validate
 
-__all__ = ["InputError", "Inputs", "WorkspaceInput", "read_inputs"]
+__all__ = [
+    "STDIN",
+    "Checked",
+    "Inputs",
+    "WorkspaceInput",
+    "add_cluster_arguments",
+    "add_validation_arguments",
+    "check",
+    "internal_error_line",
+    "one_line",
+    "parse_feature_gates",
+    "problem_line",
+    "read_inputs",
+]
+
+STDIN = "-"
+_STDIN_LABEL = "<stdin>"
+#: Kinds that are read as context for Workspaces, never reported as "not handled".
+_CONTEXT_KINDS = ("ConfigMap", "Secret", "Node")
+#: Upstream ``--feature-gates`` names of the gates validation cares about.
+_GATES = {
+    "vllm": "vllm",
+    "enablemig": "enable_mig",
+    "enableaccelerator": "enable_accelerator",
+    "modelstreaming": "model_streaming",
+}
 
 
-class InputError(Exception):
-    """A file that cannot be read as manifests at all; str() is one line, ``FILE: error: ...``."""
+# -- flags -----------------------------------------------------------------------------------------
+def add_cluster_arguments(parser: Any) -> None:
+    """``--cloud-provider``, ``--feature-gates`` and ``--node-class``: the cluster's set-up, as
+    ``kaito validate``, ``kaito plan`` and ``kaito operator`` take it."""
+    parser.add_argument(
+        "--cloud-provider",
+        default="azure",
+        metavar="CLOUD",
+        help="the cloud whose SKU table applies: azure, aws or arc (default: azure)",
+    )
+    add_feature_gates_argument(parser)
+    parser.add_argument(
+        "--node-class",
+        action="append",
+        default=[],
+        dest="node_classes",
+        metavar="NAME",
+        help="a KAITO-managed Karpenter NodeClass (repeat for several)",
+    )
 
 
+def add_feature_gates_argument(parser: Any) -> None:
+    parser.add_argument(
+        "--feature-gates",
+        default="",
+        metavar="GATES",
+        help="comma-separated gate=bool (vLLM, enableMIG, enableAccelerator, ModelStreaming), "
+        "e.g. vLLM=false,enableMIG=true",
+    )
+
+
+def add_validation_arguments(parser: argparse.ArgumentParser, *, provisioning: bool) -> None:
+    """The flags of `check`; with `provisioning` also ``--byo``, ``--provisioner`` and the
+    cluster flags (`add_cluster_arguments`), else only ``--feature-gates``."""
+    if provisioning:
+        parser.add_argument(
+            "--byo",
+            action="store_true",
+            help="bring-your-own nodes: node auto-provisioning off, instanceType must be empty",
+        )
+        parser.add_argument(
+            "--provisioner",
+            choices=PROVISIONERS,
+            default="karpenter",
+            help="the node provisioner KAITO runs with (default: karpenter); byo implies --byo: "
+            "GPUs are read from the Node manifests given in the files",
+        )
+        add_cluster_arguments(parser)
+    else:
+        add_feature_gates_argument(parser)
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="report documents of kinds this command does not handle",
+    )
+
+
+def parse_feature_gates(text: str) -> FeatureGates:
+    """``vLLM=true,enableMIG=true`` as `FeatureGates`; raises ValueError naming a bad entry."""
+    values: dict[str, bool] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, raw = item.partition("=")
+        field = _GATES.get(key.strip().lower())
+        value = raw.strip().lower()
+        if not sep or field is None or value not in ("true", "false"):
+            raise ValueError(
+                f"invalid feature gate {item!r}; known gates: vLLM, enableMIG, "
+                "enableAccelerator, ModelStreaming (each =true or =false)"
+            )
+        values[field] = value == "true"
+    return FeatureGates(**values)
+
+
+# -- reading ---------------------------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
 class WorkspaceInput:
     file: str
@@ -43,7 +144,11 @@ class WorkspaceInput:
 
 @attrs.frozen(kw_only=True)
 class Inputs:
+    """Every document read, with the file it came from (``<stdin>`` for ``-``)."""
+
     documents: tuple[tuple[str, Document], ...]
+    #: One ``FILE: error: ...`` line per file that could not be read.
+    errors: tuple[str, ...] = ()
 
     @property
     def workspaces(self) -> tuple[WorkspaceInput, ...]:
@@ -61,6 +166,14 @@ class Inputs:
     def secrets(self) -> dict[tuple[str, str], Mapping[str, Any]]:
         return self._pooled("Secret")
 
+    @property
+    def nodes(self) -> tuple[dict[str, Any], ...]:
+        return tuple(
+            dict(d.manifest)
+            for _, d in self.documents
+            if d.kind == "Node" and d.api_version == "v1" and d.manifest
+        )
+
     def _pooled(self, kind: str) -> dict[tuple[str, str], Mapping[str, Any]]:
         return {
             (d.namespace, d.name): d.manifest
@@ -76,53 +189,134 @@ class Inputs:
             if namespace == workspace.namespace
         }
 
-    def validate(self, *, provisioner: str = "karpenter") -> list[str]:
-        """One ``FILE: Workspace/NAME: PATH: message`` line per problem, parse errors included."""
-        context = ValidationContext(
-            node_auto_provisioning=provisioner != "byo",
+    def context(self, args: argparse.Namespace, *, complete: bool) -> ValidationContext:
+        """The `ValidationContext` of the flags in `args` and the pooled objects; raises
+        ValueError for a bad flag. `complete`: the files are the whole cluster, so a ConfigMap
+        they do not hold does not exist (else it is only checked once some are given)."""
+        provisioner = str(getattr(args, "provisioner", "karpenter") or "karpenter")
+        config_maps = self.config_maps
+        return ValidationContext(
+            node_auto_provisioning=not bool(getattr(args, "byo", False)) and provisioner != "byo",
             provisioner=provisioner,
-            config_maps=self.config_maps,
+            cloud_provider=str(getattr(args, "cloud_provider", "azure") or "azure"),
+            feature_gates=parse_feature_gates(str(getattr(args, "feature_gates", "") or "")),
+            node_classes=tuple(getattr(args, "node_classes", None) or ()),
+            config_maps=config_maps if (config_maps or complete) else None,
+            nodes=self.nodes,
         )
-        catalog = default_catalog()
-        lines: list[str] = []
-        for file, doc in self.documents:
-            if doc.kind != "Workspace" and not doc.errors:
-                continue
-            errors = list(doc.errors)
-            if doc.workspace is not None:
-                errors += validate(doc.workspace, catalog=catalog, context=context)
-            lines += [f"{file}: {doc.label}: {e}" for e in errors]
-        return lines
 
 
-def _read(path: Path | None) -> tuple[str, bytes]:
-    name = "<stdin>" if path is None else str(path)
-    try:
-        if path is None:
-            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-        else:
-            if path.is_dir():
-                raise InputError(f"{name}: error: is a directory")
-            size = path.stat().st_size
-            if size > MAX_INPUT_BYTES:
-                raise InputError(
-                    f"{name}: error: file is {size / 1024 / 1024:.1f} MiB; manifests larger than "
-                    f"{MAX_INPUT_BYTES // 1024 // 1024} MiB are refused"
-                )
-            data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{name}: error: cannot read: {exc.strerror or exc}") from None
-    return name, data
+def _label(path: str) -> str:
+    return _STDIN_LABEL if path == STDIN else path
 
 
-def read_inputs(paths: Sequence[Path | None]) -> Inputs:
-    """Read and parse every file (``None`` = stdin). Raises `InputError` for unreadable input."""
+def _read(path: str) -> bytes:
+    """The bytes of `path` (stdin for ``-``), refusing inputs over the size limit unread."""
+    if path == STDIN:
+        return sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(f"{path} is a directory")
+    if info.st_size > MAX_INPUT_BYTES:
+        raise ManifestLoadError(
+            f"input is {info.st_size / 1024 / 1024:.1f} MiB; manifests larger than "
+            f"{MAX_INPUT_BYTES // 1024 // 1024} MiB are refused"
+        )
+    with open(path, "rb") as handle:
+        return handle.read(MAX_INPUT_BYTES + 1)
+
+
+def read_inputs(paths: Sequence[str]) -> Inputs:
+    """Read and parse every file (``-`` = stdin); unreadable ones become `Inputs.errors`."""
     documents: list[tuple[str, Document]] = []
+    errors: list[str] = []
     for path in paths:
-        name, data = _read(path)
+        name = _label(path)
         try:
-            result = load_documents(data)
+            result = load_documents(_read(path))
         except ManifestLoadError as exc:
-            raise InputError(f"{name}: error: {exc}") from None
-        documents += [(name, d) for d in result.documents]
-    return Inputs(documents=tuple(documents))
+            errors.append(f"{name}: error: {one_line(str(exc))}")
+        except OSError as exc:
+            errors.append(f"{name}: error: cannot read: {exc.strerror or exc}")
+        else:
+            documents += [(name, d) for d in result.documents]
+    return Inputs(documents=tuple(documents), errors=tuple(errors))
+
+
+# -- validating ------------------------------------------------------------------------------------
+def one_line(text: str) -> str:
+    return " ".join(text.split()) if ("\n" in text or "\r" in text) else text
+
+
+def problem_line(file: str, label: str, path: str, message: str) -> str:
+    """``FILE: Workspace/NAME: FIELD.PATH: message``, always one line."""
+    return f"{file}: {label}: {path or '<document>'}: {one_line(message)}"
+
+
+def internal_error_line(file: str, label: str, error: BaseException) -> str:
+    """``FILE: Workspace/NAME: internal error: TYPE: message``, in place of a traceback."""
+    return f"{file}: {label}: internal error: {type(error).__name__}: {one_line(str(error))}"
+
+
+def _problems(
+    document: Document, context: ValidationContext, strict: bool, command: str
+) -> list[tuple[str, str]]:
+    """``(path, message)`` pairs for one document."""
+    if document.errors:
+        return [(e.path, e.message) for e in document.errors]
+    if not document.kind:
+        return [("kind", "required field is missing")]
+    if not document.api_version:
+        return [("apiVersion", "required field is missing")]
+    if document.kind != "Workspace":
+        handled = document.kind in _CONTEXT_KINDS and document.api_version == "v1"
+        if strict and not handled:
+            return [
+                (
+                    "kind",
+                    f"{document.kind} ({document.api_version}) is not handled by kaito {command}",
+                )
+            ]
+        return []
+    assert document.workspace is not None
+    return [(e.path, e.message) for e in validate(document.workspace, context=context)]
+
+
+@attrs.frozen(kw_only=True)
+class Checked:
+    """What `check` found: the inputs, their context (None for a bad flag) and the exit code so
+    far (0 valid, 1 problems, 2 unreadable input, a bad flag or an internal error)."""
+
+    inputs: Inputs
+    context: ValidationContext | None
+    status: int
+
+
+def check(args: argparse.Namespace, *, command: str, complete: bool = False) -> Checked:
+    """Read ``args.files`` and validate them, printing unreadable files and internal errors on
+    stderr and problems on stdout. `command` names the subcommand in messages; `complete` as for
+    `Inputs.context`."""
+    inputs = read_inputs(list(getattr(args, "files", None) or []))
+    for line in inputs.errors:
+        print(line, file=sys.stderr)
+    status = 2 if inputs.errors else 0
+    try:
+        context = inputs.context(args, complete=complete)
+    except (ValueError, TypeError) as exc:
+        print(f"kaito {command}: error: {exc}", file=sys.stderr)
+        return Checked(inputs=inputs, context=None, status=2)
+    strict = bool(getattr(args, "strict", False))
+    problems = 0
+    for name, document in inputs.documents:
+        try:
+            found = _problems(document, context, strict, command)
+        except Exception as exc:  # never a traceback, whatever the input
+            print(internal_error_line(name, document.label, exc), file=sys.stderr)
+            status = 2
+            continue
+        for path, message in found:
+            print(problem_line(name, document.label, path, message))
+        problems += len(found)
+    if problems and status == 0:
+        status = 1
+    return Checked(inputs=inputs, context=context, status=status)

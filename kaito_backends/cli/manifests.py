@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
-from kaito_backends.cli.output import dump_json, dump_yaml
+from kaito_backends.cli.output import dump_json, dump_yaml, one_line_errors
 from kaito_backends.operator.manifests import (
     InstallOptions,
     default_image,
@@ -31,11 +31,6 @@ _PROG = "kaito manifests"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"{_PROG}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def register(subparsers: Any) -> None:
     """Add ``manifests`` to the ``kaito`` command."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -45,7 +40,7 @@ def register(subparsers: Any) -> None:
         "Deployment, Service, PodDisruptionBudget and the validating webhook configuration "
         "(with cert-manager objects for its certificate), ready for kubectl apply.",
     )
-    parser.error = _fail  # type: ignore[method-assign] # one line, not the usage block
+    one_line_errors(parser, _PROG)
     parser.add_argument(
         "--namespace",
         default=DEFAULT_NAMESPACE,

@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
+from kaito_backends.cli.inputs import add_cluster_arguments, parse_feature_gates
+from kaito_backends.cli.output import one_line_errors
 from kaito_backends.operator.settings import (
     BACKENDS,
     DEFAULT_HEALTH_PORT,
@@ -37,11 +39,6 @@ __all__ = ["register", "run", "settings_from_args"]
 _PROG = "kaito operator"
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"{_PROG}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def register(subparsers: Any) -> None:
     """Add ``operator`` to the ``kaito`` command."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -52,7 +49,7 @@ def register(subparsers: Any) -> None:
         "several replicas are safe. Exit 0 on SIGTERM/SIGINT, 1 when leadership is lost or "
         "the controller fails, 2 for bad flags or an unreachable cluster.",
     )
-    parser.error = _fail  # type: ignore[method-assign] # one line, not the usage block
+    one_line_errors(parser, _PROG)
     parser.add_argument("--backend", choices=BACKENDS, required=True, help="how GPU nodes are had")
     parser.add_argument(
         "--kubeconfig",
@@ -123,26 +120,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="Workspaces reconciled at once (default 4)",
     )
-    behaviour.add_argument(
-        "--cloud-provider",
-        default="azure",
-        metavar="CLOUD",
-        help="azure, aws or arc: the SKU table (default azure)",
-    )
-    behaviour.add_argument(
-        "--feature-gates",
-        default="",
-        metavar="GATES",
-        help="gate=bool,...: vLLM, enableMIG, enableAccelerator, ModelStreaming",
-    )
-    behaviour.add_argument(
-        "--node-class",
-        action="append",
-        default=[],
-        dest="node_classes",
-        metavar="NAME",
-        help="a KAITO-managed Karpenter NodeClass (repeatable)",
-    )
+    add_cluster_arguments(behaviour)
     behaviour.add_argument("--log-format", choices=("json", "console"), default="json")
     behaviour.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), default="info"
@@ -165,8 +143,6 @@ def _bind(text: str, flag: str) -> BindAddress | None:
 
 def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
     """`OperatorSettings` from the parsed flags; raises ValueError (one line) for a bad one."""
-    from kaito_backends.cli.validate import parse_feature_gates
-
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     if not 0 <= args.webhook_port <= 65535:

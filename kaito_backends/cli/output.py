@@ -1,14 +1,16 @@
-"""Small helpers the subcommands share: tables and machine-readable output."""
+"""Small helpers the subcommands share: tables, machine-readable output, one-line usage errors."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
-__all__ = ["dump_json", "dump_yaml", "table"]
+__all__ = ["dump_json", "dump_yaml", "one_line_errors", "table"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -42,3 +44,14 @@ def dump_yaml(documents: Sequence[Any]) -> str:
     return yaml.dump_all(
         documents, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000
     )
+
+
+def one_line_errors(parser: argparse.ArgumentParser, prog: str) -> None:
+    """Make `parser` report a bad flag as one ``PROG: error: ...`` line (exit 2), not the usage
+    block."""
+
+    def fail(message: str) -> NoReturn:
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    parser.error = fail  # type: ignore[method-assign]

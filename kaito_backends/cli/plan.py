@@ -1,12 +1,14 @@
 """``kaito plan FILE...``: every object a Workspace needs, rendered without touching a cluster.
 
-The files are read and validated like ``kaito validate`` (ConfigMaps, Secrets and Nodes are
-pooled across files; ``--feature-gates`` as there, and ``vLLM=false`` plans Transformers); any
-problem prints one ``FILE: Workspace/NAME: FIELD.PATH: message`` line
-and nothing is planned. Each Workspace is then planned against an empty cluster (its ConfigMaps
-and, for ``--provisioner byo``, the Nodes given in the files) and the NodeClaims and objects are
-printed: multi-document YAML (default) or a JSON ``v1 List``; ``--summary`` prints one line per
-Workspace instead. Output is byte-identical across runs.
+The files are read and validated by the code ``kaito validate`` runs, with the same flags
+(``--byo``, ``--provisioner``, ``--cloud-provider``, ``--feature-gates``, ``--node-class``,
+``--strict``; ``vLLM=false`` plans Transformers); ConfigMaps, Secrets and Nodes are pooled
+across files and, as the files are the whole cluster, a ConfigMap they lack does not exist. Any
+problem prints one ``FILE: Workspace/NAME: FIELD.PATH: message`` line and nothing is planned.
+Each Workspace is then planned against an empty cluster (its ConfigMaps and, for
+``--provisioner byo`` or ``--byo``, the Nodes given in the files) and the NodeClaims and objects
+are printed: multi-document YAML (default) or a JSON ``v1 List``; ``--summary`` prints one line
+per Workspace instead. Output is byte-identical across runs.
 
 Exit codes: 0 planned, 1 invalid input or a Workspace that cannot be planned (one line each),
 2 unreadable input.
@@ -17,23 +19,26 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from kaito_backends.cli.inputs import InputError, Inputs, WorkspaceInput, read_inputs
+from kaito_backends.cli.inputs import (
+    Inputs,
+    WorkspaceInput,
+    add_validation_arguments,
+    check,
+    internal_error_line,
+    problem_line,
+)
 from kaito_backends.cli.output import dump_json, dump_yaml, table
-from kaito_backends.cli.validate import parse_feature_gates
-from kaito_core.observed import Manifest, Observed
+from kaito_core.observed import Observed
 from kaito_core.outcome import Outcome, PlanSummary
 from kaito_core.plan import PlanSettings, plan
-from kaito_core.validation import FeatureGates, ValidationContext, validate
 from kaito_presets import default_catalog
 
 __all__ = ["SUMMARY_HEADERS", "format_duration", "register", "run", "summary_row"]
 
 #: A fixed instant: `kaito plan` output must not change from one run to the next.
 _PLAN_TIME = "1970-01-01T00:00:00Z"
-PROVISIONERS = ("karpenter", "azure-gpu-provisioner", "aks", "fake", "byo")
 SUMMARY_HEADERS = (
     "workspace",
     "mode",
@@ -71,20 +76,7 @@ def register(sub: Any) -> None:
         help="one line per Workspace (instance type, nodes, GPUs, parallelism, disk, runtime, "
         "dtype, served model, readiness timeout) instead of the manifests",
     )
-    parser.add_argument(
-        "--provisioner",
-        default="karpenter",
-        choices=PROVISIONERS,
-        help="how nodes are provisioned (default: karpenter NodeClaims); byo: no NodeClaims, "
-        "GPUs are read from the Node manifests given in the files",
-    )
-    parser.add_argument(
-        "--feature-gates",
-        default="",
-        metavar="GATES",
-        help="comma-separated gate=bool as for kaito validate, e.g. "
-        "vLLM=false,enableAccelerator=true",
-    )
+    add_validation_arguments(parser, provisioning=True)
     parser.set_defaults(func=run)
 
 
@@ -115,40 +107,10 @@ def summary_row(summary: PlanSummary) -> tuple[object, ...]:
     )
 
 
-def _nodes(inputs: Inputs) -> tuple[Manifest, ...]:
-    return tuple(
-        dict(d.manifest)
-        for _, d in inputs.documents
-        if d.kind == "Node" and d.api_version == "v1" and d.manifest
-    )
-
-
-def _validate(inputs: Inputs, provisioner: str, gates: FeatureGates) -> list[str]:
-    """One ``FILE: Workspace/NAME: PATH: message`` line per problem, parse errors included."""
-    context = ValidationContext(
-        node_auto_provisioning=provisioner != "byo",
-        provisioner=provisioner,
-        feature_gates=gates,
-        config_maps=inputs.config_maps,
-        nodes=_nodes(inputs),
-    )
-    catalog = default_catalog()
-    lines: list[str] = []
-    for file, doc in inputs.documents:
-        if doc.kind != "Workspace" and not doc.errors:
-            continue
-        errors = list(doc.errors)
-        if doc.workspace is not None:
-            errors += validate(doc.workspace, catalog=catalog, context=context)
-        lines += [f"{file}: {doc.label}: {' '.join(str(e).split())}" for e in errors]
-    return lines
-
-
 def _problem(item: WorkspaceInput, outcome: Outcome, byo: bool) -> str:
     error = outcome.error
     assert error is not None
-    message = " ".join(error.message.split())
-    line = f"{item.file}: {item.label}: {error.path or '<document>'}: {message}"
+    line = problem_line(item.file, item.label, error.path, error.message)
     if byo and error.reason == "NodesNotFound":
         line += " (with --provisioner byo, give the Node manifests in one of the files)"
     return line
@@ -157,7 +119,7 @@ def _problem(item: WorkspaceInput, outcome: Outcome, byo: bool) -> str:
 def _plan_all(inputs: Inputs, settings: PlanSettings) -> tuple[list[Outcome], list[str], list[str]]:
     """Outcomes, problem lines (stdout) and internal errors (stderr)."""
     catalog = default_catalog()
-    nodes = _nodes(inputs) if not settings.node_auto_provisioning else ()
+    nodes = inputs.nodes if not settings.node_auto_provisioning else ()
     outcomes: list[Outcome] = []
     problems: list[str] = []
     internal: list[str] = []
@@ -172,9 +134,7 @@ def _plan_all(inputs: Inputs, settings: PlanSettings) -> tuple[list[Outcome], li
                 settings=settings,
             )
         except Exception as exc:  # never a traceback, whatever the input
-            internal.append(
-                f"{item.file}: {item.label}: internal error: {type(exc).__name__}: {exc}"
-            )
+            internal.append(internal_error_line(item.file, item.label, exc))
             continue
         if outcome.error is not None:
             problems.append(_problem(item, outcome, not settings.node_auto_provisioning))
@@ -192,25 +152,18 @@ def _print_summary(outcomes: Sequence[Outcome]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        inputs = read_inputs([Path(f) if f != "-" else None for f in args.files])
-    except InputError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    try:
-        gates = parse_feature_gates(args.feature_gates)
-    except ValueError as exc:
-        print(f"kaito plan: error: {exc}", file=sys.stderr)
-        return 2
-    problems = _validate(inputs, args.provisioner, gates)
-    if problems:
-        for line in problems:
-            print(line)
-        return 1
+    checked = check(args, command="plan", complete=True)
+    if checked.status or checked.context is None:
+        return checked.status
+    inputs = checked.inputs
     if not inputs.workspaces:
         print("nothing to plan: no Workspace documents found", file=sys.stderr)
         return 0
-    settings = PlanSettings(provisioner=args.provisioner, vllm_enabled=gates.vllm)
+    settings = PlanSettings(
+        provisioner="byo" if args.byo else args.provisioner,
+        cloud=args.cloud_provider,
+        vllm_enabled=checked.context.feature_gates.vllm,
+    )
     outcomes, problems, internal = _plan_all(inputs, settings)
     for line in internal:
         print(line, file=sys.stderr)

@@ -1,6 +1,7 @@
 """``kaito up FILE...``: run Workspaces to completion on an embedded fake cluster, in virtual time.
 
-The files are read and validated as ``kaito validate`` does (problems: one line each, exit 1).
+The files are read and validated by the code ``kaito validate`` runs, for the fake provisioner
+(problems: one line each, exit 1; ``--feature-gates`` and ``--strict`` as there).
 The Workspaces, ConfigMaps and Secrets are then created in an in-memory `FakeCluster`, and the
 engine's controller runs them under a `VirtualClock`: GPU nodes launch, images pull, models load,
 in seconds of wall time. Progress lines show what happens, at virtual time::
@@ -19,10 +20,9 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, TextIO
 
-from kaito_backends.cli.inputs import InputError, Inputs, read_inputs
+from kaito_backends.cli.inputs import Inputs, add_validation_arguments, check
 from kaito_backends.cli.output import dump_json, table
 from kaito_backends.engine.controller import Controller, Settled
 from kaito_backends.engine.events import RecordedEvent
@@ -32,6 +32,8 @@ from kaito_backends.errors import AlreadyExists, BackendError
 from kaito_backends.fake import FakeCluster, FaultPlan
 from kaito_backends.objects import Manifest, WorkspaceKey, clone
 from kaito_core.api import Workspace
+from kaito_core.plan import PlanSettings
+from kaito_core.validation import FeatureGates
 
 __all__ = ["human_duration", "moderate_faults", "register", "run"]
 
@@ -92,7 +94,8 @@ def register(sub: Any) -> None:
         help="engine logs (warnings and errors) on stderr",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.set_defaults(func=run)
+    add_validation_arguments(parser, provisioning=False)
+    parser.set_defaults(func=run, provisioner="fake")
 
 
 def human_duration(seconds: float) -> str:
@@ -285,7 +288,7 @@ def _float16_note(obj: Mapping[str, Any]) -> str | None:
 
 
 async def _bring_up(
-    inputs: Inputs, args: argparse.Namespace, progress_out: TextIO | None
+    inputs: Inputs, args: argparse.Namespace, gates: FeatureGates, progress_out: TextIO | None
 ) -> tuple[Settled, FakeCluster, Controller]:
     faults = moderate_faults(args.faults) if args.faults is not None else None
     cluster = FakeCluster(faults=faults)
@@ -298,7 +301,9 @@ async def _bring_up(
         obj = clone(dict(item.document.manifest))
         obj.setdefault("metadata", {})["namespace"] = item.workspace.namespace
         await _create(cluster, obj)
-    controller = Controller(client, cluster.provisioner(), clock=cluster.clock, workers=4)
+    provisioner = cluster.provisioner()
+    settings = PlanSettings(provisioner=provisioner.name, vllm_enabled=gates.vllm)
+    controller = Controller(client, provisioner, clock=cluster.clock, settings=settings, workers=4)
     qualify = len({item.workspace.namespace for item in inputs.workspaces}) > 1
     if progress_out is not None:
         Progress(controller, progress_out, qualify=qualify)
@@ -373,16 +378,10 @@ def _failure(
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        inputs = read_inputs([Path(f) if f != "-" else None for f in args.files])
-    except InputError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    problems = inputs.validate(provisioner="fake")
-    if problems:
-        for line in problems:
-            print(line)
-        return 1
+    checked = check(args, command="up", complete=True)
+    if checked.status or checked.context is None:
+        return checked.status
+    inputs = checked.inputs
     if not inputs.workspaces:
         print("no Workspaces found in " + ", ".join(args.files), file=sys.stderr)
         return 1
@@ -391,7 +390,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         progress_out = sys.stderr if args.output == "json" else sys.stdout
     try:
-        settled, cluster, _ = asyncio.run(_bring_up(inputs, args, progress_out))
+        settled, cluster, _ = asyncio.run(
+            _bring_up(inputs, args, checked.context.feature_gates, progress_out)
+        )
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,11 +1,20 @@
 """Watch-backed caches of one kind each (client-go's shared informer, reduced to what we use).
 
+The one informer of the project, over any `ClusterClient` (the fake cluster's, the fake API
+server's, a real cluster's `KubernetesClient`); `kaito_backends.kubernetes.Informer` is a
+copy-on-read front end of it.
+
 An `Informer` lists a kind, then watches it from the list's ``resourceVersion``, keeping every
 object in memory by (namespace, name) with secondary indexes, and calls its handlers on each
-change. A watch that ends is re-opened from the last version seen; one that raises `Gone` (the
+change. A BOOKMARK only moves the version forward (so the next watch resumes from a recent
+point) and is not delivered. A watch that ends is re-opened from the last version seen, at once
+unless three in a row ended empty-handed (then with backoff); one that raises `Gone` (the
 version was compacted) is replaced by a relist, whose differences to the cache are delivered to
-the handlers as the ADDED / MODIFIED / DELETED events that were missed. A kind the server does not
-know (`NotFound` on list: a CRD that is not installed) reads as empty and is retried later.
+the handlers as the ADDED / MODIFIED / DELETED events that were missed. Other errors back off
+exponentially from ``error_backoff`` doubling to ``max_backoff`` seconds (times up to
+``1 + jitter``), then list again. A kind the server does not know (`NotFound`: a CRD that is not
+installed) reads as empty and is retried after ``missing_kind_retry`` seconds. Waits go through
+``sleep`` (default: `pause` on the clock).
 
 Caches may lag the server; the engine tolerates that (every write is idempotent or carries a
 ``resourceVersion`` precondition). Cached objects are shared: never mutate what `get` or
@@ -18,7 +27,9 @@ Caches may lag the server; the engine tolerates that (every write is idempotent 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable, Iterable
+import inspect
+import random
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 
 from kaito_backends.clock import Clock, VirtualClock
 from kaito_backends.errors import BackendError, Gone, NotFound
@@ -27,8 +38,9 @@ from kaito_backends.protocols import ClusterClient
 
 __all__ = ["Handler", "Indexer", "Informer", "pause", "strip_secret_data"]
 
-#: (type, object, previous object or None); type is ADDED, MODIFIED or DELETED.
-Handler = Callable[[str, Manifest, "Manifest | None"], None]
+#: (type, object, previous object or None); type is ADDED, MODIFIED or DELETED. A handler that
+#: returns an awaitable is awaited before the next change is applied.
+Handler = Callable[[str, Manifest, "Manifest | None"], "Awaitable[None] | None"]
 #: The index values of one object (an object may have several, or none).
 Indexer = Callable[[Manifest], Iterable[Hashable]]
 
@@ -83,6 +95,9 @@ class Informer:
         transform: Callable[[Manifest], Manifest] | None = None,
         missing_kind_retry: float = 60.0,
         error_backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        jitter: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.client = client
         self.api_version = api_version
@@ -94,6 +109,9 @@ class Informer:
         self.transform = transform
         self.missing_kind_retry = missing_kind_retry
         self.error_backoff = error_backoff
+        self.max_backoff = max_backoff
+        self.jitter = jitter
+        self._sleep = sleep
         self.objects: dict[ObjKey, Manifest] = {}
         self._indexes: dict[str, dict[Hashable, set[ObjKey]]] = {n: {} for n in self.indexers}
         self._values: dict[ObjKey, dict[str, tuple[Hashable, ...]]] = {}
@@ -106,7 +124,10 @@ class Informer:
         self.changes = 0
         self.relists = 0
         self.rewatches = 0
+        self.bookmarks = 0
         self.errors = 0
+        #: the latest failure (Gone, NotFound or another `BackendError`)
+        self.last_error: BaseException | None = None
 
     # -- reading ---------------------------------------------------------------------------------
     def get(self, namespace: str | None, name: str) -> Manifest | None:
@@ -134,6 +155,19 @@ class Informer:
         self.handlers.append(handler)
 
     # -- running ---------------------------------------------------------------------------------
+    async def _wait(self, seconds: float) -> None:
+        if self._sleep is not None:
+            await self._sleep(seconds)
+        else:
+            await pause(self.clock, seconds)
+
+    def _backoff(self, failures: int) -> float:
+        """``error_backoff`` doubling with each failure, at most ``max_backoff``, jittered."""
+        delay = min(self.error_backoff * 2 ** min(max(failures - 1, 0), 6), self.max_backoff)
+        if self.jitter > 0:
+            delay *= 1 + self.jitter * random.random()  # spreads retries; not security-relevant
+        return float(delay)
+
     async def run(self) -> None:
         """List and watch until cancelled."""
         failures = 0
@@ -144,28 +178,33 @@ class Informer:
                 await self._watch_until_gone()
             except asyncio.CancelledError:
                 raise
-            except NotFound:
-                self._mark_missing()
-                await pause(self.clock, self.missing_kind_retry)
-            except Gone:
+            except NotFound as exc:
+                self.last_error = exc
+                await self._mark_missing()
+                await self._wait(self.missing_kind_retry)
+            except Gone as exc:
+                self.last_error = exc
                 continue  # relist at once
-            except BackendError:
+            except BackendError as exc:
                 self.errors += 1
+                self.last_error = exc
                 failures += 1
-                await pause(self.clock, min(self.error_backoff * 2 ** min(failures - 1, 6), 60.0))
+                await self._wait(self._backoff(failures))
 
     async def _list(self) -> None:
         result = await self.client.list(self.api_version, self.kind, namespace=self.namespace)
         self.relists += 1
-        self.missing = False
+        # a server always versions a list; none means the kind is not served (the kubernetes
+        # client reads a 404 on list so)
+        self.missing = not result.resource_version
         fresh: dict[ObjKey, Manifest] = {}
         for item in result.items:
             obj = self.transform(item) if self.transform else item
             fresh[_okey(obj, self.cluster_scoped)] = obj
         for key in [k for k in self.objects if k not in fresh]:
-            self._delete(key)
+            await self._delete(key)
         for key, obj in fresh.items():
-            self._upsert(key, obj)
+            await self._upsert(key, obj)
         self.resource_version = result.resource_version
         self.synced.set()
 
@@ -180,39 +219,51 @@ class Informer:
                 resource_version=self.resource_version or None,
             )
             delivered = 0
-            async for event in stream:
-                delivered += 1
-                obj = event.object
-                rv = (obj.get("metadata") or {}).get("resourceVersion")
-                if event.type == "BOOKMARK":
+            try:
+                async for event in stream:
+                    delivered += 1
+                    obj = event.object
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if event.type == "BOOKMARK":
+                        self.bookmarks += 1
+                        if rv:
+                            self.resource_version = str(rv)
+                        continue
+                    if self.transform is not None:
+                        obj = self.transform(obj)
+                    key = _okey(obj, self.cluster_scoped)
+                    if event.type == "DELETED":
+                        await self._delete(key, obj)
+                    else:
+                        await self._upsert(key, obj)
                     if rv:
                         self.resource_version = str(rv)
-                    continue
-                if self.transform is not None:
-                    obj = self.transform(obj)
-                key = _okey(obj, self.cluster_scoped)
-                if event.type == "DELETED":
-                    self._delete(key, obj)
-                else:
-                    self._upsert(key, obj)
-                if rv:
-                    self.resource_version = str(rv)
+            finally:
+                closer = getattr(stream, "aclose", None)
+                if closer is not None:
+                    await closer()
             self.rewatches += 1
             # a server that keeps closing watches at once must not spin this task
             empty = empty + 1 if delivered == 0 else 0
             if empty >= 3:
-                await pause(self.clock, min(self.error_backoff * 2 ** min(empty - 3, 6), 60.0))
+                await self._wait(self._backoff(empty - 2))
             else:
                 await asyncio.sleep(0)
 
-    def _mark_missing(self) -> None:
+    async def _mark_missing(self) -> None:
         self.missing = True
         for key in list(self.objects):
-            self._delete(key)
+            await self._delete(key)
         self.synced.set()
 
     # -- cache bookkeeping -----------------------------------------------------------------------
-    def _upsert(self, key: ObjKey, obj: Manifest) -> None:
+    async def _notify(self, change: str, obj: Manifest, old: Manifest | None) -> None:
+        for handler in self.handlers:
+            result = handler(change, obj, old)
+            if inspect.isawaitable(result):
+                await result
+
+    async def _upsert(self, key: ObjKey, obj: Manifest) -> None:
         old = self.objects.get(key)
         if old is not None:
             old_rv = (old.get("metadata") or {}).get("resourceVersion")
@@ -221,18 +272,15 @@ class Informer:
         self.objects[key] = obj
         self._reindex(key, obj)
         self.changes += 1
-        change = "ADDED" if old is None else "MODIFIED"
-        for handler in self.handlers:
-            handler(change, obj, old)
+        await self._notify("ADDED" if old is None else "MODIFIED", obj, old)
 
-    def _delete(self, key: ObjKey, last: Manifest | None = None) -> None:
+    async def _delete(self, key: ObjKey, last: Manifest | None = None) -> None:
         old = self.objects.pop(key, None)
         if old is None:
             return
         self._reindex(key, None)
         self.changes += 1
-        for handler in self.handlers:
-            handler("DELETED", last if last is not None else old, old)
+        await self._notify("DELETED", last if last is not None else old, old)
 
     def _reindex(self, key: ObjKey, obj: Manifest | None) -> None:
         if not self.indexers:

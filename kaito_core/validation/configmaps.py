@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from kaito_core.errors import FieldError
 from kaito_core.validation.context import ValidationContext
 from kaito_core.validation.names import quote
 
@@ -28,10 +29,12 @@ __all__ = [
     "TUNING_TEMPLATES",
     "ConfigMapLookup",
     "builtin_config_map",
+    "config_map_not_found",
     "config_map_text",
     "find_config_map",
     "max_model_len_problem",
     "parse_inference_config",
+    "read_inference_config",
     "tuning_config_problems",
 ]
 
@@ -126,6 +129,36 @@ def find_config_map(context: ValidationContext, namespace: str, name: str) -> Co
         if builtin is not None:
             return ConfigMapLookup(builtin, known=True)
     return ConfigMapLookup(None, known=context.config_maps is not None)
+
+
+def config_map_not_found(path: str, name: str, namespace: str) -> FieldError:
+    """The webhook's error for a ``config`` naming a ConfigMap that does not exist."""
+    return FieldError(
+        path=path,
+        message=f"ConfigMap '{name}' specified in 'config' not found in namespace '{namespace}'",
+    )
+
+
+def read_inference_config(
+    context: ValidationContext, namespace: str, name: str, path: str
+) -> tuple[list[FieldError], dict[str, str] | None]:
+    """The vLLM parameters of the inference ConfigMap ``namespace/name``: ``(errors, params)``;
+    params is None when it is missing, unreadable (errors say why) or not known."""
+    found = find_config_map(context, namespace, name)
+    if found.missing:
+        return [config_map_not_found(path, name, namespace)], None
+    if found.manifest is None:
+        return [], None
+    text, problem = config_map_text(found.manifest, INFERENCE_CONFIG_KEY)
+    if problem is not None:
+        return [FieldError(path=path, message=problem)], None
+    if text is None:
+        message = f"missing {INFERENCE_CONFIG_KEY} in ConfigMap '{name}'"
+        return [FieldError(path=path, message=message)], None
+    params, problem = parse_inference_config(text)
+    if problem is not None:
+        return [FieldError(path=path, message=problem)], None
+    return [], params
 
 
 def config_map_text(manifest: Mapping[str, Any], key: str) -> tuple[str | None, str | None]:

@@ -17,11 +17,8 @@ from collections.abc import Sequence
 from kaito_core.api.types import AdapterSpec, InferenceSpec, PresetSpec
 from kaito_core.errors import FieldError
 from kaito_core.validation.configmaps import (
-    INFERENCE_CONFIG_KEY,
-    config_map_text,
-    find_config_map,
     max_model_len_problem,
-    parse_inference_config,
+    read_inference_config,
 )
 from kaito_core.validation.datasources import (
     source_kinds,
@@ -274,27 +271,9 @@ def validate_inference_config(facts: Facts, inference: InferenceSpec) -> list[Fi
         return []
     path = f"{INF}.config"
     namespace = facts.ws.namespace
-    found = find_config_map(facts.context, namespace, name)
-    if found.missing:
-        return [
-            FieldError(
-                path=path,
-                message=f"ConfigMap '{name}' specified in 'config' not found in namespace "
-                f"'{namespace}'",
-            )
-        ]
-    if found.manifest is None:
-        return []
-    text, problem = config_map_text(found.manifest, INFERENCE_CONFIG_KEY)
-    if problem is not None:
-        return [FieldError(path=path, message=problem)]
-    if text is None:
-        return [
-            FieldError(path=path, message=f"missing {INFERENCE_CONFIG_KEY} in ConfigMap '{name}'")
-        ]
-    params, problem = parse_inference_config(text)
-    if problem is not None:
-        return [FieldError(path=path, message=problem)]
+    errors, params = read_inference_config(facts.context, namespace, name, path)
+    if params is None:
+        return errors
     model = facts.model
     limit = model.token_limit if model is not None else 0
     if (problem := max_model_len_problem(params, limit)) is not None:

@@ -15,6 +15,7 @@ from kaito_core.validation.configmaps import (
     TRAINING_CONFIG_KEY,
     TUNING_TEMPLATES,
     builtin_config_map,
+    config_map_not_found,
     config_map_text,
     find_config_map,
     tuning_config_problems,
@@ -78,13 +79,7 @@ def validate_tuning_config(facts: Facts, tuning: TuningSpec) -> list[FieldError]
         name, namespace = tuning.config, facts.ws.namespace
         found = find_config_map(facts.context, namespace, name)
         if found.missing:
-            return [
-                FieldError(
-                    path=path,
-                    message=f"ConfigMap '{name}' specified in 'config' not found in namespace "
-                    f"'{namespace}'",
-                )
-            ]
+            return [config_map_not_found(path, name, namespace)]
         manifest = found.manifest
     elif method in TUNING_TEMPLATES:
         name = TUNING_TEMPLATES[method]

@@ -15,12 +15,9 @@ from kaito_core.api.types import Workspace
 from kaito_core.errors import FieldError
 from kaito_core.gpu import GpuConfig
 from kaito_core.validation.configmaps import (
-    INFERENCE_CONFIG_KEY,
     INFERENCE_TEMPLATE,
-    config_map_text,
-    find_config_map,
     max_model_len_problem,
-    parse_inference_config,
+    read_inference_config,
 )
 from kaito_core.validation.facts import Facts
 from kaito_core.validation.immutability import update_common
@@ -84,27 +81,9 @@ def _inference_config(facts: Facts, sku: GpuSku | None) -> list[FieldError]:
         name, namespace = inference.config, facts.ws.namespace
     else:
         name, namespace = INFERENCE_TEMPLATE, facts.context.release_namespace
-    found = find_config_map(facts.context, namespace, name)
-    if found.missing:
-        return [
-            FieldError(
-                path=path,
-                message=f"ConfigMap '{name}' specified in 'config' not found in namespace "
-                f"'{namespace}'",
-            )
-        ]
-    if found.manifest is None:
-        return []
-    text, problem = config_map_text(found.manifest, INFERENCE_CONFIG_KEY)
-    if problem is not None:
-        return [FieldError(path=path, message=problem)]
-    if text is None:
-        return [
-            FieldError(path=path, message=f"missing {INFERENCE_CONFIG_KEY} in ConfigMap '{name}'")
-        ]
-    params, problem = parse_inference_config(text)
-    if problem is not None:
-        return [FieldError(path=path, message=problem)]
+    errors, params = read_inference_config(facts.context, namespace, name, path)
+    if params is None:
+        return errors
     if (problem := max_model_len_problem(params, 0)) is not None:
         return [FieldError(path=path, message=problem)]
     small_multi_gpu = sku is not None and sku.gpu_count > 1 and sku.gpu_memory_per_gpu_gib < 20

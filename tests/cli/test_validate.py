@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kaito_backends.cli import inputs
 from kaito_backends.cli import validate as command
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed"
@@ -434,7 +435,7 @@ def test_never_a_traceback(
     def boom(*_: object, **__: object) -> list[object]:
         raise RuntimeError("kaboom\nsecond line")
 
-    monkeypatch.setattr(command, "validate", boom)
+    monkeypatch.setattr(inputs, "validate", boom)
     assert run(write(tmp_path, "ws.yaml", VALID)) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith("Workspace/phi: internal error: RuntimeError: kaboom second line")

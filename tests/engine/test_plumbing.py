@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from typing import Any
@@ -19,7 +20,7 @@ from kaito_backends.engine.retry import RetryingClient, RetryingProvisioner, Ret
 from kaito_backends.errors import Conflict, NotFound, Transient
 from kaito_backends.fake import FakeCluster
 from kaito_backends.objects import ObjectRef
-from kaito_backends.protocols import ClusterClient, NodeProvisioner
+from kaito_backends.protocols import ClusterClient, NodeProvisioner, ObjectList, WatchEvent
 from tests.engine.conftest import cluster_with, key, workspace
 
 # -- retrying ----------------------------------------------------------------------------------
@@ -249,6 +250,81 @@ async def test_an_informer_of_a_kind_the_server_lacks_is_empty_not_stuck() -> No
     task.cancel()
     assert informer.missing
     assert len(informer) == 0
+
+
+class Scripted:
+    """A client whose list calls and watches play scripted replies (errors are raised)."""
+
+    def __init__(self, lists: list[Any], watches: list[list[WatchEvent] | None]) -> None:
+        self.lists, self.watches = lists, watches
+        self.watched_from: list[str | None] = []
+
+    async def list(self, *a: Any, **k: Any) -> ObjectList:
+        reply = self.lists.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return ObjectList(items=(), resource_version=str(reply))
+
+    async def watch(self, *a: Any, resource_version: str | None = None, **k: Any) -> Any:
+        self.watched_from.append(resource_version)
+        events = self.watches.pop(0) if self.watches else None
+        if events is None:  # hang until cancelled
+            await asyncio.Event().wait()
+        for event in events or ():
+            yield event
+
+
+def _cm(name: str, version: str) -> dict[str, Any]:
+    meta = {"name": name, "namespace": "d", "resourceVersion": version}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+
+
+async def _run_until(informer: Informer, client: Scripted, watches: int) -> None:
+    task = asyncio.create_task(informer.run())
+    async with asyncio.timeout(5):
+        while len(client.watched_from) < watches:
+            await asyncio.sleep(0)
+    task.cancel()
+
+
+async def test_an_informer_moves_its_version_on_bookmarks_and_does_not_deliver_them() -> None:
+    """BOOKMARK: the next watch resumes from its version; no change, no relist."""
+    bookmark = WatchEvent("BOOKMARK", {"kind": "ConfigMap", "metadata": {"resourceVersion": "30"}})
+    client = Scripted(["10"], [[WatchEvent("ADDED", _cm("a", "11")), bookmark], None])
+    informer = Informer(client, "v1", "ConfigMap", clock=VirtualClock())  # type: ignore[arg-type]
+    seen: list[str] = []
+    informer.add_handler(lambda change, obj, old: seen.append(change))
+    await _run_until(informer, client, 2)
+    assert seen == ["ADDED"]
+    assert client.watched_from == ["10", "30"]
+    assert (informer.bookmarks, informer.relists, informer.rewatches) == (1, 1, 1)
+
+
+async def test_an_informer_backs_off_on_errors_and_rewatches_at_once() -> None:
+    """List errors back off from error_backoff, doubling; a watch that ends is re-opened from
+    the last version at once, until three in a row ended empty-handed."""
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    errors = [Transient("etcd hiccup"), Transient("slow down")]
+    client = Scripted([*errors, "10"], [[WatchEvent("MODIFIED", _cm("a", "11"))], [], [], [], None])
+    informer = Informer(
+        client,  # type: ignore[arg-type]
+        "v1",
+        "ConfigMap",
+        clock=VirtualClock(),
+        error_backoff=0.5,
+        max_backoff=30.0,
+        sleep=sleep,
+    )
+    await _run_until(informer, client, 5)
+    assert client.watched_from == ["10", "11", "11", "11", "11"]
+    assert sleeps == [0.5, 1.0, 0.5]
+    assert informer.errors == 2
+    assert "slow down" in str(informer.last_error)
+    assert informer.synced.is_set()
 
 
 async def test_controller_wiring_maps_children_to_their_workspace() -> None:

@@ -1,4 +1,6 @@
-"""Informer: list then watch, relist on 410 Gone, bookmarks, reconnects and backoff."""
+"""The kubernetes `Informer` front end over `KubernetesClient`: 410 Gone, dropped watches, missing
+CRDs, copies, the change stream and the Workspace index. Bookmarks and backoff are the engine
+informer's, tested in tests/engine/test_plumbing.py."""
 
 from __future__ import annotations
 
@@ -88,22 +90,6 @@ async def test_a_410_during_the_watch_relists_and_delivers_the_differences(
     assert [o["metadata"]["name"] for o in informer.list()] == ["b", "c"]
 
 
-async def test_bookmarks_move_the_version_and_are_not_delivered(
-    stub: Stub, informer: Informer
-) -> None:
-    """BOOKMARK: the next watch resumes from the bookmark's version; no change, no relist."""
-    bookmark = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": "30"}}
-    stub.on("GET", CM, Reply(object_list("10", obj("a", "5"))))
-    stub.on("GET", CM, Events([event("BOOKMARK", bookmark)]), Events([], end="hang"), watch=True)
-    changes = informer.subscribe()
-    informer.start()
-    await stub.wait_for(2, watch=True)
-    assert drain(changes) == [("ADDED", "a", "5")]
-    assert (informer.bookmarks, informer.relists) == (1, 1)
-    assert stub.seen(watch=True)[1].query["resourceVersion"] == "30"
-    assert informer.resource_version == "30"
-
-
 async def test_a_dropped_watch_reconnects_from_the_last_version(
     stub: Stub, informer: Informer, sleeps: Sleeps
 ) -> None:
@@ -125,26 +111,6 @@ async def test_a_dropped_watch_reconnects_from_the_last_version(
     cached = informer.get("a", "default")
     assert cached is not None
     assert cached["metadata"]["resourceVersion"] == "11"
-
-
-async def test_failures_back_off_exponentially(
-    stub: Stub, informer: Informer, sleeps: Sleeps
-) -> None:
-    """500 and 429 on list, then an empty watch: backoff 0.5, 1, 2 s; then it settles."""
-    stub.on(
-        "GET",
-        CM,
-        Reply(status(500, "InternalError", "etcd hiccup"), 500),
-        Reply(status(429, "TooManyRequests", "slow down"), 429),
-        Reply(object_list("10")),
-    )
-    stub.on("GET", CM, Events([]), Events([], end="hang"), watch=True)
-    informer.start()
-    await stub.wait_for(2, watch=True)
-    assert sleeps.calls == [0.5, 1.0, 2.0]
-    assert informer.errors == 2
-    assert "slow down" in str(informer.last_error)
-    assert informer.synced.is_set()
 
 
 async def test_a_kind_the_server_does_not_serve_reads_as_empty(
