@@ -37,7 +37,9 @@ from kaito_core.diff import changes as diff_changes
 from kaito_core.errors import SpecError
 from kaito_core.observed import Manifest, Observed
 from kaito_core.outcome import Outcome, transition_events
+from kaito_core.render.context import RenderContext
 from kaito_core.render.inference import inference_statefulset, template_statefulset
+from kaito_core.render.meta import child_metadata
 from kaito_core.render.nodeclaims import node_claims
 from kaito_core.render.revision import (
     ANNOTATION_TEMPLATE_HASH,
@@ -46,7 +48,7 @@ from kaito_core.render.revision import (
     template_hash,
 )
 from kaito_core.render.services import inference_services
-from kaito_core.render.tuning import tuning_config_map, tuning_job
+from kaito_core.render.tuning import tuning_config_map, tuning_config_name, tuning_job
 from kaito_core.status import compute_status
 from kaito_presets import Catalog
 
@@ -65,6 +67,31 @@ def _stamped(obj: Manifest) -> Manifest:
     return obj
 
 
+#: The default training ConfigMap's ``data`` by (tuning method, dtype override): the only inputs
+#: of its YAML text (`kaito_core.render.tuning.default_tuning_config`), whose dump costs more
+#: than rendering everything else. Bounded: there are a handful of methods and dtypes.
+_CONFIG_MAP_DATA: dict[tuple[Any, Any], dict[str, Any]] = {}
+_CONFIG_MAP_DATA_SIZE = 64
+
+
+def _tuning_config_map(ctx: RenderContext) -> Manifest:
+    """`tuning_config_map`, with its YAML text memoised (the rest is the workspace's)."""
+    tuning = ctx.workspace.tuning
+    key = (tuning.method if tuning is not None else None, ctx.dtype_override)
+    data = _CONFIG_MAP_DATA.get(key)
+    if data is None:
+        manifest = tuning_config_map(ctx)
+        if len(_CONFIG_MAP_DATA) < _CONFIG_MAP_DATA_SIZE:
+            _CONFIG_MAP_DATA[key] = dict(manifest["data"])
+        return manifest
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": child_metadata(ctx.workspace, tuning_config_name(ctx)),
+        "data": dict(data),
+    }
+
+
 def _desired_objects(decision: Decision) -> list[Manifest]:
     ctx, revisions = decision.context, decision.revisions
     ws = ctx.workspace
@@ -81,7 +108,7 @@ def _desired_objects(decision: Decision) -> list[Manifest]:
             objects.append(_stamped(inference_statefulset(ctx)))
     elif ws.tuning is not None:
         if not ws.tuning.config:
-            objects.append(tuning_config_map(ctx))
+            objects.append(_tuning_config_map(ctx))
         objects.append(_stamped(tuning_job(ctx)))
     return objects
 
@@ -91,7 +118,7 @@ def _desired_objects(decision: Decision) -> list[Manifest]:
 #: Rendered manifests by `_render_key`, as marshal bytes (loading them is four times faster than
 #: rendering and hashing again, and gives fresh dicts every time). Least recently used first.
 _RENDER_CACHE: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
-_RENDER_CACHE_SIZE = 256
+_RENDER_CACHE_SIZE = 16384
 
 
 def _render_key(decision: Decision, catalog: Catalog, settings: PlanSettings) -> tuple[Any, ...]:

@@ -50,14 +50,16 @@ _CONDITIONS = ("ResourceReady", "InferenceReady", "JobStarted", "WorkspaceSuccee
 
 
 def moderate_faults(seed: int) -> FaultPlan:
-    """The ``--faults`` plan: a few percent of API calls conflict, throttle or fail, and
-    watches drop."""
+    """The ``--faults`` plan: a few percent of API calls conflict, throttle or fail, watches
+    drop, and a quarter of machine launches are refused for capacity (the refused NodeClaim is
+    replaced, as Karpenter would). Every fault here is one the engine recovers from."""
     return FaultPlan(
         seed,
         conflict_rate=0.05,
         throttle_rate=0.02,
         server_error_rate=0.02,
         watch_drop_rate=0.01,
+        launch_failure_rate=0.25,
         retry_after=1.0,
     )
 

@@ -198,11 +198,14 @@ def template_hash(obj: Manifest) -> str:
     """
     annotations = _meta(obj).get("annotations")
     if isinstance(annotations, Mapping) and ANNOTATION_TEMPLATE_HASH in annotations:
-        obj = copy.deepcopy(obj)
-        stripped = obj["metadata"]["annotations"]
-        del stripped[ANNOTATION_TEMPLATE_HASH]
-        if not stripped:
-            del obj["metadata"]["annotations"]
+        # A shallow copy down to the annotations (the JSON below sorts keys, so order is moot).
+        stripped = {k: v for k, v in annotations.items() if k != ANNOTATION_TEMPLATE_HASH}
+        meta = dict(obj["metadata"])
+        if stripped:
+            meta["annotations"] = stripped
+        else:
+            del meta["annotations"]
+        obj = {**obj, "metadata": meta}
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
 
 
