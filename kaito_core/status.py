@@ -12,7 +12,6 @@ describes every condition, the state machine and where we differ from upstream.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -293,9 +292,10 @@ def _inference_ready(workspace: Workspace, observed: Observed) -> bool:
         and not on_delete
     ):
         return False
-    own_pod = re.compile(rf"{re.escape(workspace.name)}-\d+")
+    prefix = f"{workspace.name}-"
     for pod in observed.pods:
-        if not own_pod.fullmatch(_name(pod)) or _deleting(pod):
+        name = _name(pod)
+        if not _is_ordinal_of(name, prefix) or _deleting(pod):
             continue
         revision = _labels(pod).get(_LABEL_REVISION)
         if update_revision and revision and revision != update_revision:
@@ -303,6 +303,11 @@ def _inference_ready(workspace: Workspace, observed: Observed) -> bool:
         if not _is_true(pod, "Ready"):
             return False
     return True
+
+
+def _is_ordinal_of(name: str, prefix: str) -> bool:
+    """True for ``<prefix><digits>``: a StatefulSet pod of this workspace, not of a longer name."""
+    return name.startswith(prefix) and name[len(prefix) :].isdigit()
 
 
 def _tuning_job(observed: Observed, name: str) -> tuple[bool, bool, bool]:
