@@ -46,6 +46,7 @@ from kaito_backends.engine.reconciler import (
     ReconcileResult,
     workspace_state,
 )
+from kaito_backends.engine.results import TERMINAL_STATES, Settled
 from kaito_backends.engine.retry import (
     RetryingClient,
     RetryingProvisioner,
