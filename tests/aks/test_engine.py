@@ -92,7 +92,7 @@ async def test_quota_shows_azures_message_on_the_workspace(
     cluster, _, reconciler = await _setup(make_provisioner)
     arm.refuse_next_put(409, "OperationNotAllowed", QUOTA_MESSAGE)
     result = await reconciler.reconcile(KEY)
-    assert (result.state, result.reason) == ("Failed", "InsufficientCapacity")
+    assert result.state == "Pending"  # refusals are retried; terminal only after the grace
     resource = (await _conditions(cluster))["ResourceReady"]
     assert (resource["status"], resource["reason"], resource["message"]) == (
         "False",
@@ -110,7 +110,7 @@ async def test_a_failed_lro_reaches_the_workspace(
     await reconciler.reconcile(KEY)
     await provisioner.wait()
     result = await reconciler.reconcile(KEY)
-    assert (result.state, result.reason) == ("Failed", "InsufficientCapacity")
+    assert result.state == "Pending"  # refusals are retried; terminal only after the grace
     resource = (await _conditions(cluster))["ResourceReady"]
     assert resource["reason"] == "InsufficientCapacity"
     assert "Allocation failed. No capacity for NC24ads." in resource["message"]
