@@ -19,6 +19,11 @@ status, e.g. 429 with Retry-After, on the next N matching requests), `delete_poo
 `hold` (a slow LRO: nothing completes until `finish`). Requests are recorded in `requests`;
 `creates` counts pools created per name. `nodes_of` synthesizes the Kubernetes Nodes a pool has.
 
+Hooks, for a test that plays the cluster side (in AKS a pool brings its Kubernetes Nodes):
+``on_pool_ready(pool_name, pool_body)`` is called when a PUT's operation succeeds (create, scale,
+update), ``on_pool_deleted(pool_name, pool_body)`` when a pool is gone (its DELETE succeeded, or
+`delete_pool_behind_our_back`). Both run synchronously on the event loop, with a copy of the pool.
+
 Not modelled: authentication (any bearer token is accepted), ETags, polling by the ``Location``
 header alone, agent-pool validation beyond the name and immutable fields, zones, upgrades.
 """
@@ -33,7 +38,7 @@ import ssl
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +47,10 @@ from aiohttp import web
 
 from tests.aks.tls import self_signed_certificate
 
-__all__ = ["FakeArm", "Injection", "gpu_sku"]
+__all__ = ["FakeArm", "Injection", "PoolHook", "gpu_sku"]
+
+#: ``hook(pool_name, pool_body)``: see the module docstring.
+PoolHook = Callable[[str, dict[str, Any]], None]
 
 _POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 _AKS = "/providers/Microsoft.ContainerService"
@@ -129,6 +137,8 @@ class FakeArm:
         location: str = "eastus",
         skus: Sequence[dict[str, Any]] = (),
         lro_seconds: float = 0.0,
+        on_pool_ready: PoolHook | None = None,
+        on_pool_deleted: PoolHook | None = None,
     ) -> None:
         self.subscription = subscription
         self.resource_group = resource_group
@@ -136,6 +146,8 @@ class FakeArm:
         self.location = location
         self.skus: list[dict[str, Any]] = list(skus)
         self.lro_seconds = lro_seconds
+        self.on_pool_ready = on_pool_ready
+        self.on_pool_deleted = on_pool_deleted
         self.pools: dict[str, dict[str, Any]] = {}
         self.operations: dict[str, _Operation] = {}
         self.injections: list[Injection] = []
@@ -212,7 +224,7 @@ class FakeArm:
 
     def delete_pool_behind_our_back(self, name: str) -> None:
         """Someone else deleted the pool (the portal, ``az aks nodepool delete``)."""
-        self.pools.pop(name, None)
+        self._gone(name, self.pools.pop(name, None))
 
     # -- reading ---------------------------------------------------------------------------------
     def pool(self, name: str) -> dict[str, Any] | None:
@@ -471,8 +483,8 @@ class FakeArm:
     def _complete(self, op: _Operation) -> None:
         pool = self.pools.get(op.pool)
         if op.kind == "delete":
-            self.pools.pop(op.pool, None)
             op.status = "Succeeded"
+            self._gone(op.pool, self.pools.pop(op.pool, None))
             return
         if pool is None:  # deleted behind our back while the operation ran
             op.status = "Canceled"
@@ -487,6 +499,12 @@ class FakeArm:
             op.status = "Succeeded"
             props["provisioningState"] = "Succeeded"
             props.pop("status", None)
+            if self.on_pool_ready is not None:
+                self.on_pool_ready(op.pool, self._view(pool))
+
+    def _gone(self, name: str, pool: dict[str, Any] | None) -> None:
+        if pool is not None and self.on_pool_deleted is not None:
+            self.on_pool_deleted(name, self._view(pool))
 
 
 def _taint(text: str) -> dict[str, str]:
