@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -58,6 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug of ours: one line, not a traceback (KAITO_DEBUG=1 shows it)
+        if os.environ.get("KAITO_DEBUG"):
+            raise
+        print(
+            f"kaito {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(set KAITO_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _console() -> None:  # pragma: no cover - the console-script shim

@@ -40,7 +40,13 @@ _SKUS_DOC = "The GPU catalog: every instance type with GPU count, memory, model 
 
 
 def _preset_json(model: ModelPreset) -> dict[str, Any]:
-    return attrs.asdict(model, recurse=True, retain_collection_types=False)
+    """A preset as JSON; (key, value) parameter pairs become maps."""
+    data = attrs.asdict(model)
+    data["vllm_params"] = dict(model.vllm_params)
+    if model.transformers is not None:
+        data["transformers"]["model_run_params"] = dict(model.transformers.model_run_params)
+        data["transformers"]["accelerate_params"] = dict(model.transformers.accelerate_params)
+    return data
 
 
 def run_presets(args: argparse.Namespace) -> int:
