@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if args.engine:
         from kaito_backends.engine.logs import configure_logging
 
-        configure_logging(level=args.log_level, stream=sys.stderr)
+        configure_logging(level=args.log_level)
     if args.access_log:
         import logging
 

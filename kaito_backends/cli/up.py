@@ -387,7 +387,7 @@ def run(args: argparse.Namespace) -> int:
     if not inputs.workspaces:
         print("no Workspaces found in " + ", ".join(args.files), file=sys.stderr)
         return 1
-    configure_logging(format=args.log_format, level="warning", stream=sys.stderr)
+    configure_logging(format=args.log_format, level="warning")
     progress_out: TextIO | None = None
     if not args.quiet:
         progress_out = sys.stderr if args.output == "json" else sys.stdout
