@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ from kaito_core.render.nodeclaims import node_disk_gib
 from kaito_core.render.revision import (
     RevisionDecision,
     next_revision,
+    spec_hash_memo,
 )
 from kaito_core.render.tuning import default_tuning_config
 from kaito_core.runtime_policy import RuntimePolicy, runtime_policy
@@ -84,6 +86,9 @@ class Decision:
     context: RenderContext
     #: The workspace reduced to its name, namespace, uid and spec: what revisions record.
     spec: Workspace
+    #: ``json.dumps(spec.to_manifest())`` in the user's key order: the spec hash's memo key and
+    #: part of the render memo's (computed once per plan).
+    spec_json: str
     revisions: RevisionDecision
     #: The vLLM layout (preset inference on vLLM only).
     parallelism: Parallelism | None
@@ -346,7 +351,13 @@ def decide(
             check_transformers_fits(model=model, gpu=gpu)
             nodes = count
     spec = _spec_only(ws)
-    revisions = next_revision(spec, _observed_revisions(observed, ws))
+    spec_manifest = spec.to_manifest()
+    spec_json = json.dumps(spec_manifest, default=repr)
+    revisions = next_revision(
+        spec,
+        _observed_revisions(observed, ws),
+        hash=spec_hash_memo(spec_manifest, spec_json),
+    )
     context = RenderContext(
         workspace=ws,
         model=model,
@@ -365,6 +376,7 @@ def decide(
     return Decision(
         context=context,
         spec=spec,
+        spec_json=spec_json,
         revisions=revisions,
         parallelism=layout,
         notes=notes,

@@ -119,12 +119,15 @@ def _same_quantity(observed: Any, desired: Any) -> bool:
 
 
 def _satisfies(observed: Any, desired: Any, quantities: bool) -> bool:
+    # The exact-type checks first: rendered manifests and decoded objects are plain dicts and
+    # lists, and `isinstance` against the ABCs is several times slower.
     kind = type(desired)
     if kind is dict or (kind is not list and isinstance(desired, Mapping)):
         if type(observed) is not dict and not isinstance(observed, Mapping):
             return False
+        get = observed.get
         for key, value in desired.items():
-            current = observed.get(key, _MISSING)
+            current = get(key, _MISSING)
             if current is _MISSING:
                 if value in _ZERO_VALUES:
                     continue  # the server leaves zero values out
@@ -135,7 +138,10 @@ def _satisfies(observed: Any, desired: Any, quantities: bool) -> bool:
                 return False
         return True
     if kind is list or (kind is not str and isinstance(desired, Sequence)):
-        if isinstance(observed, str) or not isinstance(observed, Sequence):
+        observed_kind = type(observed)
+        if observed_kind is not list and (
+            observed_kind is str or not isinstance(observed, Sequence)
+        ):
             return False
         if len(observed) != len(desired):
             return False
@@ -164,7 +170,7 @@ def satisfies(observed: Any, desired: Any) -> bool:
 def _get(obj: Mapping[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
     node: Any = obj
     for part in path:
-        if not isinstance(node, Mapping) or part not in node:
+        if (type(node) is not dict and not isinstance(node, Mapping)) or part not in node:
             return False, None
         node = node[part]
     return True, node

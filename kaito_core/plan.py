@@ -49,7 +49,8 @@ from kaito_core.render.revision import (
 )
 from kaito_core.render.services import inference_services
 from kaito_core.render.tuning import tuning_config_map, tuning_config_name, tuning_job
-from kaito_core.status import compute_status
+from kaito_core.status import compute_defaulted_status
+from kaito_core.status import compute_status as _compute_status
 from kaito_presets import Catalog
 
 __all__ = ["PlanSettings", "decide", "plan"]
@@ -132,7 +133,7 @@ def _render_key(decision: Decision, catalog: Catalog, settings: PlanSettings) ->
         settings,
         revisions.revision,
         revisions.name,
-        json.dumps(decision.spec.to_manifest(), default=repr),
+        decision.spec_json,
         tuple(ws.labels.items()),
         tuple(ws.annotations.items()),
         ctx.node_count,
@@ -192,8 +193,12 @@ def plan(
     """
     settings = settings or PlanSettings()
     ws = workspace.with_defaults()
+    # `ws` is defaulted, so its status needs no second `with_defaults`; a converted v1alpha1
+    # workspace takes the general path.
+    compute_status = compute_defaulted_status
     if ws.is_v1alpha1:
         ws = ws.as_v1beta1()
+        compute_status = _compute_status
     previous = ws.status.conditions if ws.status and ws.status.conditions else ()
     previous_target = (ws.status.target_node_count if ws.status else None) or 0
     if ws.metadata.deletion_timestamp:

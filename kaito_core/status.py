@@ -37,6 +37,7 @@ __all__ = [
     "GPU_RESOURCES",
     "PRESSURE_CONDITIONS",
     "PROVISIONER_BYO",
+    "compute_defaulted_status",
     "compute_status",
     "node_conditions",
     "worker_nodes",
@@ -262,6 +263,41 @@ def node_conditions(
     return sorted(result, key=lambda c: c.type)
 
 
+def _by_type(c: Condition) -> str:
+    return c.type
+
+
+def _set_condition(
+    conditions: tuple[Condition, ...], new: Condition, *, now: str, generation: int | None
+) -> tuple[Condition, ...]:
+    """`kaito_core.conditions.set_condition` for `conditions` sorted by type with no type twice
+    (as `compute_defaulted_status` keeps them when the previous status had no duplicates): an
+    equal result, without `attrs.evolve` and, when nothing changes, without a new tuple."""
+    observed_generation = new.observed_generation if generation is None else generation
+    type_ = new.type
+    previous = None
+    for existing in conditions:
+        if existing.type == type_:
+            previous = existing
+            break
+    if previous is not None and previous.status == new.status:
+        transition = previous.last_transition_time or new.last_transition_time or now
+    else:
+        transition = new.last_transition_time or now
+    updated = Condition(
+        type=type_,
+        status=new.status,
+        reason=new.reason,
+        message=new.message,
+        last_transition_time=transition,
+        observed_generation=observed_generation,
+    )
+    if previous is not None and previous == updated:
+        return conditions
+    others = [c for c in conditions if c.type != type_]
+    return tuple(sorted([*others, updated], key=_by_type))
+
+
 # --- workloads -------------------------------------------------------------------------------
 def _inference_ready(workspace: Workspace, observed: Observed) -> bool:
     """The StatefulSet ``<ws>`` reports every replica ready for its current generation and
@@ -409,15 +445,46 @@ def compute_status(
 
     Pure: no I/O, no clock, no logging.
     """
-    ws = workspace.with_defaults()
+    return compute_defaulted_status(
+        workspace=workspace.with_defaults(),
+        observed=observed,
+        target_node_count=target_node_count,
+        now=now,
+        provisioner=provisioner,
+        error=error,
+        notes=notes,
+    )
+
+
+def compute_defaulted_status(
+    *,
+    workspace: Workspace,
+    observed: Observed,
+    target_node_count: int,
+    now: str,
+    provisioner: str = "karpenter",
+    error: SpecError | None = None,
+    notes: Sequence[str] = (),
+) -> WorkspaceStatus:
+    """`compute_status` of a `workspace` that already is its own `Workspace.with_defaults`
+    (what `plan` holds), without defaulting it again.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    ws = workspace
     previous = ws.status or WorkspaceStatus()
     target = target_node_count if target_node_count > 0 else None
-    conditions = tuple(sorted(previous.conditions or (), key=lambda c: c.type))
+    conditions = tuple(sorted(previous.conditions or (), key=_by_type))
+    generation = ws.metadata.generation
+    # Without duplicate types (always, but for a hand-written status) the fast path applies.
+    setter = (
+        _set_condition if len({c.type for c in conditions}) == len(conditions) else set_condition
+    )
 
     def put(*new: Condition) -> None:
         nonlocal conditions
         for item in new:
-            conditions = set_condition(conditions, item, now=now, generation=ws.metadata.generation)
+            conditions = setter(conditions, item, now=now, generation=generation)
 
     if ws.metadata.deletion_timestamp:
         put(

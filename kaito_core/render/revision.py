@@ -48,6 +48,8 @@ __all__ = [
     "next_revision",
     "revision_name",
     "spec_hash",
+    "spec_hash_memo",
+    "spec_hash_of_manifest",
     "stamp_template_hash",
     "template_hash",
 ]
@@ -80,9 +82,38 @@ def spec_hash(workspace: Workspace) -> str:
 
     Pure: no I/O, no clock, no logging.
     """
-    sections = _sections(workspace)
-    text = "".join(canonical_json(sections.get(key)) + "\n" for key in _SECTIONS)
+    return spec_hash_of_manifest(workspace.to_manifest())
+
+
+def spec_hash_of_manifest(manifest: Mapping[str, Any]) -> str:
+    """`spec_hash` of the workspace whose wire form (`Workspace.to_manifest`) is `manifest`.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    text = "".join(canonical_json(manifest.get(key)) + "\n" for key in _SECTIONS)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+#: `spec_hash_of_manifest` by the manifest's JSON text (`json.dumps` in its own key order, the
+#: render memo's key too). The text determines the manifest (it is plain JSON data), hence the
+#: hash; bounded, and the values are immutable strings, so a hit is exactly a recomputation.
+_SPEC_HASHES: dict[str, str] = {}
+_SPEC_HASHES_SIZE = 16384
+
+
+def spec_hash_memo(manifest: Mapping[str, Any], text: str) -> str:
+    """`spec_hash_of_manifest(manifest)`, memoised by `text`, which must be
+    ``json.dumps(manifest)`` (any key order, any separators: it is only a key).
+
+    Pure: no I/O, no clock, no logging.
+    """
+    digest = _SPEC_HASHES.get(text)
+    if digest is None:
+        digest = spec_hash_of_manifest(manifest)
+        if len(_SPEC_HASHES) >= _SPEC_HASHES_SIZE:
+            _SPEC_HASHES.clear()  # rare; a plain reset keeps this simple and bounded
+        _SPEC_HASHES[text] = digest
+    return digest
 
 
 def revision_name(workspace: Workspace, hash: str, *, length: int = _SHORT_HASH) -> str:
@@ -151,6 +182,7 @@ def next_revision(
     existing: Sequence[Manifest],
     *,
     history_limit: int = MAX_REVISION_HISTORY,
+    hash: str | None = None,
 ) -> RevisionDecision:
     """Decide the revision of the workspace's current spec, given its stored revisions.
 
@@ -160,8 +192,9 @@ def next_revision(
     namespace count. A stored revision with the same hash is reused (reverting a spec restores
     its old number); otherwise the number is one more than the highest stored. Beyond
     `history_limit` revisions, the lowest-numbered ones other than the current are deleted.
+    `hash` is `spec_hash(workspace)` when the caller already has it.
     """
-    current = spec_hash(workspace)
+    current = spec_hash(workspace) if hash is None else hash
     mine = [
         obj
         for obj in existing
