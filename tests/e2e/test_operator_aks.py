@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,8 +32,8 @@ from kaito_backends.fake import FakeCluster
 from kaito_backends.objects import Manifest
 from tests.aks.fake_arm import FakeArm, gpu_sku
 from tests.conftest import ROOT
+from tests.e2e.kubectl import KUBECTL, Kubectl
 
-KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
 
 EXAMPLE = ROOT / "docs" / "examples" / "workspace-phi-4-mini.yaml"
@@ -54,34 +53,6 @@ class StaticCredential:
 
     async def close(self) -> None:
         return None
-
-
-class Kubectl:
-    def __init__(self, kubeconfig: Path, cache: Path) -> None:
-        self.base = [str(KUBECTL), f"--kubeconfig={kubeconfig}", f"--cache-dir={cache}"]
-
-    async def __call__(self, *args: str, check: bool = True) -> str:
-        proc = await asyncio.create_subprocess_exec(
-            *self.base,
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)}: {err.decode()}")
-        return out.decode()
-
-    async def wait_for(self, args: tuple[str, ...], want: str, timeout: float = 90) -> str:
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            last = await self(*args, check=False)
-            if want in last:
-                return last
-            await asyncio.sleep(0.3)
-        raise AssertionError(f"kubectl {' '.join(args)} never showed {want!r}; last: {last!r}")
 
 
 class AksNodes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import sys
 import time
@@ -25,42 +24,14 @@ pytest.importorskip("kubernetes_asyncio")
 from kaito_backends.apiserver import FakeApiServer, PacedClock
 from kaito_backends.fake import FakeCluster, FaultPlan
 from tests.conftest import ROOT
+from tests.e2e.kubectl import KUBECTL, Kubectl
 
-KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
 
 #: An upstream example (a ConfigMap and a Workspace that uses it), copied into the tree.
 UPSTREAM_EXAMPLE = ROOT / "tests" / "golden" / "inputs" / "kaito_workspace_custom_config.yaml"
 SECOND = ROOT / "docs" / "examples" / "workspace-phi-4-mini.yaml"
 LEASE = "kaito-workspace-leader"
-
-
-class Kubectl:
-    def __init__(self, kubeconfig: Path, cache: Path) -> None:
-        self.base = [str(KUBECTL), f"--kubeconfig={kubeconfig}", f"--cache-dir={cache}"]
-
-    async def __call__(self, *args: str, check: bool = True) -> str:
-        proc = await asyncio.create_subprocess_exec(
-            *self.base,
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)}: {err.decode()}")
-        return out.decode()
-
-    async def wait_for(self, args: tuple[str, ...], want: str, timeout: float = 90) -> str:
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            last = await self(*args, check=False)
-            if want in last:
-                return last
-            await asyncio.sleep(0.3)
-        raise AssertionError(f"kubectl {' '.join(args)} never showed {want!r}; last: {last!r}")
 
 
 @pytest.fixture
