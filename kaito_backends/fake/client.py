@@ -1,9 +1,14 @@
 """`FakeClient`: the `ClusterClient` protocol over the fake store, with faults and call records.
 
 Every call is recorded (`Recorder`: counters per (verb, kind) and the list of calls), then may
-fail by the fault plan, then runs against the store. Objects in and out are copied, so callers
-never share state with the store. Calls do not yield to the event loop (they are instantaneous);
-watch iterators wait for changes.
+fail by the fault plan, then runs against the store. Objects passed in and returned by calls are
+copied, so callers never share state with the store through them. Watch events are not copied:
+an event read in the stored API version carries the store's own dict (which the store never
+changes in place, see `kaito_backends.fake.store`), shared by every watcher and the watch
+history, as a real informer's cache holds the one decoded object; **a watch event's object is
+read-only** (the engine's informers, which cache it as is, never mutate it;
+`tests/engine/test_shared_objects.py` checks that). An event in another API version is a copy.
+Calls do not yield to the event loop (they are instantaneous); watch iterators wait for changes.
 """
 
 from __future__ import annotations
@@ -177,6 +182,8 @@ class FakeClient:
                     return
                 if broken == "gone":
                     raise self._faults.watch_error()
-                yield WatchEvent(type=change, object=self._out(obj, api_version))
+                if obj.get("apiVersion") != api_version:
+                    obj = self._out(obj, api_version)
+                yield WatchEvent(type=change, object=obj)
         finally:
             self._store.unsubscribe(api_version, kind, watcher)

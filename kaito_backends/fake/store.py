@@ -2,7 +2,8 @@
 
 Every stored object is a dict the store never changes in place: a write builds a new dict, so
 watch history, indexes and controllers can share stored dicts freely. Callers outside the fake
-get copies (`kaito_backends.objects.clone`) from `FakeClient`.
+get copies (`kaito_backends.objects.clone`) from `FakeClient`'s calls; its watch events carry
+the stored dicts themselves, read-only (see `kaito_backends.fake.client`).
 
 - ``metadata.resourceVersion``: one global counter, bumped by every write that changes something.
 - ``metadata.uid``: uuid5 of a counter (deterministic); ``creationTimestamp`` from the clock.
