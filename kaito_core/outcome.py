@@ -6,17 +6,27 @@ Pure: no I/O, no clock, no logging.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
 from kaito_core import conditions as kc
-from kaito_core.api.types import Condition, WorkspaceStatus
+from kaito_core.api.types import Condition
 from kaito_core.errors import SpecError
 
-__all__ = ["Event", "ObjectKey", "Outcome", "PlanSummary", "transition_events"]
+__all__ = [
+    "Event",
+    "ObjectKey",
+    "Outcome",
+    "PlanSummary",
+    "StatusT",
+    "transition_events",
+]
 
 Manifest = dict[str, Any]
+
+#: The status value of a kind (a frozen attrs class: `WorkspaceStatus`, ...).
+StatusT = TypeVar("StatusT")
 
 
 @attrs.frozen(kw_only=True, order=True)
@@ -80,15 +90,20 @@ def _error_key(error: SpecError | None) -> tuple[Any, ...] | None:
 
 
 @attrs.frozen(kw_only=True)
-class Outcome:
-    """Everything that must be true for one Workspace, and what must change to get there.
+class Outcome(Generic[StatusT]):
+    """Everything that must be true for one object, and what must change to get there.
+
+    Generic in the kind's status class: ``plan()`` returns ``Outcome[WorkspaceStatus]``; every
+    kind's planner returns an Outcome of its own status type, so the engine treats all kinds
+    alike.
 
     - `node_claims`: every NodeClaim that must exist (the node provisioner makes them real).
     - `desired`: every namespaced object that must exist, in a stable order.
     - `apply`: the subset of `desired` that differs from what was observed (create or update).
     - `delete`: observed objects that must go (stale revisions, a legacy Deployment, a Job to
       recreate, objects of a mode the workspace left).
-    - `status`: the status to write; equal to the observed status when nothing changed.
+    - `status`: the status to write (required); equal to the observed status when nothing
+      changed.
     - `events`: Events for transitions this step observed.
     - `requeue_after`: seconds until the engine should look again even without a watch event
       (``None``: wait for events).
@@ -101,7 +116,7 @@ class Outcome:
     desired: tuple[Manifest, ...] = ()
     apply: tuple[Manifest, ...] = ()
     delete: tuple[ObjectKey, ...] = ()
-    status: WorkspaceStatus = attrs.field(factory=WorkspaceStatus)
+    status: StatusT
     events: tuple[Event, ...] = ()
     requeue_after: float | None = None
     error: SpecError | None = attrs.field(default=None, eq=_error_key)

@@ -26,7 +26,7 @@ import marshal
 from collections import OrderedDict
 from typing import Any
 
-from kaito_core.api.types import Workspace
+from kaito_core.api.types import Workspace, WorkspaceStatus
 from kaito_core.decision import (
     REPLACE_REQUEUE_SECONDS,
     Decision,
@@ -182,7 +182,7 @@ def plan(
     catalog: Catalog,
     now: str,
     settings: PlanSettings | None = None,
-) -> Outcome:
+) -> Outcome[WorkspaceStatus]:
     """Everything that must exist for `workspace`, what must change, and its new status.
 
     `now` is an RFC 3339 timestamp used only for condition transition times. A `SpecError`

@@ -30,6 +30,7 @@ from kaito_backends.cli.inputs import (
     problem_line,
 )
 from kaito_backends.cli.output import dump_json, dump_yaml, table
+from kaito_core.api import WorkspaceStatus
 from kaito_core.observed import Observed
 from kaito_core.outcome import Outcome, PlanSummary
 from kaito_core.plan import PlanSettings, plan
@@ -107,7 +108,7 @@ def summary_row(summary: PlanSummary) -> tuple[object, ...]:
     )
 
 
-def _problem(item: WorkspaceInput, outcome: Outcome, byo: bool) -> str:
+def _problem(item: WorkspaceInput, outcome: Outcome[WorkspaceStatus], byo: bool) -> str:
     error = outcome.error
     assert error is not None
     line = problem_line(item.file, item.label, error.path, error.message)
@@ -116,11 +117,13 @@ def _problem(item: WorkspaceInput, outcome: Outcome, byo: bool) -> str:
     return line
 
 
-def _plan_all(inputs: Inputs, settings: PlanSettings) -> tuple[list[Outcome], list[str], list[str]]:
+def _plan_all(
+    inputs: Inputs, settings: PlanSettings
+) -> tuple[list[Outcome[WorkspaceStatus]], list[str], list[str]]:
     """Outcomes, problem lines (stdout) and internal errors (stderr)."""
     catalog = default_catalog()
     nodes = inputs.nodes if not settings.node_auto_provisioning else ()
-    outcomes: list[Outcome] = []
+    outcomes: list[Outcome[WorkspaceStatus]] = []
     problems: list[str] = []
     internal: list[str] = []
     for item in inputs.workspaces:
@@ -143,7 +146,7 @@ def _plan_all(inputs: Inputs, settings: PlanSettings) -> tuple[list[Outcome], li
     return outcomes, problems, internal
 
 
-def _print_summary(outcomes: Sequence[Outcome]) -> None:
+def _print_summary(outcomes: Sequence[Outcome[WorkspaceStatus]]) -> None:
     summaries = [o.summary for o in outcomes if o.summary is not None]
     print(table(SUMMARY_HEADERS, [summary_row(s) for s in summaries]))
     for summary in summaries:

@@ -76,7 +76,7 @@ class Planner(Protocol):
         catalog: Catalog,
         now: str,
         settings: Any,
-    ) -> Outcome: ...
+    ) -> Outcome[WorkspaceStatus]: ...
 
 
 #: Looks a Workspace manifest up in a cache: (namespace, name) -> manifest or None.
@@ -277,7 +277,7 @@ class Reconciler:
             self.recorder.forget(key)
 
     # -- pieces ----------------------------------------------------------------------------------
-    def _plan(self, workspace: Workspace, observed: Observed, now: str) -> Outcome:
+    def _plan(self, workspace: Workspace, observed: Observed, now: str) -> Outcome[WorkspaceStatus]:
         started = time.perf_counter()
         try:
             return self.planner(
@@ -304,7 +304,11 @@ class Reconciler:
         return result
 
     async def _provision(
-        self, key: WorkspaceKey, outcome: Outcome, observed: Observed, writes: _Writes
+        self,
+        key: WorkspaceKey,
+        outcome: Outcome[WorkspaceStatus],
+        observed: Observed,
+        writes: _Writes,
     ) -> str | None:
         if not _claims_differ(outcome.node_claims, observed.node_claims):
             self._provision_errors.pop(key, None)
@@ -354,7 +358,7 @@ class Reconciler:
         # the stored object is ours plus the new status: keep its parse for the next pass
         self.memory.status_written(workspace, status, stored)
 
-    async def _events(self, manifest: Manifest, outcome: Outcome) -> None:
+    async def _events(self, manifest: Manifest, outcome: Outcome[WorkspaceStatus]) -> None:
         for event in outcome.events:
             await self._event(manifest, event.type, event.reason, event.message)
 

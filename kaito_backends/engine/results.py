@@ -77,7 +77,7 @@ class ReconcileResult:
     #: the status the reconcile computed (None when it did not plan)
     status: WorkspaceStatus | None = None
     #: the planner's full answer; dropped from results the controller keeps (`slim`)
-    outcome: Outcome | None = None
+    outcome: Outcome[WorkspaceStatus] | None = None
 
     def slim(self) -> ReconcileResult:
         """The result without the outcome's manifests (what is kept per Workspace)."""
