@@ -11,11 +11,15 @@ Tree::
     ├── Invalid                   the server rejected the object: bad name, immutable field,
     │                             finalizer added while deleting (HTTP 422)
     ├── InsufficientCapacity      the provider cannot hand out the machines asked for (quota,
-    │                             stock); the message is the provider's own, shown to the user
+    │   │                         stock); the message is the provider's own, shown to the user
+    │   └── QuotaExceeded         a quota pre-flight found the machines do not fit, before
+    │                             asking for them; the message says which quota and where to
+    │                             ask for more
     └── Transient                 throttled (429), server error (5xx), timeout: try again,
                                   after ``delay`` seconds when the server said so (Retry-After)
 
-Callers catch by class, never by message. Every error keeps the server's message as ``str(e)``
+Callers catch by class, never by message (an `InsufficientCapacity`'s ``reason`` is what
+the Workspace shows). Every error keeps the server's message as ``str(e)``
 (also ``e.message``), so it can be shown on a Workspace condition unchanged.
 """
 
@@ -29,6 +33,7 @@ __all__ = [
     "InsufficientCapacity",
     "Invalid",
     "NotFound",
+    "QuotaExceeded",
     "Transient",
 ]
 
@@ -63,6 +68,18 @@ class Invalid(BackendError):
 
 class InsufficientCapacity(BackendError):
     """Machines cannot be had (quota, stock); the message is the provider's, for the user."""
+
+    #: the ResourceReady reason a Workspace shows the refusal with
+    reason = "InsufficientCapacity"
+
+
+class QuotaExceeded(InsufficientCapacity):
+    """The machines do not fit the quota (checked before asking for them): nothing was made.
+
+    The message names the quota, the amount needed, used and allowed, and where to request more.
+    """
+
+    reason = "QuotaExceeded"
 
 
 class Transient(BackendError):

@@ -7,6 +7,8 @@ dicts in wire shape; a backend never keeps a reference to a dict it was given an
 out one it keeps (callers may mutate what they get).
 
 Implementations: ``kaito_backends.fake`` (in memory), and the Kubernetes / AKS backends.
+A provisioner may also be a `NoticeSource`: what it has to tell about a Workspace without
+failing (e.g. "quota not checked"), which the engine records as Events on the Workspace.
 ``tests/backends/conformance.py`` is the executable form of these docstrings.
 """
 
@@ -22,7 +24,15 @@ from kaito_backends.objects import Manifest, ObjectRef, WorkspaceKey
 if TYPE_CHECKING:
     from kaito_presets import GpuSku
 
-__all__ = ["ClusterClient", "EventType", "NodeProvisioner", "ObjectList", "WatchEvent"]
+__all__ = [
+    "ClusterClient",
+    "EventType",
+    "NodeProvisioner",
+    "Notice",
+    "NoticeSource",
+    "ObjectList",
+    "WatchEvent",
+]
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
 
@@ -160,4 +170,24 @@ class NodeProvisioner(Protocol):
 
     async def release(self, key: WorkspaceKey) -> None:
         """Delete every machine of the workspace. Idempotent: absent machines are fine."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class Notice:
+    """Something a backend tells the user about one Workspace: recorded as an Event on it."""
+
+    #: ``Normal`` or ``Warning``
+    type: str
+    reason: str
+    message: str
+
+
+@runtime_checkable
+class NoticeSource(Protocol):
+    """Optional for a `NodeProvisioner`: notices about Workspaces, each handed out once."""
+
+    def take_notices(self, key: WorkspaceKey) -> Sequence[Notice]:
+        """The notices about the Workspace not handed out yet (oldest first); they are
+        handed out by this call and never again. No I/O."""
         ...

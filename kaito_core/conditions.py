@@ -57,6 +57,7 @@ __all__ = [
     "REASON_NODE_CLAIM_NOT_READY",
     "REASON_NODE_NOT_READY",
     "REASON_NODE_PLUGINS_NOT_READY",
+    "REASON_QUOTA_EXCEEDED",
     "REASON_RESOURCE_NOT_READY",
     "REASON_RESOURCE_SUCCESS",
     "REASON_WORKSPACE_DELETED",
@@ -124,6 +125,8 @@ MESSAGE_RESOURCE_NOT_READY = "node claim or node status condition not ready"
 MESSAGE_RESOURCE_NOT_READY_BYO = "node status condition not ready"
 #: The node provisioner refused to provision (quota, no capacity); its message is shown.
 REASON_INSUFFICIENT_CAPACITY = "InsufficientCapacity"
+#: A quota pre-flight found the nodes do not fit; the message says which quota and where to ask.
+REASON_QUOTA_EXCEEDED = "QuotaExceeded"
 
 # --- InferenceReady --------------------------------------------------------------------------
 REASON_INFERENCE_SUCCESS = "WorkspaceInferenceStatusSuccess"

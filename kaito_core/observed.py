@@ -37,7 +37,9 @@ class Observed:
     - `config_maps`: ConfigMaps the spec refers to, by name (user inference/tuning configs),
       and the release-namespace tuning templates by ``<namespace>/<name>``.
     - `secrets`: names of Secrets present in the workspace's namespace (contents never read).
-    - `provision_error`: the node provisioner's last refusal (e.g. quota), shown on ResourceReady.
+    - `provision_error`: the node provisioner's last refusal (e.g. quota), shown on ResourceReady
+      with reason `provision_reason` (None: ``InsufficientCapacity``; ``QuotaExceeded`` when a
+      quota pre-flight refused).
     """
 
     node_claims: tuple[Manifest, ...] = ()
@@ -47,6 +49,7 @@ class Observed:
     config_maps: Mapping[str, Manifest] = attrs.field(factory=dict)
     secrets: frozenset[str] = frozenset()
     provision_error: str | None = None
+    provision_reason: str | None = None
 
     def object(self, kind: str, name: str) -> Manifest | None:
         """The observed child of this kind and name, if any."""

@@ -219,8 +219,9 @@ def node_conditions(
       of the instance type, and advertises GPU capacity: else ``NodePluginsNotReady``.
       Nodes under Disk/Memory/PID pressure are named in a warning appended to the message.
     - ResourceReady: True when the others are; else the provisioner's refusal
-      (``observed.provision_error``, reason ``InsufficientCapacity``), else a copy of the first
-      False one (NodeClaimReady before NodesReady).
+      (``observed.provision_error``, reason ``observed.provision_reason`` or
+      ``InsufficientCapacity``), else a copy of the first False one (NodeClaimReady before
+      NodesReady).
 
     Pure: no I/O, no clock, no logging.
     """
@@ -256,7 +257,8 @@ def node_conditions(
     if failing is None:
         reason, message = kc.REASON_RESOURCE_SUCCESS, kc.MESSAGE_RESOURCE_SUCCESS
     elif observed.provision_error:
-        reason, message = kc.REASON_INSUFFICIENT_CAPACITY, observed.provision_error
+        reason = observed.provision_reason or kc.REASON_INSUFFICIENT_CAPACITY
+        message = observed.provision_error
     else:
         reason, message = failing.reason or "", failing.message or ""
     result.append(condition(kc.CONDITION_RESOURCE_READY, failing is None, reason, message))

@@ -53,6 +53,7 @@ def fingerprint(manifest: Mapping[str, Any], observed: Observed) -> Fingerprint:
         tuple(sorted((name, version_of(cm)) for name, cm in observed.config_maps.items())),
         observed.secrets,
         observed.provision_error,
+        observed.provision_reason,
     )
 
 

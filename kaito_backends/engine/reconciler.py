@@ -13,7 +13,8 @@ when to look again; an exception means "retry with backoff"):
 5. A `SpecError` (``outcome.error``): write the False conditions and stop. Nothing is retried
    until the spec changes or a resync comes: the user must act.
 6. ``provisioner.provision(key, outcome.node_claims)`` when the observed claims differ from the
-   desired ones; `InsufficientCapacity` is shown on ResourceReady and retried with backoff.
+   desired ones; `InsufficientCapacity` is shown on ResourceReady with its ``reason`` and
+   retried with backoff; a `NoticeSource` provisioner's notices become Events.
 7. Server-side apply ``outcome.apply`` (field manager ``kaito``), delete ``outcome.delete``.
 8. Write the status only when it differs from the stored one (``resourceVersion`` precondition:
    a `Conflict` means our view was stale, so requeue), then record ``outcome.events``.
@@ -44,7 +45,7 @@ from kaito_backends.engine.results import (
 )
 from kaito_backends.errors import Conflict, InsufficientCapacity, NotFound
 from kaito_backends.objects import Manifest, ObjectRef, WorkspaceKey, clone
-from kaito_backends.protocols import ClusterClient, NodeProvisioner
+from kaito_backends.protocols import ClusterClient, NodeProvisioner, NoticeSource
 from kaito_core.api import ManifestError, Workspace, WorkspaceStatus
 from kaito_core.api.serde import converter
 from kaito_core.observed import Observed
@@ -128,7 +129,8 @@ class Reconciler:
         self.capacity_retry = capacity_retry
         self.log = log
         self.on_write = on_write
-        self._provision_errors: dict[WorkspaceKey, str] = {}
+        self._provision_errors: dict[WorkspaceKey, InsufficientCapacity] = {}
+        self._notice_source = provisioner if isinstance(provisioner, NoticeSource) else None
         #: skip planning when every input is the same version as last time (resyncs)
         self.memoize = memoize
         self.memory = ReconcileMemory()
@@ -165,8 +167,8 @@ class Reconciler:
                 key=key, state="Failed", reason="InvalidSpec", message=str(error), spec_error=True
             )
         now = self.clock.now()
-        observed = await self.observer.observe(
-            key, manifest, provision_error=self._provision_errors.get(key)
+        observed = _refused(
+            await self.observer.observe(key, manifest), self._provision_errors.get(key)
         )
         previous = (
             self.memory.recall(key, fingerprint(manifest, observed)) if self.memoize else None
@@ -204,8 +206,9 @@ class Reconciler:
             self._remember(key, manifest, observed, result, writes)
             return result
         capacity_error = await self._provision(key, outcome, observed, writes)
-        if capacity_error is not None and observed.provision_error != capacity_error:
-            observed = attrs.evolve(observed, provision_error=capacity_error)
+        await self._notices(key, manifest)
+        if _refused(observed, capacity_error) is not observed:
+            observed = _refused(observed, capacity_error)
             outcome = self._plan(workspace, observed, rfc3339(now))
         for obj in outcome.apply:
             await self.client.apply(obj, field_manager=self.field_manager)
@@ -309,15 +312,15 @@ class Reconciler:
         outcome: Outcome[WorkspaceStatus],
         observed: Observed,
         writes: _Writes,
-    ) -> str | None:
+    ) -> InsufficientCapacity | None:
         if not _claims_differ(outcome.node_claims, observed.node_claims):
             self._provision_errors.pop(key, None)
             return None
         try:
             await self.provisioner.provision(key, outcome.node_claims)
         except InsufficientCapacity as error:
-            self._provision_errors[key] = error.message
-            return error.message
+            self._provision_errors[key] = error
+            return error
         writes.add("provision")
         self._provision_errors.pop(key, None)
         return None
@@ -361,6 +364,10 @@ class Reconciler:
     async def _events(self, manifest: Manifest, outcome: Outcome[WorkspaceStatus]) -> None:
         for event in outcome.events:
             await self._event(manifest, event.type, event.reason, event.message)
+
+    async def _notices(self, key: WorkspaceKey, manifest: Manifest) -> None:
+        for notice in self._notice_source.take_notices(key) if self._notice_source else ():
+            await self._event(manifest, notice.type, notice.reason, notice.message)
 
     async def _event(self, manifest: Manifest, type_: str, reason: str, message: str) -> None:
         if self.recorder is not None:
@@ -461,6 +468,15 @@ def _claims_differ(desired: tuple[Manifest, ...], observed: tuple[Manifest, ...]
     if not desired and not observed:
         return False
     return _claim_names(desired, live_only=False) != _claim_names(observed, live_only=True)
+
+
+def _refused(observed: Observed, refusal: InsufficientCapacity | None) -> Observed:
+    """`observed` carrying the provisioner's refusal (message and reason), if there is one."""
+    if refusal is None:
+        return observed
+    if (observed.provision_error, observed.provision_reason) == (refusal.message, refusal.reason):
+        return observed
+    return attrs.evolve(observed, provision_error=refusal.message, provision_reason=refusal.reason)
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:

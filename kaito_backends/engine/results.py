@@ -42,6 +42,7 @@ TERMINAL_REASONS = frozenset({"WorkspaceTuningJobStatusFailed", "workspaceFailed
 PERSISTENT_FAILURE_REASONS = frozenset(
     {
         "InsufficientCapacity",
+        "QuotaExceeded",
         "ContainerOOMKilled",
         "ImagePullError",
         "ContainerStartError",

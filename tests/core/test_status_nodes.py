@@ -293,6 +293,30 @@ def test_provision_error_quota_message() -> None:
 
 
 @pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        pytest.param(None, "InsufficientCapacity", id="no-reason"),
+        pytest.param("InsufficientCapacity", "InsufficientCapacity", id="capacity"),
+        pytest.param("QuotaExceeded", "QuotaExceeded", id="quota-pre-flight"),
+    ],
+)
+def test_provision_error_is_shown_with_the_provisioners_reason(
+    reason: str | None, shown: str
+) -> None:
+    """ResourceReady carries `provision_reason` (a quota pre-flight's QuotaExceeded) verbatim."""
+    message = "1 x Standard_NC24ads_A100_v4 need 24 vCPUs; quota cores is short"
+    got = node_conditions(
+        workspace=kt.workspace(WS),
+        observed=Observed(provision_error=message, provision_reason=reason),
+        target_nodes=1,
+        provisioner="azure-gpu-provisioner",
+        instance_type=IT,
+    )
+    resource = {c.type: c for c in got}["ResourceReady"]
+    assert (resource.status, resource.reason, resource.message) == ("False", shown, message)
+
+
+@pytest.mark.parametrize(
     ("provisioner", "nodes_message"),
     [
         pytest.param("karpenter", "Enough Nodes are ready with GPU resources", id="karpenter"),
