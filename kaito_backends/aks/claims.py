@@ -32,8 +32,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kaito_backends.aks.failures import error_codes, is_capacity
 from kaito_backends.aks.naming import LABEL_AGENTPOOL
 from kaito_backends.aks.pools import GPU_TAINT, claim_names
+from kaito_backends.errors import BackendError, InsufficientCapacity
 from kaito_backends.objects import Manifest, WorkspaceKey, clone
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "REASON_LAUNCH_FAILED",
     "REASON_WAITING",
     "node_claims_of_pool",
+    "pool_failure",
     "provisioning_state",
 ]
 
@@ -62,6 +65,7 @@ BUSY_STATES = frozenset(
 )
 ANNOTATION_AGENTPOOL = "kaito.sh/agentpool"
 REASON_LAUNCH_FAILED = "LaunchFailed"
+REASON_CAPACITY = "InsufficientCapacity"
 #: Karpenter's reason for a condition not decided yet (the core ranks real errors first).
 REASON_WAITING = "AwaitingReconciliation"
 _STAGES = ("Launched", "Registered", "Initialized", "Ready")
@@ -75,6 +79,17 @@ _SECONDS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 def provisioning_state(pool: Mapping[str, Any]) -> str:
     """The pool's ``properties.provisioningState`` (``""`` when absent)."""
     return str((pool.get("properties") or {}).get("provisioningState") or "")
+
+
+def pool_failure(pool: Mapping[str, Any], error: BackendError | None) -> tuple[str, str]:
+    """(reason, message) of a Failed pool: our operation's `error`, else the pool's own."""
+    if error is not None:
+        capacity = isinstance(error, InsufficientCapacity)
+        return (REASON_CAPACITY if capacity else REASON_LAUNCH_FAILED), error.message
+    detail = ((pool.get("properties") or {}).get("status") or {}).get("provisioningError") or {}
+    message = str(detail.get("message") or f"agent pool {pool.get('name')} is in state Failed")
+    reason = REASON_CAPACITY if is_capacity(error_codes(detail), message) else REASON_LAUNCH_FAILED
+    return reason, message
 
 
 def _condition(type_: str, status: str, reason: str, message: str, at: str) -> dict[str, str]:

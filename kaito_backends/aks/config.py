@@ -67,6 +67,8 @@ class AksConfig:
     polling_interval: float = 10.0
     #: Seconds the resource-SKU listing is trusted.
     sku_ttl: float = 3600.0
+    #: Seconds the compute quota (usages) listing is trusted.
+    quota_ttl: float = 60.0
 
     @classmethod
     def resolve(
@@ -76,6 +78,7 @@ class AksConfig:
         *,
         polling_interval: float = 10.0,
         sku_ttl: float = 3600.0,
+        quota_ttl: float = 60.0,
     ) -> AksConfig:
         """Each setting from `flags` (keys as the attribute names) or else `environ`.
 
@@ -101,6 +104,8 @@ class AksConfig:
             problems.append(f"ARM endpoint {endpoint!r} must be an https:// URL")
         if polling_interval <= 0:
             problems.append("the LRO polling interval must be positive")
+        if quota_ttl <= 0:
+            problems.append("the quota cache time must be positive")
         if problems:
             raise AksConfigError("AKS backend: " + "; ".join(problems))
         return cls(
@@ -111,4 +116,5 @@ class AksConfig:
             arm_endpoint=endpoint.rstrip("/") if endpoint else None,
             polling_interval=polling_interval,
             sku_ttl=sku_ttl,
+            quota_ttl=quota_ttl,
         )

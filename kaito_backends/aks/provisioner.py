@@ -20,10 +20,12 @@ the pool name is: it reads the pool first, then
 - else: nothing.
 
 Before creating, the resource-SKU facts (`skus`) may refuse a VM size Azure does not offer in the
-location. ``observe`` synthesizes NodeClaims from the pool and its Nodes (`claims`), carrying the
-failed operation's message. ``release`` deletes the pool; absent is fine. Errors map as
-`failures` says: quota/allocation -> `InsufficientCapacity` (Azure's message), 429/5xx ->
-`Transient` (Retry-After), 404 -> `NotFound`, 409 -> `Conflict`, 400 -> `Invalid`.
+location, and the quota pre-flight (`preflight`) refuses VMs beyond the vCPU quota before a pool
+is created or grown (`QuotaExceeded`). ``observe`` synthesizes NodeClaims from the pool and its
+Nodes (`claims`), carrying the failed operation's message. ``release`` deletes the pool; absent
+is fine. Errors map as `failures` says: quota/allocation -> `InsufficientCapacity` (Azure's
+message), 429/5xx -> `Transient` (Retry-After), 404 -> `NotFound`, 409 -> `Conflict`, 400 ->
+`Invalid`.
 """
 
 from __future__ import annotations
@@ -36,24 +38,20 @@ import attrs
 
 from kaito_backends.aks.claims import (
     BUSY_STATES,
-    REASON_LAUNCH_FAILED,
     node_claims_of_pool,
+    pool_failure,
     provisioning_state,
 )
 from kaito_backends.aks.config import AksConfig
-from kaito_backends.aks.failures import backend_error, error_codes, is_capacity
+from kaito_backends.aks.failures import backend_error
 from kaito_backends.aks.naming import LABEL_AGENTPOOL, pool_name
 from kaito_backends.aks.pools import PoolSpec, desired_pool, needs_update, owner_of, pool_body
+from kaito_backends.aks.preflight import QuotaPreflight
 from kaito_backends.aks.skus import AzureSkus
 from kaito_backends.clock import Clock, SystemClock, rfc3339
-from kaito_backends.errors import (
-    BackendError,
-    Conflict,
-    InsufficientCapacity,
-    NotFound,
-    Transient,
-)
+from kaito_backends.errors import BackendError, Conflict, InsufficientCapacity, NotFound, Transient
 from kaito_backends.objects import Manifest, WorkspaceKey
+from kaito_backends.protocols import Notice
 
 if TYPE_CHECKING:
     from kaito_backends.protocols import ClusterClient
@@ -63,8 +61,6 @@ __all__ = ["AksProvisioner", "NodeLister", "nodes_via"]
 
 #: Lists the Kubernetes Nodes of an agent pool, by pool name.
 NodeLister = Callable[[str], Awaitable[Sequence[Manifest]]]
-
-REASON_CAPACITY = "InsufficientCapacity"
 
 
 def nodes_via(client: ClusterClient) -> NodeLister:
@@ -95,6 +91,7 @@ class AksProvisioner:
     ``containers`` is an ``azure.mgmt.containerservice.aio.ContainerServiceClient``; ``compute``
     an ``azure.mgmt.compute.aio.ComputeManagementClient`` (None: the static catalog alone);
     ``nodes`` lists a pool's Kubernetes Nodes (None: readiness from the pool's state alone).
+    ``check_quota``: the quota pre-flight before creating or growing a pool (needs `compute`).
     `from_config` builds the clients with ``DefaultAzureCredential``. Use ``async with`` or
     `close` (which stops polling, not the operations Azure runs).
     """
@@ -111,6 +108,7 @@ class AksProvisioner:
         catalog: Catalog | None = None,
         clock: Clock | None = None,
         check_skus: bool = True,
+        check_quota: bool = True,
         log: Any = None,
         closing: Sequence[Any] = (),
     ) -> None:
@@ -141,6 +139,15 @@ class AksProvisioner:
                 ttl=config.sku_ttl,
                 log=log,
             )
+        self.preflight = QuotaPreflight(
+            compute if check_quota else None,
+            skus=self.skus,
+            location=self.location,
+            subscription_id=config.subscription_id,
+            clock=self.clock,
+            ttl=config.quota_ttl,
+            log=log,
+        )
         self._ops: dict[WorkspaceKey, _Operation] = {}
         #: the latest pool asked for while an operation ran (None: no pool), applied when it ends
         self._pending: dict[WorkspaceKey, PoolSpec | None] = {}
@@ -159,6 +166,7 @@ class AksProvisioner:
         catalog: Catalog | None = None,
         clock: Clock | None = None,
         log: Any = None,
+        check_quota: bool = True,
         **client_kwargs: Any,
     ) -> AksProvisioner:
         """Build the Azure clients for `config` (``DefaultAzureCredential`` unless `credential`
@@ -193,6 +201,7 @@ class AksProvisioner:
             catalog=catalog,
             clock=clock,
             log=log,
+            check_quota=check_quota,
             closing=[containers, compute, *closing],
         )
 
@@ -286,7 +295,9 @@ class AksProvisioner:
             if spec is None:
                 return
             await self._refuse_unavailable(spec.vm_size)
+            check = await self.preflight.check(key, spec.vm_size, spec.count)
             await self._put(key, name, pool_body(spec), create=True)
+            self.preflight.reserve(check)
             return
         self._check_owner(key, name, pool)
         state = provisioning_state(pool)
@@ -303,7 +314,10 @@ class AksProvisioner:
                 self._pending[key] = spec  # the new size comes once the old pool is gone
             return
         if state == "Failed" or needs_update(pool, spec):
+            grow = spec.count - int(props.get("count") or 0)
+            check = await self.preflight.check(key, spec.vm_size, grow)
             await self._put(key, name, pool_body(spec, pool), create=False)
+            self.preflight.reserve(check)
 
     async def observe(self, key: WorkspaceKey) -> tuple[Manifest, ...]:
         name = pool_name(key)
@@ -320,7 +334,7 @@ class AksProvisioner:
             key,
             pool,
             nodes=nodes,
-            failure=self._failure(key, pool) if state == "Failed" else None,
+            failure=pool_failure(pool, self._failures.get(key)) if state == "Failed" else None,
             now=rfc3339(self.clock.now()),
             deleting_since=deleting_since,
         )
@@ -359,6 +373,7 @@ class AksProvisioner:
         self._failures.pop(key, None)
         self._deleting_since.pop(key, None)
         self._locks.pop(key, None)
+        self.preflight.forget(key)
 
     def _check_owner(self, key: WorkspaceKey, name: str, pool: Mapping[str, Any]) -> None:
         owner = owner_of(pool)
@@ -372,6 +387,10 @@ class AksProvisioner:
         problem = await self.skus.problem(vm_size)
         if problem is not None:
             raise InsufficientCapacity(problem)
+
+    def take_notices(self, key: WorkspaceKey) -> tuple[Notice, ...]:
+        """The notices not handed out yet about a Workspace (`NoticeSource`)."""
+        return self.preflight.take_notices(key)
 
     async def _put(self, key: WorkspaceKey, name: str, body: Manifest, *, create: bool) -> None:
         try:
@@ -476,17 +495,3 @@ class AksProvisioner:
                 self._log.warning(
                     "aks.pool.follow_up_failed", workspace=str(key), error=error.message
                 )
-
-    def _failure(self, key: WorkspaceKey, pool: Mapping[str, Any]) -> tuple[str, str]:
-        """(reason, message) of a Failed pool: our operation's error, else the pool's own."""
-        error = self._failures.get(key)
-        if error is not None:
-            reason = (
-                REASON_CAPACITY if isinstance(error, InsufficientCapacity) else REASON_LAUNCH_FAILED
-            )
-            return reason, error.message
-        detail = ((pool.get("properties") or {}).get("status") or {}).get("provisioningError") or {}
-        message = str(detail.get("message") or f"agent pool {pool.get('name')} is in state Failed")
-        codes = error_codes(detail)
-        reason = REASON_CAPACITY if is_capacity(codes, message) else REASON_LAUNCH_FAILED
-        return reason, message

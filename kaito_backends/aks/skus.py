@@ -1,10 +1,11 @@
 """GPU instance types as Azure offers them in one location, through Compute resource SKUs.
 
 ``ResourceSkusOperations.list(filter="location eq '<location>'")`` says which VM sizes exist
-there, their capabilities (``GPUs``, ``vCPUs``, ``MemoryGB``) and restrictions (a
-``Location`` restriction such as ``NotAvailableForSubscription`` means unusable; ``Zone``
-restrictions only narrow the zones). Azure does not say which GPU a size has, how much GPU
-memory or which CUDA compute capability: the static catalog (`kaito_presets`) does. So:
+there, their quota ``family``, capabilities (``GPUs``, ``vCPUs``, ``MemoryGB``) and
+restrictions (a ``Location`` restriction such as ``NotAvailableForSubscription`` means
+unusable; ``Zone`` restrictions only narrow the zones). Azure does not say which GPU a size
+has, how much GPU memory or which CUDA compute capability: the static catalog
+(`kaito_presets`) does. So:
 
 - `sku_facts`: the listing reduced to `SkuFacts` per VM size (pure);
 - `offered_skus`: catalog SKUs Azure lists in the location without a location restriction
@@ -43,6 +44,8 @@ class SkuFacts:
     zones: tuple[str, ...]
     #: reasonCode of a restriction on the whole location (e.g. ``NotAvailableForSubscription``)
     restriction: str | None = None
+    #: the vCPU quota the size counts against (``standardNCADSA100v4Family``), when Azure says
+    family: str | None = None
 
     @property
     def available(self) -> bool:
@@ -89,6 +92,7 @@ def sku_facts(skus: Iterable[Mapping[str, Any]], *, location: str) -> dict[str, 
             memory_gb=_number(caps.get("MemoryGB")),
             zones=zones,
             restriction=restriction,
+            family=str(sku["family"]) if sku.get("family") else None,
         )
     return facts
 

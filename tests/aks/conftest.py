@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 A100 = "Standard_NC24ads_A100_v4"
 T4 = "Standard_NC16as_T4_v3"
 V100 = "Standard_NC6s_v3"
+#: The vCPU quota family of `A100`, as Azure names it.
+A100_FAMILY = "standardNCADSA100v4Family"
 KEY = WorkspaceKey("default", "phi")
 
 
@@ -50,10 +52,17 @@ def default_skus() -> list[dict[str, Any]]:
     from tests.aks.fake_arm import gpu_sku
 
     return [
-        gpu_sku(A100, gpus=1, vcpus=24, memory_gb=220),
-        gpu_sku(T4, gpus=1, vcpus=16, memory_gb=110),
-        gpu_sku(V100, gpus=1, vcpus=6, memory_gb=112, restricted="NotAvailableForSubscription"),
-        gpu_sku("Standard_D4s_v5", gpus=0, vcpus=4, memory_gb=16),
+        gpu_sku(A100, gpus=1, vcpus=24, memory_gb=220, family=A100_FAMILY),
+        gpu_sku(T4, gpus=1, vcpus=16, memory_gb=110, family="standardNCASv3_T4Family"),
+        gpu_sku(
+            V100,
+            gpus=1,
+            vcpus=6,
+            memory_gb=112,
+            restricted="NotAvailableForSubscription",
+            family="standardNCSv3Family",
+        ),
+        gpu_sku("Standard_D4s_v5", gpus=0, vcpus=4, memory_gb=16, family="standardDSv5Family"),
         gpu_sku("Standard_NC99_future_v9", gpus=8, vcpus=99, memory_gb=999),
     ]
 

@@ -10,12 +10,19 @@ to it unchanged:
   header; a pool busy with an operation refuses a PUT with 409 ``OperationNotAllowed``, as AKS does;
 - ``GET /subscriptions/{sub}/providers/Microsoft.ContainerService/locations/{loc}/operations/{id}``:
   the operation's status (``InProgress``, ``Succeeded``, ``Failed`` with an ``error`` body);
-- ``GET /subscriptions/{sub}/providers/Microsoft.Compute/skus?$filter=location eq '...'``.
+- ``GET /subscriptions/{sub}/providers/Microsoft.Compute/skus?$filter=location eq '...'``;
+- ``GET /subscriptions/{sub}/providers/Microsoft.Compute/locations/{loc}/usages``: the compute
+  quotas, as ARM lists them (``{"value": [{"unit": "Count", "currentValue", "limit", "name":
+  {"value", "localizedValue"}}]}``): ``cores`` (Total Regional vCPUs), one per VM family of the
+  SKUs, ``virtualMachines`` and ``availabilitySets``. A family's ``currentValue`` is
+  `quota_used` (VMs not ours) plus the vCPUs of the pools that exist; limits are `quota_limits`
+  (by usage name), else `default_quota`.
 
 An operation completes ``lro_seconds`` after it started (0: at the next request), whoever asks.
 Fault knobs: `fail_next_operation` (the LRO ends Failed, the pool ``Failed`` with
 ``status.provisioningError``), `refuse_next_put` (e.g. a quota error on PUT), `inject` (any
-status, e.g. 429 with Retry-After, on the next N matching requests), `delete_pool_behind_our_back`,
+status, e.g. 429 with Retry-After or 403 AuthorizationFailed, on the next N matching requests),
+`delete_pool_behind_our_back`,
 `hold` (a slow LRO: nothing completes until `finish`). Requests are recorded in `requests`;
 `creates` counts pools created per name. `nodes_of` synthesizes the Kubernetes Nodes a pool has.
 
@@ -95,8 +102,10 @@ def gpu_sku(
     location: str = "eastus",
     restricted: str | None = None,
     zones: Sequence[str] = ("1", "2", "3"),
+    family: str | None = None,
 ) -> dict[str, Any]:
-    """A ``Microsoft.Compute/skus`` entry for a VM size; ``restricted`` is a reasonCode."""
+    """A ``Microsoft.Compute/skus`` entry for a VM size; ``restricted`` is a reasonCode;
+    ``family`` the quota family (default: made up from the name)."""
     capabilities = [
         {"name": "vCPUs", "value": str(vcpus)},
         {"name": "MemoryGB", "value": str(memory_gb)},
@@ -117,7 +126,7 @@ def gpu_sku(
         "name": name,
         "tier": "Standard",
         "size": name.removeprefix("Standard_"),
-        "family": "standard" + re.sub(r"\d+", "", name.split("_")[1]) + "Family",
+        "family": family or "standard" + re.sub(r"\d+", "", name.split("_")[1]) + "Family",
         "locations": [location],
         "locationInfo": [{"location": location, "zones": list(zones)}],
         "capabilities": capabilities,
@@ -149,6 +158,11 @@ class FakeArm:
         self.on_pool_ready = on_pool_ready
         self.on_pool_deleted = on_pool_deleted
         self.pools: dict[str, dict[str, Any]] = {}
+        #: vCPU quota limits by usage name (``cores``, a family); others get `default_quota`
+        self.quota_limits: dict[str, int] = {}
+        #: vCPUs in use by VMs that are not our pools, by usage name
+        self.quota_used: dict[str, int] = {}
+        self.default_quota = 1000
         self.operations: dict[str, _Operation] = {}
         self.injections: list[Injection] = []
         self.requests: list[tuple[str, str]] = []
@@ -274,6 +288,36 @@ class FakeArm:
             )
         return nodes
 
+    def usages(self, location: str) -> list[dict[str, Any]]:
+        """The compute quotas of a location, as ``usages`` lists them (pools counted)."""
+        skus = {
+            str(s["name"]).lower(): s
+            for s in self.skus
+            if location.lower() in (loc.lower() for loc in s.get("locations", ()))
+        }
+        used: Counter[str] = Counter(self.quota_used)
+        vms = 0
+        for pool in self.pools.values():
+            props = pool["properties"]
+            sku = skus.get(str(props.get("vmSize")).lower())
+            count = int(props.get("count") or 0)
+            vms += count
+            if sku is not None:
+                vcpus = count * int(_capability(sku, "vCPUs"))
+                used[sku["family"]] += vcpus
+                used["cores"] += vcpus
+        quotas = {"cores": "Total Regional vCPUs"}
+        for sku in skus.values():
+            quotas[sku["family"]] = f"{sku['family']} vCPUs"
+        limits = self.quota_limits
+        rows = [
+            _usage(name, label, used[name], limits.get(name, self.default_quota))
+            for name, label in quotas.items()
+        ]
+        rows.append(_usage("virtualMachines", "Virtual Machines", vms, 25000))
+        rows.append(_usage("availabilitySets", "Availability Sets", 0, 2500))
+        return rows
+
     # -- serving ---------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
@@ -292,6 +336,9 @@ class FakeArm:
         rest = path[len(sub) :]
         if rest == "/providers/Microsoft.Compute/skus":
             return self._skus(request)
+        match = re.fullmatch(r"/providers/Microsoft.Compute/locations/([^/]+)/usages", rest)
+        if match and request.method == "GET":
+            return web.json_response({"value": self.usages(match.group(1))})
         match = re.fullmatch(rf"{_AKS}/locations/([^/]+)/operations/([^/]+)", rest)
         if match and request.method == "GET":
             return self._operation(match.group(2))
@@ -505,6 +552,19 @@ class FakeArm:
     def _gone(self, name: str, pool: dict[str, Any] | None) -> None:
         if pool is not None and self.on_pool_deleted is not None:
             self.on_pool_deleted(name, self._view(pool))
+
+
+def _capability(sku: dict[str, Any], name: str) -> str:
+    return next((c["value"] for c in sku.get("capabilities", ()) if c["name"] == name), "0")
+
+
+def _usage(name: str, label: str, current: int, limit: int) -> dict[str, Any]:
+    return {
+        "unit": "Count",
+        "currentValue": current,
+        "limit": limit,
+        "name": {"value": name, "localizedValue": label},
+    }
 
 
 def _taint(text: str) -> dict[str, str]:

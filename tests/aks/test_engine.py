@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("azure.mgmt.containerservice", reason="the 'aks' extra is not installed")
 
 from kaito_backends.aks import AksProvisioner, nodes_via, pool_name
+from kaito_backends.engine.events import EventRecorder, RecordedEvent
 from kaito_backends.engine.observer import ListObserver
 from kaito_backends.engine.reconciler import Reconciler
 from kaito_backends.fake import FakeCluster
@@ -21,7 +22,7 @@ from kaito_backends.objects import ObjectRef
 from kaito_core import testing as kt
 from kaito_core.plan import PlanSettings, plan
 from kaito_presets import default_catalog
-from tests.aks.conftest import A100, KEY, ProvisionerFactory
+from tests.aks.conftest import A100, A100_FAMILY, KEY, ProvisionerFactory
 from tests.aks.fake_arm import FakeArm
 from tests.aks.test_provisioner import QUOTA_MESSAGE
 
@@ -30,11 +31,14 @@ WORKSPACE = ObjectRef("kaito.sh/v1beta1", "Workspace", KEY.name, KEY.namespace)
 
 
 async def _setup(
-    make_provisioner: ProvisionerFactory,
+    make_provisioner: ProvisionerFactory, *, events: list[RecordedEvent] | None = None
 ) -> tuple[FakeCluster, AksProvisioner, Reconciler]:
     cluster = FakeCluster()
     client = cluster.client()
-    provisioner = await make_provisioner(nodes=nodes_via(client))
+    provisioner = await make_provisioner(nodes=nodes_via(client), clock=cluster.clock)
+    recorder = None
+    if events is not None:
+        recorder = EventRecorder(client, clock=cluster.clock, sinks=(events.append,))
     await client.create(kt.workspace(KEY.name, instance_type=A100).to_manifest())
     reconciler = Reconciler(
         client,
@@ -44,6 +48,7 @@ async def _setup(
         catalog=default_catalog(),
         settings=PlanSettings(provisioner=provisioner.name),
         clock=cluster.clock,
+        recorder=recorder,
     )
     return cluster, provisioner, reconciler
 
@@ -99,6 +104,60 @@ async def test_quota_shows_azures_message_on_the_workspace(
         "InsufficientCapacity",
         QUOTA_MESSAGE,
     )
+
+
+async def test_the_quota_pre_flight_refuses_before_any_create_and_recovers(
+    arm: FakeArm, make_provisioner: ProvisionerFactory
+) -> None:
+    """No room in the family: ResourceReady=False/QuotaExceeded, no PUT sent; rechecked after
+    the requeue, a raised quota makes the pool without anyone touching the Workspace."""
+    cluster, provisioner, reconciler = await _setup(make_provisioner)
+    arm.quota_limits[A100_FAMILY] = 12
+    result = await reconciler.reconcile(KEY)
+    assert arm.count("PUT") == 0
+    assert arm.count("GET", "/providers/Microsoft.Compute/locations/eastus/usages") == 1
+    resource = (await _conditions(cluster))["ResourceReady"]
+    assert (resource["status"], resource["reason"]) == ("False", "QuotaExceeded")
+    assert f"quota {A100_FAMILY} " in resource["message"]
+    assert "0 used of 12 allowed" in resource["message"]
+    assert result.state == "Pending"
+    assert result.requeue_after == reconciler.capacity_retry
+    arm.quota_limits[A100_FAMILY] = 24
+    cluster.clock.advance(result.requeue_after)
+    await reconciler.reconcile(KEY)
+    assert arm.creates == {POOL: 1}
+    await provisioner.wait()
+    await reconciler.reconcile(KEY)
+    resource = (await _conditions(cluster))["ResourceReady"]
+    assert resource["reason"] != "QuotaExceeded"
+
+
+async def test_unreadable_quota_is_one_event_and_the_pool_is_made(
+    arm: FakeArm, make_provisioner: ProvisionerFactory
+) -> None:
+    """403 on the quota read: a QuotaNotChecked Warning Event, once; provisioning goes on."""
+    events: list[RecordedEvent] = []
+    cluster, provisioner, reconciler = await _setup(make_provisioner, events=events)
+    arm.inject(
+        403,
+        code="AuthorizationFailed",
+        message="does not have authorization to perform action "
+        "'Microsoft.Compute/locations/usages/read'",
+        times=99,
+        path_contains="/usages",
+    )
+    await reconciler.reconcile(KEY)
+    assert arm.creates == {POOL: 1}
+    await provisioner.wait()
+    cluster.clock.advance(3600)
+    await reconciler.reconcile(KEY)
+    told = [e for e in events if e.reason == "QuotaNotChecked"]
+    assert [(e.type, e.count) for e in told] == [("Warning", 1)]
+    stored = [
+        o for o in cluster.snapshot() if o["kind"] == "Event" and o["reason"] == "QuotaNotChecked"
+    ]
+    assert len(stored) == 1
+    assert "Microsoft.Compute/locations/usages/read" in stored[0]["message"]
 
 
 async def test_a_failed_lro_reaches_the_workspace(

@@ -9,15 +9,16 @@ pytest.importorskip("azure.mgmt.compute", reason="the 'aks' extra is not install
 from kaito_backends.aks import AksProvisioner, SkuFacts
 from kaito_backends.aks.skus import offered_skus, sku_facts
 from kaito_presets import default_catalog
-from tests.aks.conftest import A100, T4, V100, default_skus
+from tests.aks.conftest import A100, A100_FAMILY, T4, V100, default_skus
 from tests.aks.fake_arm import FakeArm, gpu_sku
 
 
 def test_facts_read_capabilities_zones_and_location_restrictions() -> None:
-    """GPUs, vCPUs, MemoryGB and zones as Azure lists them; a Location restriction's reason."""
+    """GPUs, vCPUs, MemoryGB, zones and the quota family as Azure lists them; a Location
+    restriction's reason."""
     facts = sku_facts(default_skus(), location="EastUS")
     assert facts[A100.lower()] == SkuFacts(
-        name=A100, gpus=1, vcpus=24, memory_gb=220.0, zones=("1", "2", "3")
+        name=A100, gpus=1, vcpus=24, memory_gb=220.0, zones=("1", "2", "3"), family=A100_FAMILY
     )
     assert facts[V100.lower()].restriction == "NotAvailableForSubscription"
     assert not facts[V100.lower()].available
