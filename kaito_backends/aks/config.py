@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import attrs
 
-__all__ = ["ENVIRONMENT", "AksConfig", "AksConfigError"]
+__all__ = ["ENVIRONMENT", "AksConfig", "AksConfigError", "setting_problems"]
 
 #: Environment variables per setting, in the order they are looked at.
 ENVIRONMENT: Mapping[str, tuple[str, ...]] = {
@@ -45,7 +45,23 @@ _FLAGS = {
     "arm_endpoint": "--aks-arm-endpoint",
 }
 _REQUIRED = ("subscription_id", "resource_group", "cluster")
+_REGION = re.compile(r"^[a-zA-Z][a-zA-Z0-9]{1,63}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def setting_problems(
+    *, subscription_id: str | None, arm_endpoint: str | None, location: str | None = None
+) -> list[str]:
+    """What is wrong with a subscription id (not a UUID), an ARM endpoint (not https) or a
+    location (not an Azure region name such as ``eastus2``)."""
+    problems = []
+    if subscription_id and not _UUID.match(subscription_id):
+        problems.append(f"subscription id {subscription_id!r} is not a UUID")
+    if location and not _REGION.match(location):
+        problems.append(f"location {location!r} is not an Azure region name (e.g. eastus2)")
+    if arm_endpoint and not arm_endpoint.startswith("https://"):
+        problems.append(f"ARM endpoint {arm_endpoint!r} must be an https:// URL")
+    return problems
 
 
 class AksConfigError(ValueError):
@@ -96,12 +112,10 @@ class AksConfig:
             for field in _REQUIRED
             if not values[field]
         ]
-        subscription = values["subscription_id"]
-        if subscription and not _UUID.match(subscription):
-            problems.append(f"subscription id {subscription!r} is not a UUID")
-        endpoint = values["arm_endpoint"]
-        if endpoint and not endpoint.startswith("https://"):
-            problems.append(f"ARM endpoint {endpoint!r} must be an https:// URL")
+        subscription, endpoint = values["subscription_id"], values["arm_endpoint"]
+        problems += setting_problems(
+            subscription_id=subscription, arm_endpoint=endpoint, location=values["location"]
+        )
         if polling_interval <= 0:
             problems.append("the LRO polling interval must be positive")
         if quota_ttl <= 0:

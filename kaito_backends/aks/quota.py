@@ -25,6 +25,7 @@ and the PUT, and Azure's answer to the PUT stays the authority (`kaito_backends.
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -132,16 +133,18 @@ class QuotaCheck:
             room = ", ".join(f"{q.name} {q.current} used of {q.limit}" for q in self.quotas)
             return f"{wanted}; {self.location}: {room or 'no quota listed'}"
         limit = short.current + self.needed
-        scope = (
-            f"/subscriptions/{subscription_id}/providers/Microsoft.Compute/locations/"
-            f"{self.location}"
+        scope = f"/subscriptions/{subscription_id}/providers/Microsoft.Compute/locations/"
+        command = shlex.join(
+            [
+                *("az", "quota", "update", "--resource-name", short.name),
+                *("--scope", scope + self.location, "--resource-type", "dedicated"),
+                *("--limit-object", f"value={limit}"),
+            ]
         )
         return (
             f"{wanted}; quota {short.name} ({short.label}) in {self.location} has "
             f"{short.current} used of {short.limit} allowed. Request a limit of at least {limit} "
-            f"on the Azure portal's quota page ({QUOTA_PORTAL}) or with: az quota update "
-            f"--resource-name {short.name} --scope {scope} --resource-type dedicated "
-            f"--limit-object value={limit}"
+            f"on the Azure portal's quota page ({QUOTA_PORTAL}) or with: {command}"
         )
 
 

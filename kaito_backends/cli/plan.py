@@ -8,10 +8,12 @@ problem prints one ``FILE: Workspace/NAME: FIELD.PATH: message`` line and nothin
 Each Workspace is then planned against an empty cluster (its ConfigMaps and, for
 ``--provisioner byo`` or ``--byo``, the Nodes given in the files) and the NodeClaims and objects
 are printed: multi-document YAML (default) or a JSON ``v1 List``; ``--summary`` prints one line
-per Workspace instead. Output is byte-identical across runs.
+per Workspace instead, and with ``--check-quota`` whether each Workspace's nodes fit the Azure
+vCPU quota (`kaito_backends.cli.quota_check`: read-only, needs Azure credentials). Output is
+byte-identical across runs (the quota lines depend on Azure's answer).
 
-Exit codes: 0 planned, 1 invalid input or a Workspace that cannot be planned (one line each),
-2 unreadable input.
+Exit codes: 0 planned, 1 invalid input or a Workspace that cannot be planned (one line each) or
+whose nodes do not fit the quota, 2 unreadable input or a quota check that could not be made.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from kaito_backends.cli.inputs import (
     problem_line,
 )
 from kaito_backends.cli.output import dump_json, dump_yaml, table
+from kaito_backends.cli.quota_check import add_quota_arguments, check_quota_of
 from kaito_core.api import WorkspaceStatus
 from kaito_core.observed import Observed
 from kaito_core.outcome import Outcome, PlanSummary
@@ -78,6 +81,7 @@ def register(sub: Any) -> None:
         "dtype, served model, readiness timeout) instead of the manifests",
     )
     add_validation_arguments(parser, provisioning=True)
+    add_quota_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -155,6 +159,9 @@ def _print_summary(outcomes: Sequence[Outcome[WorkspaceStatus]]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.check_quota and not args.summary:
+        print("kaito plan: --check-quota needs --summary", file=sys.stderr)
+        return 2
     checked = check(args, command="plan", complete=True)
     if checked.status or checked.context is None:
         return checked.status
@@ -178,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.summary:
         _print_summary(outcomes)
-        return 0
+        return check_quota_of(args, outcomes) if args.check_quota else 0
     documents = [obj for o in outcomes for obj in (*o.node_claims, *o.desired)]
     if args.output == "json":
         sys.stdout.write(dump_json({"apiVersion": "v1", "kind": "List", "items": documents}))

@@ -56,6 +56,21 @@ def test_the_arm_endpoint_must_be_https() -> None:
         aks_config_from_args(_parse("--aks-arm-endpoint", "http://127.0.0.1:1"), environ=ENV)
 
 
+@pytest.mark.parametrize(
+    "location", ["east us", "eastus;rm", "'eastus'", "eastus/../x", "e"], ids=repr
+)
+def test_the_location_is_an_azure_region_name(location: str) -> None:
+    """It lands in ARM URLs and in the ``az quota`` command a quota message suggests."""
+    with pytest.raises(AksConfigError, match="not an Azure region name"):
+        aks_config_from_args(_parse("--aks-location", location), environ=ENV)
+
+
+def test_the_quota_cache_time_is_positive() -> None:
+    assert AksConfig.resolve({}, ENV).quota_ttl == 60.0
+    with pytest.raises(AksConfigError, match="quota cache time"):
+        AksConfig.resolve({}, ENV, quota_ttl=0)
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "soon"])
 def test_the_polling_interval_is_a_positive_number(value: str) -> None:
     with pytest.raises(SystemExit):
