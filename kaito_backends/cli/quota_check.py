@@ -16,19 +16,18 @@ retried after Retry-After (at most `ATTEMPTS` reads, `MAX_WAIT` seconds per wait
 
 Exit codes: 0 every Workspace fits, 1 one does not (or its VM size is not offered there), 2 the
 check could not be made (settings, credentials, permissions, Azure unreachable or throttled).
+Importing this module imports neither asyncio, Azure nor the AKS backend: ``kaito plan`` stays
+light.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from kaito_backends.aks.config import ENVIRONMENT, setting_problems
-from kaito_backends.aks.pools import instance_type
 from kaito_core.api import WorkspaceStatus
 from kaito_core.outcome import Outcome
 
@@ -69,6 +68,8 @@ def add_quota_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _setting(args: argparse.Namespace, flag: str, field: str, environ: Mapping[str, str]) -> str:
+    from kaito_backends.aks.config import ENVIRONMENT
+
     value = getattr(args, flag, None) or next(
         (environ[n] for n in ENVIRONMENT[field] if environ.get(n)), ""
     )
@@ -77,6 +78,8 @@ def _setting(args: argparse.Namespace, flag: str, field: str, environ: Mapping[s
 
 def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, str, str]:
     """(subscription, location, ARM endpoint or ""); raises `_CannotCheck` naming what to set."""
+    from kaito_backends.aks.config import setting_problems
+
     subscription = _setting(args, "aks_subscription", "subscription_id", environ)
     location = _setting(args, "aks_location", "location", environ).lower()
     endpoint = _setting(args, "aks_arm_endpoint", "arm_endpoint", environ)
@@ -97,6 +100,8 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str
 
 def _wanted(outcome: Outcome[WorkspaceStatus]) -> tuple[str, str, int]:
     """(workspace, VM size, node count) of a planned Workspace; count 0 when none."""
+    from kaito_backends.aks.pools import instance_type
+
     label = outcome.summary.workspace if outcome.summary is not None else "?"
     sizes = sorted({instance_type(c) for c in outcome.node_claims})
     return label, (sizes[0] if sizes else ""), len(outcome.node_claims)
@@ -104,6 +109,8 @@ def _wanted(outcome: Outcome[WorkspaceStatus]) -> tuple[str, str, int]:
 
 async def _read(what: str, read: Callable[[], Awaitable[T]]) -> T:
     """`read` (raising `BackendError`s), retried while Azure throttles; `_CannotCheck` if not."""
+    import asyncio
+
     from kaito_backends.errors import BackendError, Transient
 
     attempt = 1
@@ -201,6 +208,8 @@ def check_quota_of(
 ) -> int:
     """Print one quota line per planned Workspace (stdout) or why it cannot (stderr); the exit
     code (module docstring). `credential` and ``client_kwargs`` are for tests and embedders."""
+    import asyncio
+
     try:
         subscription, location, endpoint = _settings(
             args, os.environ if environ is None else environ

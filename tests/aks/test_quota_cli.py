@@ -195,3 +195,17 @@ def test_settings_problems_are_one_line_and_exit_2(
     assert problem in err
     assert err.count("\n") == 1
     assert "quota: " not in out
+
+
+def test_kaito_plan_does_not_load_azure_or_the_aks_backend_until_asked() -> None:
+    """The check's imports are lazy: plain ``kaito plan`` pays nothing for it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kaito_backends.cli.plan\n"
+        "print(sorted(m for m in sys.modules if m == 'asyncio' or m.startswith(('azure', "
+        "'kaito_backends.aks'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
