@@ -117,9 +117,9 @@ class AksProvisioner:
 
             catalog = default_catalog()
         if log is None:
-            import structlog
+            from kaito_backends.engine.logs import library_logger
 
-            log = structlog.get_logger("kaito.aks")
+            log = library_logger("kaito.aks")
         self.config = config
         self.catalog = catalog
         self.clock = clock or SystemClock()

@@ -23,7 +23,7 @@ See ``docs/engine.md`` (how it works) and ``docs/embedding.md`` (using the piece
 from kaito_backends.engine.controller import Controller
 from kaito_backends.engine.events import EventRecorder, RecordedEvent
 from kaito_backends.engine.informers import Informer
-from kaito_backends.engine.logs import configure_logging, engine_logger, redact
+from kaito_backends.engine.logs import configure_logging, engine_logger, library_logger, redact
 from kaito_backends.engine.metrics import EngineMetrics
 from kaito_backends.engine.observer import (
     CacheObserver,
@@ -80,6 +80,7 @@ __all__ = [
     "configure_logging",
     "default_rate_limiter",
     "engine_logger",
+    "library_logger",
     "redact",
     "retrying",
     "workspace_keys_of",

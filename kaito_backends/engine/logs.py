@@ -1,5 +1,10 @@
 """Structured logs for the engine (structlog): console or JSON, one line per event.
 
+- A library configures no logging and prints nothing: every logger kaito-py's backends use comes
+  from `library_logger`, which writes nothing until *someone* configures structlog (the ``kaito``
+  command calls `configure_logging`; an embedding application calls `configure_logging` or its
+  own ``structlog.configure``). structlog's own unconfigured default would print every event to
+  standard output, so we never hand out a plain ``structlog.get_logger()``.
 - `configure_logging` sets structlog up once for the process: ``format="console"`` (coloured
   when the stream is a terminal) or ``"json"`` (one JSON object per line, for log shippers), a
   minimum ``level``, ISO timestamps, and the `redact` processor.
@@ -21,7 +26,14 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
-__all__ = ["REDACTED", "LogFormat", "configure_logging", "engine_logger", "redact"]
+__all__ = [
+    "REDACTED",
+    "LogFormat",
+    "configure_logging",
+    "engine_logger",
+    "library_logger",
+    "redact",
+]
 
 LogFormat = Literal["console", "json"]
 REDACTED = "[redacted]"
@@ -141,6 +153,60 @@ def _passthrough(
     return event_dict
 
 
+class _QuietUntilConfigured:
+    """A structlog-shaped logger that drops every event while structlog is unconfigured.
+
+    It asks `structlog.is_configured` on every call, so an application that configures logging
+    after building a Controller still gets the lines; once configured, `bind` and friends hand
+    out the real structlog logger (no per-call cost on the configured path).
+    """
+
+    __slots__ = ("_context", "_name")
+
+    def __init__(self, name: str, context: dict[str, Any]) -> None:
+        self._name = name
+        self._context = context
+
+    def _real(self) -> Any:
+        return structlog.get_logger(self._name).bind(**self._context)
+
+    def bind(self, **values: Any) -> Any:
+        if structlog.is_configured():
+            return self._real().bind(**values)
+        return _QuietUntilConfigured(self._name, {**self._context, **values})
+
+    def new(self, **values: Any) -> Any:
+        return _QuietUntilConfigured(self._name, {}).bind(**values)
+
+    def unbind(self, *keys: str) -> Any:
+        missing = [k for k in keys if k not in self._context]
+        if missing:
+            raise KeyError(missing[0])
+        return self.try_unbind(*keys)
+
+    def try_unbind(self, *keys: str) -> Any:
+        kept = {k: v for k, v in self._context.items() if k not in keys}
+        return _QuietUntilConfigured(self._name, kept).bind()
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def log(*args: Any, **kwargs: Any) -> Any:
+            if not structlog.is_configured():
+                return None
+            return getattr(self._real(), method)(*args, **kwargs)
+
+        return log
+
+
+def library_logger(name: str, **bound: Any) -> Any:
+    """The logger library code uses: ``logger=name`` and ``bound`` on every line, and silent
+    (nothing printed, nothing formatted) until structlog is configured by the application."""
+    return _QuietUntilConfigured(name, {"logger": name, **bound}).bind()
+
+
 def engine_logger(**bound: Any) -> Any:
-    """The engine's logger (``logger="kaito.engine"``) with ``bound`` key/values on every line."""
-    return structlog.get_logger("kaito.engine").bind(logger="kaito.engine", **bound)
+    """The engine's logger (``logger="kaito.engine"``) with ``bound`` key/values on every line;
+    silent until structlog is configured (see `library_logger`)."""
+    return library_logger("kaito.engine", **bound)

@@ -43,9 +43,9 @@ from datetime import UTC
 from typing import Any, Literal
 
 import attrs
-import structlog
 
 from kaito_backends.clock import Clock, SystemClock, VirtualClock
+from kaito_backends.engine.logs import library_logger
 from kaito_backends.errors import BackendError, Conflict, NotFound
 from kaito_backends.objects import Manifest, ObjectRef
 from kaito_backends.protocols import ClusterClient
@@ -146,7 +146,7 @@ class LeaderElector:
         self.on_new_leader = on_new_leader
         self.release_on_stop = release_on_stop
         self.jitter = jitter
-        self.log = log if log is not None else structlog.get_logger("kaito.operator")
+        self.log = log if log is not None else library_logger("kaito.operator")
         self._rng = random.Random(identity)  # jitter that differs per candidate, reproducibly
         self._lease: Manifest | None = None  # the Lease as this candidate last wrote it
         self._observed: LeaseRecord | None = None

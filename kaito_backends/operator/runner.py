@@ -25,11 +25,11 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-import structlog
 from aiohttp import web
 from prometheus_client import Gauge, GCCollector, PlatformCollector, ProcessCollector
 
 from kaito_backends.clock import Clock, SystemClock
+from kaito_backends.engine.logs import library_logger
 from kaito_backends.errors import BackendError, NotFound
 from kaito_backends.operator.backends import Connection, ScopedClient, SetupError, connect
 from kaito_backends.operator.health import Health, health_routes, metrics_routes
@@ -64,7 +64,7 @@ class Operator:
         self.settings = settings
         self.connection = connection
         self.clock: Clock = clock or SystemClock()
-        self.log = log if log is not None else structlog.get_logger("kaito.operator")
+        self.log = log if log is not None else library_logger("kaito.operator")
         self.health = Health()
         self.metrics = EngineMetrics()
         self.registry = self.metrics.registry
@@ -324,7 +324,7 @@ class Operator:
 def install_signal_handlers(stop: asyncio.Event, log: Any = None) -> Callable[[], None]:
     """SIGTERM and SIGINT set ``stop``; returns a function that removes the handlers."""
     loop = asyncio.get_running_loop()
-    logger = log if log is not None else structlog.get_logger("kaito.operator")
+    logger = log if log is not None else library_logger("kaito.operator")
     installed: list[int] = []
 
     def handle(signum: int) -> None:

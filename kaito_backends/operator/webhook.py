@@ -42,10 +42,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
-import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from kaito_backends.engine.logs import library_logger
 from kaito_backends.errors import BackendError, NotFound
 from kaito_backends.objects import Manifest, ObjectRef
 from kaito_backends.operator.settings import WEBHOOK_NAME, WEBHOOK_PATH
@@ -152,7 +152,7 @@ class WorkspaceValidator:
         self.catalog = catalog
         self.lookup_timeout = lookup_timeout
         self.metrics = metrics
-        self.log = log if log is not None else structlog.get_logger("kaito.webhook")
+        self.log = log if log is not None else library_logger("kaito.webhook")
 
     def context(self) -> ValidationContext:
         """The settings-derived context requests start from."""
