@@ -18,6 +18,10 @@ not NVIDIA (AMD, Trainium)    `UnsupportedGpuError`, naming alternatives
 
 The estimator's arithmetic does not change with the dtype: float16 weights are as large as
 bfloat16 ones.
+
+`usability` states the same table per GPU without a runtime (``yes`` / ``float16`` / ``no`` and
+why); ``kaito skus`` shows it. Both read one private verdict, so the catalog listing and
+validation never disagree.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ __all__ = [
     "MIN_COMPUTE_CAPABILITY",
     "RUNTIMES",
     "RuntimePolicy",
+    "Usability",
     "alternative_skus",
     "runtime_policy",
+    "usability",
 ]
 
 #: The oldest NVIDIA generation our images run on (Volta).
@@ -53,6 +59,61 @@ class RuntimePolicy:
     dtype: str | None = None
     #: A sentence for users explaining the override, if any.
     note: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Usability:
+    """Whether a runtime can start on a GPU, for listings (``kaito skus``)."""
+
+    #: ``yes`` (the model's own dtype), ``float16`` (runs, with the dtype overridden) or ``no``.
+    usable: str
+    #: Why, for ``float16`` and ``no``; empty for ``yes``.
+    reason: str = ""
+
+
+def _rejection(gpu: GpuConfig) -> str | None:
+    """``vendor`` or ``capability`` when no runtime we start can use `gpu`, else None."""
+    if gpu.vendor != "nvidia":
+        return "vendor"
+    cc = gpu.compute_capability
+    if cc is not None and cc < MIN_COMPUTE_CAPABILITY:
+        return "capability"
+    return None
+
+
+def _needs_float16(gpu: GpuConfig) -> bool:
+    cc = gpu.compute_capability
+    return cc is not None and cc < MIN_BF16_COMPUTE_CAPABILITY
+
+
+def usability(*, gpu: GpuConfig) -> Usability:
+    """Whether any runtime starts on `gpu`, and how: the verdict `runtime_policy` enforces.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    rejection = _rejection(gpu)
+    if rejection == "vendor":
+        return Usability(
+            usable="no",
+            reason=f"not NVIDIA (vendor {gpu.vendor}): the vLLM and Transformers images need CUDA",
+        )
+    if rejection == "capability":
+        return Usability(
+            usable="no",
+            reason=(
+                f"compute capability {gpu.compute_capability:.1f} is below "
+                f"{MIN_COMPUTE_CAPABILITY:.1f}, the oldest any runtime supports"
+            ),
+        )
+    if _needs_float16(gpu):
+        return Usability(
+            usable="float16",
+            reason=(
+                f"no bfloat16 below compute capability {MIN_BF16_COMPUTE_CAPABILITY:.1f}: "
+                "runs in float16 (upstream v0.12 dropped it)"
+            ),
+        )
+    return Usability(usable="yes")
 
 
 def alternative_skus(
@@ -117,28 +178,26 @@ def runtime_policy(
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; expected one of {', '.join(RUNTIMES)}")
-    if gpu.vendor != "nvidia":
-        raise _reject(
-            gpu,
+    rejection = _rejection(gpu)
+    if rejection == "vendor":
+        why = (
             f"its accelerators ({gpu.gpu_model or 'unknown model'}, vendor {gpu.vendor}) are not "
-            "NVIDIA GPUs, and our vLLM and Transformers images need NVIDIA CUDA",
-            catalog,
+            "NVIDIA GPUs, and our vLLM and Transformers images need NVIDIA CUDA"
         )
-    cc = gpu.compute_capability
-    if cc is None or cc >= MIN_BF16_COMPUTE_CAPABILITY:
+        raise _reject(gpu, why, catalog)
+    if rejection == "capability":
+        why = (
+            f"compute capability {gpu.compute_capability:.1f} of {gpu.gpu_model or 'its GPU'} is "
+            f"below {MIN_COMPUTE_CAPABILITY:.1f}, the minimum any runtime we start supports"
+        )
+        raise _reject(gpu, why, catalog)
+    if not _needs_float16(gpu):
         return RuntimePolicy()
-    if cc < MIN_COMPUTE_CAPABILITY:
-        raise _reject(
-            gpu,
-            f"compute capability {cc:.1f} of {gpu.gpu_model or 'its GPU'} is below "
-            f"{MIN_COMPUTE_CAPABILITY:.1f}, the minimum any runtime we start supports",
-            catalog,
-        )
     runtime_label = "vLLM" if runtime == "vllm" else "Transformers"
     return RuntimePolicy(
         dtype="float16",
         note=(
-            f"float16 chosen for {runtime_label}: {gpu.gpu_model} (compute capability {cc:.1f}) "
-            "has no bfloat16 support"
+            f"float16 chosen for {runtime_label}: {gpu.gpu_model} (compute capability "
+            f"{gpu.compute_capability:.1f}) has no bfloat16 support"
         ),
     )

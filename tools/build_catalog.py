@@ -190,6 +190,31 @@ def _sku(record: dict[str, Any], *, legacy: bool) -> dict[str, Any]:
     }
 
 
+#: Azure's K80 NC-series (one GPU = half a K80 board, 12 GiB; CUDA compute capability 3.7). They
+#: were in the first KAITO SKU table (Azure/kaito ``api/v1alpha1/sku_config.go``) and gone before
+#: v0.6.2, so the reference corpus lacks them; we keep them as legacy so that a Workspace naming
+#: one is rejected with the reason and alternatives rather than as an unknown instance type.
+K80_SKUS = tuple(
+    {
+        "instance_type": name,
+        "cloud": "azure",
+        "gpu_count": count,
+        "gpu_memory_gib": 12 * count,
+        "gpu_model": "NVIDIA K80",
+        "vendor": "nvidia",
+        "nvme": False,
+        "compute_capability": 3.7,
+        "legacy": True,
+    }
+    for name, count in (
+        ("Standard_NC6", 1),
+        ("Standard_NC12", 2),
+        ("Standard_NC24", 4),
+        ("Standard_NC24r", 4),
+    )
+)
+
+
 def build(reference: Path) -> dict[str, Any]:
     """The three output documents, keyed by file name."""
     models_doc = json.loads((reference / "models.json").read_text(encoding="utf-8"))
@@ -216,7 +241,10 @@ def build(reference: Path) -> dict[str, Any]:
         _sku(r, legacy=True)
         for r in json.loads((reference / "skus-legacy.json").read_text(encoding="utf-8"))["skus"]
     ]
-    all_skus = sorted(skus + legacy_skus, key=lambda s: (s["cloud"], s["instance_type"]))
+    all_skus = sorted(
+        skus + legacy_skus + [dict(k80) for k80 in K80_SKUS],
+        key=lambda s: (s["cloud"], s["instance_type"]),
+    )
 
     architectures = set(WELL_KNOWN_VLLM_ARCHITECTURES)
     for model in models:
@@ -231,7 +259,10 @@ def build(reference: Path) -> dict[str, Any]:
             "models": models,
         },
         "skus.json": {
-            "source": "kaito-project/kaito v0.12.0 pkg/sku plus v0.6.2 SKUs dropped since (legacy)",
+            "source": (
+                "kaito-project/kaito v0.12.0 pkg/sku plus SKUs dropped since (legacy): v0.6.2's, "
+                "and the K80 NC-series of Azure/kaito's first api/v1alpha1/sku_config.go"
+            ),
             "skus": all_skus,
         },
         "vllm_architectures.json": {

@@ -9,6 +9,8 @@ from typing import Any
 import attrs
 
 from kaito_backends.cli.output import dump_json, table
+from kaito_core.gpu import GpuConfig
+from kaito_core.runtime_policy import Usability, usability
 from kaito_presets import GpuSku, ModelPreset, default_catalog
 
 __all__ = ["register_presets", "register_skus"]
@@ -36,7 +38,12 @@ def register_skus(sub: Any) -> None:
 
 
 _PRESETS_DOC = "The model catalog: every preset name, its aliases, size, context and runtimes."
-_SKUS_DOC = "The GPU catalog: every instance type with GPU count, memory, model and capability."
+_SKUS_DOC = (
+    "The GPU catalog: every instance type with GPU count, memory, model and compute capability, "
+    "and whether a runtime can start on it: USABLE is yes (the model's own dtype), float16 "
+    "(Volta/Turing: runs with the dtype overridden) or no (with why), the same verdict "
+    "`kaito validate` applies."
+)
 
 
 def _preset_json(model: ModelPreset) -> dict[str, Any]:
@@ -61,7 +68,7 @@ def run_presets(args: argparse.Namespace) -> int:
     rows = [
         (
             m.name,
-            m.legacy_alias or "-",
+            m.legacy_alias if m.legacy_alias and m.legacy_alias != m.name else "-",
             m.hf_id,
             m.model_file_size,
             m.token_limit,
@@ -78,24 +85,36 @@ def _capability(sku: GpuSku) -> str:
     return "-" if sku.compute_capability is None else f"{sku.compute_capability:.1f}"
 
 
+def _usability(sku: GpuSku) -> Usability:
+    return usability(gpu=GpuConfig.from_sku(sku))
+
+
+def _sku_json(sku: GpuSku) -> dict[str, Any]:
+    verdict = _usability(sku)
+    return {**attrs.asdict(sku), "usable": verdict.usable, "usable_reason": verdict.reason}
+
+
 def run_skus(args: argparse.Namespace) -> int:
     skus = [s for s in default_catalog().skus() if args.cloud is None or s.cloud == args.cloud]
     if args.output == "json":
-        sys.stdout.write(dump_json([attrs.asdict(s) for s in skus]))
+        sys.stdout.write(dump_json([_sku_json(s) for s in skus]))
         return 0
-    rows = [
-        (
-            s.instance_type,
-            s.cloud,
-            s.gpu_count,
-            f"{s.gpu_memory_gib:g}Gi",
-            s.gpu_model,
-            _capability(s),
-            "yes" if s.nvme else "no",
-            "legacy" if s.legacy else "",
+    rows = []
+    for s in skus:
+        verdict = _usability(s)
+        rows.append(
+            (
+                s.instance_type,
+                s.cloud,
+                s.gpu_count,
+                f"{s.gpu_memory_gib:g}Gi",
+                s.gpu_model,
+                _capability(s),
+                "yes" if s.nvme else "no",
+                verdict.usable,
+                verdict.reason or "-",
+            )
         )
-        for s in skus
-    ]
-    headers = ("instance type", "cloud", "gpus", "gpu memory", "gpu", "cc", "nvme", "notes")
+    headers = ("instance type", "cloud", "gpus", "gpu memory", "gpu", "cc", "nvme", "usable", "why")
     print(table(headers, rows))
     return 0

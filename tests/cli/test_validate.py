@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kaito_backends.cli import inputs
+from kaito_backends.cli import inputs, main
 from kaito_backends.cli import validate as command
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed"
@@ -442,22 +444,62 @@ def test_never_a_traceback(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("instance_type", ["Standard_NC6", "Standard_NC24r"])
+def test_k80_is_rejected_with_alternatives(
+    instance_type: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Azure's K80 sizes get the unsupported-GPU reason and alternatives, not "unknown SKU"."""
+    path = write(tmp_path, "ws.yaml", edited(resource__instanceType=instance_type))
+    assert run(path) == 1
+    out = capsys.readouterr().out
+    assert f"instance type {instance_type} " in out
+    assert "NVIDIA K80) cannot run any KAITO runtime: compute capability 3.7" in out
+    assert "Supported alternatives of similar memory: " in out
+    assert "Unsupported instance type" not in out
+
+
 def test_through_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``kaito validate`` is wired into the kaito command."""
-    cli = pytest.importorskip("kaito_backends.cli")
-    main = getattr(cli, "main", None)
-    if main is None:
-        pytest.skip("kaito_backends.cli.main is not there yet")
     assert main(["validate", str(write(tmp_path, "ws.yaml", VALID))]) == 0
     assert main(["validate", str(write(tmp_path, "bad.yaml", edited(metadata__name="X")))]) == 1
     assert "metadata.name" in capsys.readouterr().out
 
 
-def test_file_permissions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A file we may not read is exit 2, not a traceback."""
-    if os.geteuid() == 0:
-        pytest.skip("root reads everything")
+#: Run ``argv[1]`` (a Python program) without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: drop them
+#: from the bounding set, then exec, so that even uid 0 obeys file modes.
+_WITHOUT_DAC_OVERRIDE = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+        sys.exit(f"cannot drop capability {cap}: errno {ctypes.get_errno()}")
+os.execv(sys.executable, [sys.executable, "-c", *sys.argv[1:]])
+"""
+_KAITO = "import sys; from kaito_backends.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def test_file_permissions(tmp_path: Path) -> None:
+    """A file we may not read (mode 000) is exit 2 with the OS's reason, not a traceback; as
+    root too: the command then runs without the capabilities that bypass file modes."""
     path = write(tmp_path, "secret.yaml", VALID)
     path.chmod(0)
-    assert run(path) == 2
-    assert "cannot read" in capsys.readouterr().err
+    argv = [sys.executable, "-c", _KAITO, "validate", str(path)]
+    if os.geteuid() == 0:
+        argv = [sys.executable, "-c", _WITHOUT_DAC_OVERRIDE, _KAITO, "validate", str(path)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == f"{path}: error: cannot read: Permission denied"
+    assert done.stdout == ""
+
+
+def test_a_socket_is_unreadable_for_everyone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path no process can read (a UNIX socket, root included) is exit 2 with the reason."""
+    path = tmp_path / "s.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        assert run(path) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"{path}: error: cannot read: No such device or address"
+    )

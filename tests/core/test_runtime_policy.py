@@ -6,7 +6,7 @@ import pytest
 
 from kaito_core.errors import SpecError, UnsupportedGpuError
 from kaito_core.gpu import GpuConfig
-from kaito_core.runtime_policy import RuntimePolicy, alternative_skus, runtime_policy
+from kaito_core.runtime_policy import RuntimePolicy, alternative_skus, runtime_policy, usability
 from kaito_presets import Catalog, default_catalog
 
 
@@ -91,6 +91,12 @@ def test_volta_and_turing_get_float16(
             ["Standard_NC24rs_v3", "Standard_NC24s_v3", "Standard_NC64as_T4_v3"],
         ),
         (
+            "Standard_NC6",
+            "NVIDIA K80",
+            "compute capability 3.7 of NVIDIA K80 is below 7.0",
+            ["Standard_NC16as_T4_v3", "Standard_NC4as_T4_v3", "Standard_NC6s_v3"],
+        ),
+        (
             "Standard_NG32ads_V620_v1",
             "AMD Radeon PRO V620",
             "vendor amd) are not NVIDIA GPUs",
@@ -121,7 +127,7 @@ def test_volta_and_turing_get_float16(
             ["g5.16xlarge"],
         ),
     ],
-    ids=["m60", "m60x4", "amd-v620", "amd-mi25", "amd-v520", "trainium", "inferentia"],
+    ids=["m60", "m60x4", "k80", "amd-v620", "amd-mi25", "amd-v520", "trainium", "inferentia"],
 )
 def test_unsupported_gpus_are_rejected(
     catalog: Catalog, instance_type: str, gpu_name: str, why: str, alternatives: list[str]
@@ -224,3 +230,47 @@ def test_unknown_runtime() -> None:
     gpu = GpuConfig(sku="unknown", gpu_count=1, gpu_memory_gib=80, gpu_model="NVIDIA A100")
     with pytest.raises(ValueError, match="unknown runtime"):
         runtime_policy(gpu=gpu, runtime="tgi")
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "usable", "reason"),
+    [
+        ("Standard_NC24ads_A100_v4", "yes", ""),
+        ("p5.48xlarge", "yes", ""),
+        ("Standard_NC6s_v3", "float16", "no bfloat16 below compute capability 8.0"),
+        ("Standard_NC4as_T4_v3", "float16", "no bfloat16 below compute capability 8.0"),
+        ("Standard_NV6", "no", "compute capability 5.2 is below 7.0"),
+        ("Standard_NG32ads_V620_v1", "no", "not NVIDIA (vendor amd)"),
+        ("g4ad.xlarge", "no", "not NVIDIA (vendor amd)"),
+        ("inf2.xlarge", "no", "not NVIDIA (vendor aws)"),
+        ("trn1.2xlarge", "no", "not NVIDIA (vendor aws)"),
+    ],
+    ids=["a100", "h100", "v100", "t4", "m60", "amd-v620", "amd-v520", "inferentia", "trainium"],
+)
+def test_usability_says_yes_float16_or_no_with_why(
+    catalog: Catalog, instance_type: str, usable: str, reason: str
+) -> None:
+    """usability(): yes with no reason; float16 and no always say why."""
+    verdict = usability(gpu=_gpu(catalog, instance_type))
+    assert verdict.usable == usable
+    if reason:
+        assert reason in verdict.reason
+    else:
+        assert verdict.reason == ""
+
+
+@pytest.mark.parametrize("runtime", ["vllm", "transformers"])
+def test_usability_agrees_with_the_policy_validation_enforces(
+    catalog: Catalog, runtime: str
+) -> None:
+    """For every catalog SKU: no <=> runtime_policy raises; float16 <=> the dtype is overridden."""
+    for sku in catalog.skus():
+        gpu = GpuConfig.from_sku(sku)
+        verdict = usability(gpu=gpu)
+        try:
+            policy = runtime_policy(gpu=gpu, runtime=runtime, catalog=catalog)
+        except UnsupportedGpuError:
+            assert verdict.usable == "no", sku.instance_type
+            continue
+        expected = "float16" if policy.dtype == "float16" else "yes"
+        assert verdict.usable == expected, sku.instance_type

@@ -305,7 +305,7 @@ def test_sku_facts(catalog: Catalog, row: tuple[Any, ...]) -> None:
 
 
 def test_sku_counts(catalog: Catalog) -> None:
-    """57 current SKUs (14 Azure, 35 AWS, 8 Arc) plus 15 legacy Azure ones."""
+    """57 current SKUs (14 Azure, 35 AWS, 8 Arc) plus 19 legacy Azure ones (15 of v0.6.2, 4 K80)."""
     current = [s for s in catalog.skus() if not s.legacy]
     assert len(current) == 57
     assert [len([s for s in current if s.cloud == c]) for c in ("azure", "aws", "arc")] == [
@@ -313,7 +313,7 @@ def test_sku_counts(catalog: Catalog) -> None:
         35,
         8,
     ]
-    assert len([s for s in catalog.skus() if s.legacy]) == 15
+    assert len([s for s in catalog.skus() if s.legacy]) == 19
 
 
 def test_compute_capability_by_vendor(catalog: Catalog) -> None:
@@ -498,10 +498,39 @@ def test_every_reference_sku_present(
 def test_every_legacy_sku_present(
     catalog: Catalog, reference_legacy_skus: list[dict[str, Any]]
 ) -> None:
-    """Every SKU of skus-legacy.json is in the catalog, flagged legacy."""
+    """Every SKU of skus-legacy.json is in the catalog, flagged legacy; the K80s are the rest."""
     for rec in reference_legacy_skus:
         _check_sku(catalog, rec, legacy=True)
-    assert len([s for s in catalog.skus() if s.legacy]) == len(reference_legacy_skus)
+    older = {s.instance_type for s in catalog.skus() if s.legacy} - {
+        rec["instance_type"] for rec in reference_legacy_skus
+    }
+    assert older == set(K80_SKUS)
+
+
+#: Azure's K80 NC-series (one GPU = half a K80 board, 12 GiB), in Azure/kaito's first SKU table
+#: and gone before v0.6.2: kept so a Workspace naming one is told why not and what instead.
+K80_SKUS = {
+    "Standard_NC6": (1, 12),
+    "Standard_NC12": (2, 24),
+    "Standard_NC24": (4, 48),
+    "Standard_NC24r": (4, 48),
+}
+
+
+@pytest.mark.parametrize("instance_type", sorted(K80_SKUS))
+def test_k80_skus_are_legacy_with_compute_capability_3_7(
+    catalog: Catalog, instance_type: str
+) -> None:
+    """Standard_NC6/12/24/24r resolve as legacy NVIDIA K80 SKUs with compute capability 3.7."""
+    sku = catalog.sku(instance_type)
+    assert (sku.gpu_count, sku.gpu_memory_gib) == K80_SKUS[instance_type]
+    assert (sku.gpu_model, sku.vendor, sku.compute_capability, sku.legacy, sku.nvme) == (
+        "NVIDIA K80",
+        "nvidia",
+        3.7,
+        True,
+        False,
+    )
 
 
 def test_catalog_rejects_dangling_alias() -> None:
