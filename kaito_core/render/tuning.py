@@ -315,10 +315,10 @@ def _input(ctx: RenderContext) -> tuple[list[Manifest], list[Manifest]]:
         mounts = [data_mount]
         secrets = list(source.image_pull_secrets or ())
         if secrets:
-            volumes.insert(0, _pull_secret_volume("docker-config-tuning-input", secrets))
-            mounts.insert(
-                0, _mount("docker-config-tuning-input", "/root/.docker/config.d/tuning-input")
-            )
+            # Named after the input, as upstream: docker-config-<name>-tuning-input.
+            suffix = f"{source.name or ''}-tuning-input"
+            volumes.insert(0, _pull_secret_volume(f"docker-config-{suffix}", secrets))
+            mounts.insert(0, _mount(f"docker-config-{suffix}", f"/root/.docker/config.d/{suffix}"))
         puller = {
             "name": "puller",
             "image": PULLER_IMAGE,

@@ -9,7 +9,7 @@ method (``lora-params-template`` / ``qlora-params-template``) is validated; its 
 
 from __future__ import annotations
 
-from kaito_core.api.types import TuningSpec
+from kaito_core.api.types import DataSource, TuningSpec
 from kaito_core.errors import FieldError
 from kaito_core.validation.configmaps import (
     TRAINING_CONFIG_KEY,
@@ -28,7 +28,7 @@ from kaito_core.validation.datasources import (
 )
 from kaito_core.validation.facts import Facts
 from kaito_core.validation.inference import validate_access_mode
-from kaito_core.validation.names import dns1123_subdomain, quote
+from kaito_core.validation.names import dns1123_label, dns1123_subdomain, quote
 
 __all__ = [
     "TUNING_METHODS",
@@ -144,12 +144,33 @@ def validate_tuning_create(facts: Facts, tuning: TuningSpec) -> list[FieldError]
         errors.append(FieldError(path=f"{T}.input", message="required field is missing"))
     else:
         errors += validate_data_source(tuning.input, f"{T}.input", role="input")
+        errors += _validate_input_name(tuning.input)
     if tuning.output is None:
         errors.append(FieldError(path=f"{T}.output", message="required field is missing"))
     else:
         errors += validate_data_destination(tuning.output, f"{T}.output")
     errors += _validate_preset(facts, tuning)
     return errors
+
+
+def _validate_input_name(source: DataSource) -> list[FieldError]:
+    """An image input's pull secrets go in a volume named ``docker-config-<name>-tuning-input``
+    (upstream's name), so the input name must make that a valid volume name (a DNS-1123 label).
+    Upstream does not check, and the Job is refused by the API server instead."""
+    if not (source.image and source.image_pull_secrets):
+        return []
+    name = source.name or ""
+    problems = dns1123_label(f"docker-config-{name}-tuning-input")
+    if not problems:
+        return []
+    return [
+        FieldError(
+            path=f"{T}.input.name",
+            message=f"invalid value {quote(name)}: it names the pull-secret volume "
+            f"docker-config-{name}-tuning-input, which is not a valid volume name: "
+            + "; ".join(problems),
+        )
+    ]
 
 
 def validate_tuning_update(facts: Facts, new: TuningSpec, old: TuningSpec) -> list[FieldError]:

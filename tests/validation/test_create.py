@@ -1377,6 +1377,55 @@ TUNING = [
         edit(TUN, {"tuning.input": {"image": "example.com/data:1"}}),
     ),
     case(
+        "Named image input with pull secrets",
+        "The pull-secret volume docker-config-<name>-tuning-input is a valid volume name.",
+        edit(
+            TUN,
+            {
+                "tuning.input": {
+                    "name": "data",
+                    "image": "example.com/d:1",
+                    "imagePullSecrets": ["s"],
+                }
+            },
+        ),
+    ),
+    case(
+        "Input name that makes a bad volume name",
+        "The input name ends up in a volume name (fixed upstream gap: the API server refused the "
+        "Job).",
+        edit(
+            TUN,
+            {
+                "tuning.input": {
+                    "name": "My.Data",
+                    "image": "example.com/d:1",
+                    "imagePullSecrets": ["s"],
+                }
+            },
+        ),
+        (
+            "spec.tuning.input.name",
+            'invalid value "My.Data": it names the pull-secret volume '
+            "docker-config-My.Data-tuning-input, which is not a valid volume name",
+        ),
+    ),
+    case(
+        "Input name too long for a volume name",
+        "docker-config-<name>-tuning-input must fit in 63 characters.",
+        edit(
+            TUN,
+            {
+                "tuning.input": {
+                    "name": "d" * 37,
+                    "image": "example.com/d:1",
+                    "imagePullSecrets": ["s"],
+                }
+            },
+        ),
+        ("spec.tuning.input.name", "must be no more than 63 characters"),
+    ),
+    case(
         "Input placeholder image",
         "An upper-case repository is named in the message.",
         edit(TUN, {"tuning.input": {"image": "ACR_REPO_HERE.azurecr.io/DATA:1"}}),

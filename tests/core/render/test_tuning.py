@@ -354,23 +354,37 @@ def test_urls_input() -> None:
     assert by_name(spec["volumes"], "data-volume") == {"name": "data-volume", "emptyDir": {}}
 
 
-def test_image_input_with_pull_secret() -> None:
-    """Image input: a puller with the pull secrets projected as auth files; data on main."""
-    source = {"image": "example.azurecr.io/data:1", "imagePullSecrets": ["s1", "s2"]}
+@pytest.mark.parametrize(
+    ("input_name", "volume"),
+    [
+        pytest.param("dataset", "docker-config-dataset-tuning-input", id="named"),
+        pytest.param(None, "docker-config--tuning-input", id="unnamed"),
+    ],
+)
+def test_image_input_with_pull_secret(input_name: str | None, volume: str) -> None:
+    """Image input: a puller with the pull secrets projected as auth files in a volume named
+    after the input, as upstream (docker-config-<inputName>-tuning-input); data on main."""
+    source: dict[str, Any] = {
+        "image": "example.azurecr.io/data:1",
+        "imagePullSecrets": ["s1", "s2"],
+    }
+    if input_name is not None:
+        source["name"] = input_name
     job = tuning_job(context(workspace(input=source)))
     validate(job)
     spec = pod(job)
     puller = by_name(spec["initContainers"], "puller")
     assert puller["args"][1:] == ["puller", "example.azurecr.io/data:1", "/mnt/data"]
+    config_dir = "/root/.docker/config.d/" + volume.removeprefix("docker-config-")
     assert [(m["name"], m["mountPath"]) for m in puller["volumeMounts"]] == [
-        ("docker-config-tuning-input", "/root/.docker/config.d/tuning-input"),
+        (volume, config_dir),
         ("data-volume", "/mnt/data"),
     ]
-    projected = by_name(spec["volumes"], "docker-config-tuning-input")["projected"]
+    projected = by_name(spec["volumes"], volume)["projected"]
     assert [s["secret"]["items"][0]["path"] for s in projected["sources"]] == ["s1.json", "s2.json"]
     main_mounts = [m["name"] for m in spec["containers"][0]["volumeMounts"]]
     assert "data-volume" in main_mounts
-    assert "docker-config-tuning-input" not in main_mounts
+    assert volume not in main_mounts
 
 
 def test_volume_input() -> None:
