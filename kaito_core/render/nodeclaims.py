@@ -106,16 +106,26 @@ def node_claim_names(workspace: Workspace, count: int) -> list[str]:
     return [f"{stem}-{index}" for index in range(count)]
 
 
-def node_image_family(annotations: Mapping[str, str], *, default: str | None = None) -> str:
-    """The node image family: the workspace annotation if valid, else `default` if valid, else
-    ``ubuntu``. Values are compared case- and space-insensitively and written lower-cased.
+def _supported_family(value: object) -> str | None:
+    if isinstance(value, str) and value.strip().lower() in NODE_IMAGE_FAMILIES:
+        return value.strip().lower()
+    return None
+
+
+def node_image_family(annotations: Mapping[str, str], *, default: str | None = None) -> str | None:
+    """The node image family, as upstream decides it: the workspace annotation if valid; else
+    ``ubuntu`` when no `default` is set (None or empty), `default` when it is valid, and None (no
+    annotation on the NodeClaim: the NodeClass decides) when `default` is set but unsupported.
+    Values are compared case- and space-insensitively and written lower-cased.
 
     Pure: no I/O, no clock, no logging.
     """
-    for candidate in (annotations.get(ANNOTATION_NODE_IMAGE_FAMILY), default):
-        if isinstance(candidate, str) and candidate.strip().lower() in NODE_IMAGE_FAMILIES:
-            return candidate.strip().lower()
-    return DEFAULT_NODE_IMAGE_FAMILY
+    chosen = _supported_family(annotations.get(ANNOTATION_NODE_IMAGE_FAMILY))
+    if chosen is not None:
+        return chosen
+    if not default:
+        return DEFAULT_NODE_IMAGE_FAMILY
+    return _supported_family(default)
 
 
 def node_disk_gib(ctx: RenderContext) -> int:
@@ -184,12 +194,10 @@ def node_claims(ctx: RenderContext, *, default_image_family: str | None = None) 
         LABEL_WORKSPACE_NAMESPACE: workspace.namespace,
         **sanitized_match_labels(workspace),
     }
-    annotations = {
-        ANNOTATION_DO_NOT_DISRUPT: "true",
-        ANNOTATION_NODE_IMAGE_FAMILY: node_image_family(
-            workspace.annotations, default=default_image_family
-        ),
-    }
+    annotations = {ANNOTATION_DO_NOT_DISRUPT: "true"}
+    family = node_image_family(workspace.annotations, default=default_image_family)
+    if family is not None:
+        annotations[ANNOTATION_NODE_IMAGE_FAMILY] = family
     group, kind = _CLAIM_NODE_CLASSES.get(ctx.cloud, _CLAIM_NODE_CLASSES["azure"])
     claims: list[Manifest] = []
     for name in node_claim_names(workspace, ctx.node_count):

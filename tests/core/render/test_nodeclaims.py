@@ -260,23 +260,29 @@ def test_instance_type_required() -> None:
     ("annotation", "default", "expected"),
     [
         pytest.param(None, None, "ubuntu", id="nothing-set"),
+        pytest.param(None, "", "ubuntu", id="empty-default"),
         pytest.param("azurelinux", None, "azurelinux", id="annotation"),
         pytest.param(" AzureLinux ", None, "azurelinux", id="annotation-case-and-space"),
         pytest.param("ubuntu", "azurelinux", "ubuntu", id="annotation-beats-default"),
         pytest.param("windows", "azurelinux", "azurelinux", id="invalid-annotation-uses-default"),
-        pytest.param("windows", "centos", "ubuntu", id="both-invalid"),
+        pytest.param("Ubuntu", "CustomLinux", "ubuntu", id="valid-annotation-invalid-default"),
+        pytest.param("windows", None, "ubuntu", id="invalid-annotation-no-default"),
+        pytest.param("CustomLinux", "CustomLinux", None, id="both-invalid-no-annotation"),
+        pytest.param(None, "centos", None, id="invalid-default-only"),
         pytest.param(None, "AzureLinux", "azurelinux", id="default-only"),
     ],
 )
 def test_node_image_family_precedence(
-    annotation: str | None, default: str | None, expected: str
+    annotation: str | None, default: str | None, expected: str | None
 ) -> None:
-    """Workspace annotation if valid, else the operator default if valid, else ubuntu."""
+    """As upstream: the workspace annotation if valid; else ubuntu without a default, the default
+    if valid, and no annotation at all when the default is set but unsupported."""
     annotations = {"kaito.sh/node-image-family": annotation} if annotation else {}
     assert node_image_family(annotations, default=default) == expected
     ws = workspace(annotations=annotations or None)
     claim = node_claims(context(ws), default_image_family=default)[0]
-    assert claim["metadata"]["annotations"]["kaito.sh/node-image-family"] == expected
+    assert claim["metadata"]["annotations"].get("kaito.sh/node-image-family") == expected
+    assert claim["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
 
 
 def test_claims_are_byte_identical_across_runs() -> None:
