@@ -129,16 +129,17 @@ def node_image_family(annotations: Mapping[str, str], *, default: str | None = N
 
 
 def node_disk_gib(ctx: RenderContext) -> int:
-    """OS-disk size a node needs: the tuning disk for tuning, the model disk for inference,
-    1024 GiB without a preset.
+    """OS-disk size a node needs: the model disk of an inference preset, else 1024 GiB.
+
+    As upstream (``determineNodeOSDiskSize``): only an inference preset sizes the disk, so tuning
+    nodes get the 1024 GiB default; they hold the tuning image, the base weights, the dataset and
+    checkpoints, none of which the preset's tuning disk bounds.
 
     Pure: no I/O, no clock, no logging.
     """
     model = ctx.model
-    if model is None:
+    if model is None or ctx.workspace.inference is None:
         return DEFAULT_DISK_GIB
-    if ctx.workspace.tuning is not None and model.tuning is not None:
-        return int(model.tuning.disk_gib)
     return int(model.disk_gib)
 
 

@@ -218,13 +218,13 @@ def test_unknown_cloud_still_has_a_valid_node_class() -> None:
     ("tuning", "model", "storage"),
     [
         pytest.param(False, make_model(tuning=make_tuning()), "88Gi", id="inference-preset-disk"),
-        pytest.param(True, make_model(tuning=make_tuning()), "80Gi", id="tuning-preset-disk"),
+        pytest.param(True, make_model(tuning=make_tuning()), "1024Gi", id="tuning-uses-default"),
         pytest.param(False, None, "1024Gi", id="no-preset-uses-default-disk"),
-        pytest.param(True, make_model(), "88Gi", id="tuning-without-tuning-facts"),
+        pytest.param(True, make_model(), "1024Gi", id="tuning-without-tuning-facts"),
     ],
 )
 def test_storage_request(tuning: bool, model: Any, storage: str) -> None:
-    """Storage comes from the preset (tuning disk for tuning), 1024Gi without a preset."""
+    """As upstream: an inference preset's disk, else 1024Gi (tuning nodes too)."""
     claim = node_claims(context(workspace(tuning=tuning), model=model))[0]
     assert_valid_claim(claim)
     assert claim["spec"]["resources"]["requests"]["storage"] == storage
