@@ -156,21 +156,26 @@ MESSAGE_WORKSPACE_FAILED_TUNING = "tuning job failed"
 REASON_WORKSPACE_DELETED = "workspaceDeleted"
 MESSAGE_WORKSPACE_DELETED = "workspace is being deleted"
 
-#: Longest message a pod or NodeClaim diagnosis may put on a condition (upstream's cap).
+#: Bytes of a pod or NodeClaim diagnosis kept on a condition (upstream's cap); a cut message then
+#: ends in ``...``, so it is at most ``MAX_MESSAGE_LENGTH + 3`` long, as upstream's.
 MAX_MESSAGE_LENGTH = 256
 _ELLIPSIS = "..."
 
 
 def truncate_message(message: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
-    """`message` cut to at most `limit` characters, ending in ``...`` when it was cut.
+    """`message` if its UTF-8 encoding fits in `limit` bytes, else its longest prefix that does,
+    followed by ``...`` (upstream's ``TruncateMessage``: 256 ASCII characters become 259).
+
+    Unlike upstream, a multi-byte character is never split (upstream cuts at a byte, which can
+    leave invalid UTF-8 in the condition).
 
     Pure: no I/O, no clock, no logging.
     """
-    if len(message) <= limit:
+    encoded = message.encode("utf-8", "surrogatepass")
+    if len(encoded) <= limit:
         return message
-    if limit <= len(_ELLIPSIS):
-        return message[:limit]
-    return message[: limit - len(_ELLIPSIS)] + _ELLIPSIS
+    kept = encoded[:limit].decode("utf-8", "ignore")
+    return kept + _ELLIPSIS
 
 
 def condition(type_: str, status: bool | str, reason: str, message: str) -> Condition:

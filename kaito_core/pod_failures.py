@@ -15,7 +15,7 @@ containers before main containers, so the same pods always give the same answer:
 6. ``NodeDiskPressure`` / ``NodeMemoryPressure`` / ``PodEvicted``: a pod was evicted.
 7. ``Unschedulable``: a pending pod fits on no node.
 
-Messages are capped at `kaito_core.conditions.MAX_MESSAGE_LENGTH` characters.
+Messages are cut at `kaito_core.conditions.MAX_MESSAGE_LENGTH` bytes and then end in ``...``.
 """
 
 from __future__ import annotations

@@ -165,15 +165,18 @@ def test_remove_and_find_condition() -> None:
 
 
 @pytest.mark.parametrize(
-    ("message", "want_len", "ends"),
+    ("message", "want"),
     [
-        pytest.param("short", 5, "short", id="short message unchanged"),
-        pytest.param("x" * MAX_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH, "x", id="exactly the limit"),
-        pytest.param("x" * 1000, MAX_MESSAGE_LENGTH, "...", id="long message cut with ellipsis"),
+        pytest.param("short", "short", id="short message unchanged"),
+        pytest.param("x" * 256, "x" * 256, id="exactly the limit"),
+        pytest.param("x" * 257, "x" * 256 + "...", id="one over: 256 kept, then the marker"),
+        pytest.param("x" * 1000, "x" * 256 + "...", id="long message: 259 characters"),
+        pytest.param("é" * 200, "é" * 128 + "...", id="multi-byte: counted in bytes"),
+        pytest.param("x" + "é" * 200, "x" + "é" * 127 + "...", id="no character split"),
     ],
 )
-def test_truncate_message(message: str, want_len: int, ends: str) -> None:
-    """Messages are capped at 256 characters, ending in '...' when cut."""
-    got = truncate_message(message)
-    assert len(got) == want_len
-    assert got.endswith(ends)
+def test_truncate_message(message: str, want: str) -> None:
+    """As upstream's TruncateMessage: the first 256 bytes, then '...' (259 characters for ASCII);
+    a multi-byte character is never cut in half."""
+    assert MAX_MESSAGE_LENGTH == 256
+    assert truncate_message(message) == want

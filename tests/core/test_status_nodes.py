@@ -272,11 +272,12 @@ def test_node_claim_failure_message(claims: list[Manifest], reason: str, message
 
 
 def test_node_claim_message_is_capped() -> None:
-    """A huge NodeClaim message is truncated to 256 characters ending in '...'."""
+    """A huge NodeClaim message keeps its first 256 characters and ends in '...', as upstream."""
     big = claim(node=None, ready=False, conditions=[launched("False", "LaunchFailed", "x" * 900)])
     msg = conditions(claims=[big])["NodeClaimReady"].message or ""
-    assert len(msg) == MAX_MESSAGE_LENGTH
-    assert msg.endswith("...")
+    assert msg.startswith("NodeClaim ")
+    assert len(msg) == MAX_MESSAGE_LENGTH + 3 == 259
+    assert msg.endswith("x...")
 
 
 def test_provision_error_quota_message() -> None:
