@@ -168,7 +168,12 @@ def _model(record: dict[str, Any]) -> dict[str, Any]:
         "requires_cuda_toolkit": record["requires_cuda_toolkit"],
         "readiness_timeout_seconds": seconds,
         "download_at_runtime": record["download_at_runtime"],
-        "download_auth_required": record["download_auth_required_v012"],
+        # Gated on Hugging Face (supported_models.yaml's downloadAuthRequired: the Llama presets).
+        # v0.12 never sets it for catalog models, so they pass validation without a token and
+        # then fail to download; we keep the flag so validation asks for modelAccessSecret.
+        "download_auth_required": bool(
+            record["download_auth_required_v012"] or record["legacy_download_auth_required"]
+        ),
         "distributed": record["support_distributed_inference"],
         "disallow_lora": False,
         "transformers": _transformers(record),

@@ -125,7 +125,8 @@ def aks_provisioner_from_args(
         import azure.mgmt.containerservice.aio  # noqa: F401
     except ImportError as exc:
         raise AksConfigError(
-            f"the AKS backend needs the 'aks' extra (pip install 'kaito-py[aks]'): {exc}"
+            "the AKS backend needs the 'aks' extra (pip install -e '.[aks]' in a kaito-py "
+            f"clone; not on PyPI yet): {exc}"
         ) from exc
     from kaito_backends.aks.provisioner import AksProvisioner, nodes_via
 

@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         import aiohttp  # noqa: F401
     except ModuleNotFoundError:
         print(
-            "kaito fake-apiserver needs aiohttp: pip install 'kaito-py[kubernetes]'",
+            "kaito fake-apiserver needs aiohttp: pip install -e '.[kubernetes]' in a kaito-py "
+            "clone (not on PyPI yet)",
             file=sys.stderr,
         )
         return 2

@@ -201,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as error:  # aiohttp (the kubernetes extra) is missing
         print(
             f"{_PROG}: error: the operator needs the 'kubernetes' extra: "
-            f"pip install 'kaito-py[kubernetes]' (missing {error.name})",
+            "pip install -e '.[kubernetes]' in a kaito-py clone (not on PyPI yet) "
+            f"(missing {error.name})",
             file=sys.stderr,
         )
         return 2

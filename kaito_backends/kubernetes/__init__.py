@@ -12,7 +12,7 @@ Modules: `client` (`KubernetesClient`: the verbs, SSA, ``/status`` writes, watch
 `failures` (HTTP status -> `kaito_backends.errors`), `resources` (kind -> REST resource and
 URL), `cache` (`Informer`: list + watch caches with relist, bookmarks and backoff),
 `ownership` (owner references, finalizers), `config` (kubeconfig / in-cluster). Needs the
-``kubernetes`` extra (``pip install 'kaito-py[kubernetes]'``). See docs/kubernetes.md.
+``kubernetes`` extra (``pip install -e '.[kubernetes]'`` in a clone). See docs/kubernetes.md.
 """
 
 from kaito_backends.kubernetes.cache import Change, Informer, workspace_keys

@@ -36,7 +36,8 @@ def _modules() -> tuple[Any, Any]:
         from kubernetes_asyncio import client, config
     except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
         raise ModuleNotFoundError(
-            "the kubernetes backend needs kubernetes-asyncio: pip install 'kaito-py[kubernetes]'"
+            "the kubernetes backend needs kubernetes-asyncio: pip install -e '.[kubernetes]' "
+            "in a kaito-py clone (not on PyPI yet)"
         ) from exc
     return client, config
 

@@ -59,8 +59,8 @@ async def connect(settings: OperatorSettings) -> Connection:
         from kaito_backends.kubernetes import connect as kubernetes_connect
     except ModuleNotFoundError as error:
         raise SetupError(
-            "the operator needs the 'kubernetes' extra: pip install 'kaito-py[kubernetes]' "
-            f"({_one_line(error)})"
+            "the operator needs the 'kubernetes' extra: pip install -e '.[kubernetes]' in a "
+            f"kaito-py clone (not on PyPI yet) ({_one_line(error)})"
         ) from error
     try:
         client = await kubernetes_connect(settings.kubeconfig, settings.context)

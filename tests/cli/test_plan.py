@@ -40,6 +40,7 @@ resource:
 inference:
   preset:
     name: llama-3.3-70b-instruct
+    presetOptions: {modelAccessSecret: hf-token}
 """
 NODE = """\
 apiVersion: v1

@@ -226,5 +226,5 @@ def test_without_aiohttp_manifests_work_and_operator_says_why(tmp_path: Path) ->
     assert operator.returncode == 2
     assert operator.stderr.splitlines() == [
         "kaito operator: error: the operator needs the 'kubernetes' extra: "
-        "pip install 'kaito-py[kubernetes]' (missing aiohttp)"
+        "pip install -e '.[kubernetes]' in a kaito-py clone (not on PyPI yet) (missing aiohttp)"
     ]

@@ -505,7 +505,10 @@ MEMORY = [
     case(
         "Valid Resource - vLLM skips the memory check",
         "With auto-provisioning and vLLM the estimator adds nodes instead.",
-        inference("llama-3.3-70b-instruct", instance=A10),
+        edit(
+            inference("llama-3.3-70b-instruct", instance=A10),
+            {"inference.preset.presetOptions": {"modelAccessSecret": "hf-token"}},
+        ),
     ),
     case(
         "Invalid Resource - Transformers on too small a node",
@@ -882,6 +885,16 @@ PRESETS = [
             "This preset requires authentication and needs a modelAccessSecret with HF_TOKEN key",
         ),
         catalog=TEST_CATALOG,
+    ),
+    case(
+        "gated Llama preset without an access secret",
+        "meta-llama is gated on Hugging Face: the shipped catalog asks for a token (fixed upstream "
+        "defect: v0.12 lets it through, and the download fails).",
+        inference("llama-3.1-8b-instruct"),
+        (
+            "spec.inference.preset.presetOptions.modelAccessSecret",
+            "This preset requires authentication and needs a modelAccessSecret with HF_TOKEN key",
+        ),
     ),
     case(
         "download model at runtime with access secret",
