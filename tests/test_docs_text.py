@@ -89,3 +89,79 @@ def test_presets_md_names_exactly_the_presets_that_need_a_token() -> None:
     names = {m.name for m in catalog.models()}
     named = set(re.findall(r"`([a-z0-9.-]+)`", paragraph)) & names
     assert named == {m.name for m in catalog.models() if m.download_auth_required}
+
+
+_LINK = re.compile(r"\]\(([a-z0-9_-]+\.md)(?:#([^)]+))?\)")
+_HEADING = re.compile(r"^#{1,6} +(.+?) *$", re.MULTILINE)
+_DEPARTURE_NOTE = re.compile(r"^\**Differences? from upstream", re.MULTILINE | re.IGNORECASE)
+DIFFERENCES = ROOT / "docs" / "upstream-differences.md"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return {_slug(h) for h in _HEADING.findall(text)}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "docs").glob("*.md")), ids=_ids)
+def test_links_between_docs_resolve(path: Path) -> None:
+    """Every link to another docs page names a page that exists and, if given, a heading on it."""
+    for target, anchor in _LINK.findall(path.read_text(encoding="utf-8")):
+        page = ROOT / "docs" / target
+        assert page.is_file(), f"{_ids(path)} links to a missing page {target}"
+        if anchor:
+            assert anchor in _anchors(page), f"{_ids(path)} links to {target}#{anchor}"
+
+
+def _departure_sections() -> list[tuple[str, str]]:
+    """(page, anchor) of every docs section that notes differences from upstream: a heading
+    that says so, or a section holding a "Differences from upstream" paragraph."""
+    found: list[tuple[str, str]] = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        if page == DIFFERENCES:
+            continue
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
+        heading = ""
+        for line in text.splitlines():
+            match = _HEADING.match(line)
+            if match:
+                heading = match.group(1)
+                lower = heading.lower()
+                if "upstream" in lower and ("differ" in lower or "quirk" in lower):
+                    found.append((page.name, _slug(heading)))
+            elif _DEPARTURE_NOTE.match(line) and heading:
+                found.append((page.name, _slug(heading)))
+    return sorted(set(found))
+
+
+def test_every_local_departure_note_is_linked_from_the_central_page() -> None:
+    """docs/upstream-differences.md links to each section that documents a departure, so the
+    central list cannot silently miss a topic."""
+    linked = set(_LINK.findall(DIFFERENCES.read_text(encoding="utf-8")))
+    sections = _departure_sections()
+    assert len(sections) >= 7
+    missing = [f"{page}#{anchor}" for page, anchor in sections if (page, anchor) not in linked]
+    assert missing == []
+
+
+def test_the_central_page_has_one_section_per_topic_each_with_reasons() -> None:
+    """One `##` section per topic, no topic twice, each row of its tables filled in to the last
+    column, the why."""
+    text = DIFFERENCES.read_text(encoding="utf-8")
+    topics = re.findall(r"^## (.+)$", text, re.MULTILINE)
+    assert len(topics) == len(set(topics)) >= 8
+    previous = ""
+    rows = 0
+    for line in text.splitlines():
+        is_row = line.startswith("|")
+        if is_row and previous.startswith("|") and not line.startswith("| ---"):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            assert len(cells) >= 2, line
+            assert all(cells), line
+            rows += 1
+        previous = line if is_row else ""
+    assert rows >= 40
