@@ -219,7 +219,8 @@ def check_quota_of(
             import azure.mgmt.compute.aio  # noqa: F401
         except ImportError as exc:
             raise _CannotCheck(
-                f"needs the 'aks' extra (pip install 'kaito-py[aks]'): {exc}"
+                "needs the 'aks' extra (pip install -e '.[aks]' in a kaito-py clone; not on "
+                f"PyPI yet): {exc}"
             ) from exc
         lines, status = asyncio.run(
             _check(
