@@ -45,7 +45,17 @@ from kaito_core.api.types import (
 )
 from kaito_core.errors import FieldError
 
-__all__ = ["ManifestError", "converter", "from_manifest", "to_manifest"]
+__all__ = [
+    "ManifestError",
+    "converter",
+    "field_problems",
+    "from_manifest",
+    "register_model_classes",
+    "structure_meta",
+    "to_manifest",
+    "type_name",
+    "unstructure_meta",
+]
 
 T = TypeVar("T")
 
@@ -116,6 +126,21 @@ def _structure_json(value: object, _: type) -> dict[str, Any]:
     _expect(value, dict, "a map")
     assert isinstance(value, dict)
     return dict(value)
+
+
+def _structure_bool(value: object, _: type) -> bool:
+    _expect(value, bool, "a boolean")
+    assert isinstance(value, bool)
+    return value
+
+
+def _structure_int_or_str(value: object, _: type) -> int | str | None:
+    """An ``intstr.IntOrString`` (``maxUnavailable: 1`` or ``"25%"``)."""
+    if value is None:
+        return None
+    _expect(value, (int, str), "an integer or a string")
+    assert isinstance(value, (int, str))
+    return value
 
 
 def _structure_str_map(value: object, _: type) -> dict[str, str]:
@@ -205,6 +230,10 @@ def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook_func(
+        lambda t: t in (int | str, int | str | None), _structure_int_or_str
+    )
     conv.register_structure_hook_func(lambda t: t == dict[str, Any], _structure_json)
     conv.register_structure_hook_func(lambda t: t == Mapping[str, str], _structure_str_map)
     conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_str_tuple)
@@ -363,3 +392,31 @@ def to_manifest(workspace: Workspace) -> dict[str, Any]:
 def structure(value: Any, cls: type[T]) -> T:
     """Structure one part of the model (used by tests and by the validator's helpers)."""
     return converter.structure(value, cls)
+
+
+# --- for the other kinds' modules (InferenceSet, ...): the same strict machinery ---------------
+
+
+def register_model_classes(*classes: type) -> None:
+    """Teach `converter` more attrs classes: camelCase wire names, unknown keys reported, fields
+    equal to their default (``None``) omitted on the way out, as for the Workspace model."""
+    for cls in classes:
+        renames: dict[str, Any] = {
+            a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)
+        }
+        converter.register_structure_hook(
+            cls, make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **renames)
+        )
+        converter.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **renames)
+        )
+
+
+def field_problems(exc: BaseException, path: str) -> list[FieldError]:
+    """cattrs' exception tree as field errors whose wire paths start at `path`."""
+    return _problems(exc, path)
+
+
+structure_meta = _structure_meta
+unstructure_meta = _unstructure_meta
+type_name = _type_name
