@@ -8,7 +8,9 @@ from typing import Any
 
 import attrs
 
-from kaito_core.api import InferenceSet
+from kaito_core.api import Condition, InferenceSet
+from kaito_core.decision import PlanSettings
+from kaito_core.inferenceset import InferenceSetOptions, plan_inferenceset
 from kaito_core.observed import Manifest, Observed
 from kaito_core.outcome import Outcome
 from kaito_presets import default_catalog
@@ -110,6 +112,29 @@ def replica(
         status["targetNodeCount"] = target_node_count
     base["status"] = status
     return base
+
+
+def run(
+    obj: InferenceSet,
+    *objects: dict[str, Any],
+    settings: PlanSettings | None = None,
+    options: InferenceSetOptions | None = None,
+    now: str = NOW,
+) -> Outcome[Any]:
+    return plan_inferenceset(
+        obj,
+        observed=Observed(objects=objects),
+        catalog=CATALOG,
+        now=now,
+        settings=settings,
+        options=options,
+    )
+
+
+def condition(outcome: Outcome[Any], type_: str) -> Condition:
+    found = outcome.status.condition(type_)
+    assert found is not None, f"no {type_} condition"
+    return found
 
 
 def names(objects: Sequence[Manifest]) -> list[str]:

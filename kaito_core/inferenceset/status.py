@@ -1,0 +1,185 @@
+"""An InferenceSet's status and events, from its observed replicas alone.
+
+Pure: no I/O, no clock, no logging.
+
+- ``replicas``: replica Workspaces that exist and are not being deleted; ``readyReplicas``: those
+  whose ``WorkspaceSucceeded`` is True; ``selector``: ``inferenceset.kaito.sh/created-by=<name>``
+  (what the scale subresource hands an HPA).
+- ``InferenceSetReady``: True (``inferencesetReady``, ``inferenceset is ready``) once at least
+  ``spec.replicas`` replicas are ready, else False (``inferencesetNotReady``, ``inferenceset is
+  not ready, X/Y replicas are ready``), or False with ``inferencesetFailed`` when the spec cannot
+  be planned. ``InferenceSetDeleting`` while it is deleted.
+- Ours: ``NodeCountLimitReached`` whenever ``spec.nodeCountLimit`` is set, ``ReplicaNameConflict``
+  while another Workspace holds a replica's name, ``ScaledObjectProvisioned`` when the planner
+  provisions KEDA ScaledObjects and the set asks for one.
+- ``performance.metrics.aggregatedPeakTokensPerMinute``: the sum of the ready replicas'
+  ``peakTokensPerMinute`` (vLLM preset replicas with the benchmark on, as upstream); other
+  metric keys are left as they were.
+- ``autoUpgrade``: kept as the planner computed it (`kaito_core.inferenceset.plan`).
+
+Conditions of other types (written by someone else) are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kaito_core import conditions as kc
+from kaito_core.api.inferenceset import AutoUpgradeStatus, InferenceSet, InferenceSetStatus
+from kaito_core.api.types import Condition
+from kaito_core.inferenceset.children import Replica
+from kaito_core.inferenceset.facts import (
+    CONDITION_DELETING,
+    CONDITION_NODE_COUNT_LIMIT,
+    CONDITION_READY,
+    CONDITION_REPLICA_CONFLICT,
+    CONDITION_SCALED_OBJECT,
+    LABEL_CREATED_BY,
+    MESSAGE_DELETING,
+    MESSAGE_READY,
+    REASON_DELETING,
+    REASON_FAILED,
+    REASON_NOT_READY,
+    REASON_READY,
+    not_ready_message,
+)
+from kaito_core.outcome import Event
+
+__all__ = [
+    "BENCHMARK_DESCRIPTION",
+    "BENCHMARK_UNIT",
+    "METRIC_AGGREGATED_PEAK_TPM",
+    "METRIC_PEAK_TPM",
+    "compute_status",
+    "status_events",
+]
+
+METRIC_PEAK_TPM = "peakTokensPerMinute"
+METRIC_AGGREGATED_PEAK_TPM = "aggregatedPeakTokensPerMinute"
+BENCHMARK_DESCRIPTION = "stress/high-concurrency"
+BENCHMARK_UNIT = "tokens/min"
+
+#: Condition types this module decides; any other type on the status is someone else's.
+_OWNED = (
+    CONDITION_READY,
+    CONDITION_DELETING,
+    CONDITION_NODE_COUNT_LIMIT,
+    CONDITION_REPLICA_CONFLICT,
+    CONDITION_SCALED_OBJECT,
+)
+#: (type, reason) pairs that are worth a Warning event when they appear.
+_WARNINGS = frozenset(
+    {
+        (CONDITION_READY, REASON_FAILED),
+        (CONDITION_NODE_COUNT_LIMIT, "ReplicasHeldBack"),
+        (CONDITION_REPLICA_CONFLICT, "NameTaken"),
+        (CONDITION_SCALED_OBJECT, "InvalidAutoscaling"),
+        (CONDITION_SCALED_OBJECT, "AutoscalingNotConfigured"),
+        (CONDITION_SCALED_OBJECT, "InvalidReplicaRange"),
+        (CONDITION_SCALED_OBJECT, "ScaledObjectConflict"),
+    }
+)
+
+
+def _peak_tpm(replica: Replica) -> tuple[float, Mapping[str, Any] | None] | None:
+    metrics = ((replica.manifest.get("status") or {}).get("performance") or {}).get("metrics")
+    metric = metrics.get(METRIC_PEAK_TPM) if isinstance(metrics, Mapping) else None
+    if not isinstance(metric, Mapping) or not isinstance(metric.get("value"), str):
+        return None
+    try:
+        value = float(metric["value"])
+    except ValueError:
+        return None
+    if not value > 0 or value == float("inf"):
+        return None
+    config = metric.get("config")
+    return value, config if isinstance(config, Mapping) else None
+
+
+def _performance(
+    previous: Mapping[str, Any] | None, replicas: Sequence[Replica], *, benchmark: bool
+) -> dict[str, Any] | None:
+    metrics = dict((previous or {}).get("metrics") or {})
+    metrics.pop(METRIC_AGGREGATED_PEAK_TPM, None)
+    found = [m for m in (_peak_tpm(r) for r in replicas if r.ready) if m is not None]
+    if benchmark and found:
+        metric: dict[str, Any] = {
+            "description": BENCHMARK_DESCRIPTION,
+            "value": f"{sum(value for value, _ in found):.2f}",
+            "unit": BENCHMARK_UNIT,
+        }
+        config = next((c for _, c in found if c), None)
+        if config:
+            metric["config"] = {str(k): str(v) for k, v in sorted(config.items())}
+        metrics[METRIC_AGGREGATED_PEAK_TPM] = metric
+    if not metrics:
+        return None
+    return {**(previous or {}), "metrics": dict(sorted(metrics.items()))}
+
+
+def compute_status(
+    iset: InferenceSet,
+    *,
+    replicas: Sequence[Replica],
+    now: str,
+    conditions: Sequence[Condition] = (),
+    failure: str | None = None,
+    deleting: bool = False,
+    benchmark: bool = False,
+    auto_upgrade: AutoUpgradeStatus | None = None,
+) -> InferenceSetStatus:
+    """The status of `iset` given its observed `replicas`.
+
+    `conditions` are the planner's own conditions of the types this module does not decide
+    (node limit, name conflicts, ScaledObject), each set when given and removed when not;
+    `failure` is the message of a spec the planner cannot act on; `benchmark` whether the
+    aggregated peak throughput is reported. Pure: no I/O, no clock, no logging.
+    """
+    previous = iset.status or InferenceSetStatus()
+    generation = iset.metadata.generation
+    live = [r for r in replicas if not r.deleting]
+    ready = sum(1 for r in live if r.ready)
+    desired = iset.replicas
+    if failure is not None:
+        wanted = kc.condition(CONDITION_READY, False, REASON_FAILED, kc.truncate_message(failure))
+    elif ready >= desired:
+        wanted = kc.condition(CONDITION_READY, True, REASON_READY, MESSAGE_READY)
+    else:
+        wanted = kc.condition(
+            CONDITION_READY, False, REASON_NOT_READY, not_ready_message(ready, desired)
+        )
+    updates = [wanted, *conditions]
+    if deleting:
+        updates.append(kc.condition(CONDITION_DELETING, True, REASON_DELETING, MESSAGE_DELETING))
+    result = tuple(previous.conditions or ())
+    for update in updates:
+        result = kc.set_condition(result, update, now=now, generation=generation)
+    kept = {update.type for update in updates}
+    result = tuple(c for c in result if c.type not in _OWNED or c.type in kept)
+    return InferenceSetStatus(
+        replicas=len(live),
+        ready_replicas=ready,
+        selector=f"{LABEL_CREATED_BY}={iset.name}",
+        conditions=tuple(sorted(result, key=lambda c: c.type)),
+        performance=_performance(previous.performance, replicas, benchmark=benchmark),
+        auto_upgrade=auto_upgrade,
+    )
+
+
+def status_events(previous: Sequence[Condition], status: InferenceSetStatus) -> tuple[Event, ...]:
+    """A Warning for each owned condition that newly took a reason worth one (a spec that cannot
+    be planned, replicas held back by the node limit, a name conflict, an autoscaling problem).
+
+    Pure: no I/O, no clock, no logging.
+    """
+    before = {(c.type, c.status, c.reason) for c in previous}
+    events = []
+    for condition in status.conditions or ():
+        key = (condition.type, condition.reason or "")
+        if key not in _WARNINGS or (condition.type, condition.status, condition.reason) in before:
+            continue
+        events.append(
+            Event(type="Warning", reason=condition.reason or "", message=condition.message or "")
+        )
+    return tuple(events)
