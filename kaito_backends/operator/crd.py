@@ -36,7 +36,16 @@ import attrs
 
 from kaito_core.api import types as api
 
-__all__ = ["CRD_NAME", "PRINTER_COLUMNS", "Version", "workspace_crd", "workspace_schema"]
+__all__ = [
+    "CRD_NAME",
+    "PRINTER_COLUMNS",
+    "SchemaTables",
+    "SchemaWalker",
+    "Version",
+    "canonical",
+    "workspace_crd",
+    "workspace_schema",
+]
 
 CRD_NAME = "workspaces.kaito.sh"
 Version = Literal["v1alpha1", "v1beta1"]
@@ -177,29 +186,51 @@ def _unwrap_optional(tp: Any) -> Any:
     return tp
 
 
+@attrs.frozen(kw_only=True)
+class SchemaTables:
+    """What another kind's model adds to (or, for `v1beta1_only`, replaces in) the Workspace
+    tables above, for `SchemaWalker`: the kinds share classes (`InferenceSpec`, `Condition`,
+    `LabelSelector`, ...) and so their table entries."""
+
+    extra: Mapping[tuple[type, str], Mapping[str, Any]] = attrs.field(factory=dict)
+    replaced: Mapping[tuple[type, str], Mapping[str, Any]] = attrs.field(factory=dict)
+    required: Mapping[type, tuple[str, ...]] = attrs.field(factory=dict)
+    descriptions: Mapping[tuple[type, str], str] = attrs.field(factory=dict)
+    #: The fields v1alpha1 lacks; None keeps the Workspace's.
+    v1beta1_only: frozenset[tuple[type, str]] | None = None
+
+
 class _Walker:
-    def __init__(self, version: Version) -> None:
+    def __init__(self, version: Version, tables: SchemaTables | None = None) -> None:
+        tables = tables or SchemaTables()
         self.version = version
-        self.extra = {**_EXTRA}
+        self.extra: dict[tuple[type, str], dict[str, Any]] = {
+            **_EXTRA,
+            **{k: dict(v) for k, v in tables.extra.items()},
+        }
         for key, more in _VERSION_EXTRA[version].items():
             self.extra[key] = {**self.extra.get(key, {}), **more}
+        self.replaced = {**_REPLACED, **{k: dict(v) for k, v in tables.replaced.items()}}
+        self.required = {**_REQUIRED, **tables.required}
+        self.descriptions = {**_DESCRIPTIONS, **tables.descriptions}
+        self.v1beta1_only = _V1BETA1_ONLY if tables.v1beta1_only is None else tables.v1beta1_only
 
     def object(self, cls: type) -> dict[str, Any]:
         hints = typing.get_type_hints(cls)
         properties: dict[str, Any] = {}
-        required: list[str] = list(_REQUIRED.get(cls, ()))
+        required: list[str] = list(self.required.get(cls, ()))
         for field in attrs.fields(cls):
             key = (cls, field.name)
-            if self.version == "v1alpha1" and key in _V1BETA1_ONLY:
+            if self.version == "v1alpha1" and key in self.v1beta1_only:
                 continue
             if field.name == "extra" and cls is api.ObjectMeta:
                 continue
             wire = _camel(field.name)
-            replaced = _REPLACED.get(key)
+            replaced = self.replaced.get(key)
             schema = dict(replaced) if replaced is not None else self.of_type(hints[field.name])
             schema.update(self.extra.get(key, {}))
-            if key in _DESCRIPTIONS:
-                schema["description"] = _DESCRIPTIONS[key]
+            if key in self.descriptions:
+                schema["description"] = self.descriptions[key]
             properties[wire] = schema
             if field.default is attrs.NOTHING and wire not in required:
                 required.append(wire)
@@ -238,6 +269,12 @@ def _canonical(node: Any) -> Any:
     if isinstance(node, list):
         return [_canonical(v) for v in node]
     return node
+
+
+#: Walks an attrs class to its OpenAPI schema: `SchemaWalker(version, tables).object(cls)`.
+SchemaWalker = _Walker
+#: Sorts the keys of every schema node, so the output is byte-stable.
+canonical = _canonical
 
 
 def workspace_schema(version: Version = "v1beta1") -> dict[str, Any]:
