@@ -12,7 +12,9 @@ Measures, and prints as one table:
   cluster (first reconcile) and on the converged one (steady state).
 
 ``--sizes 100,1000,10000`` picks the sizes; ``--smoke`` runs tiny sizes in-process (for CI: it
-checks that the benchmark works, not how fast). ``--no-gc-tuning`` keeps CPython's default
+checks that the benchmark works, not how fast). ``--inferenceset`` runs the pure InferenceSet
+replica-planning microbenchmark instead (`benchmarks.inferenceset_micro`; ``--sizes`` are then
+replica counts, default 1,10,100,500). ``--no-gc-tuning`` keeps CPython's default
 garbage-collector thresholds (by default they are raised, as long-running services do).
 """
 
@@ -288,7 +290,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m benchmarks.run", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "--sizes", default="100,1000,10000", help="comma-separated Workspace counts"
+        "--sizes", default=None, help="comma-separated Workspace (or replica) counts"
+    )
+    parser.add_argument(
+        "--inferenceset",
+        action="store_true",
+        help="time the pure InferenceSet replica planner instead",
     )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, in-process (for CI)")
     parser.add_argument("--no-gc-tuning", action="store_true", help="keep CPython's GC defaults")
@@ -299,10 +306,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.one is not None:
         print(json.dumps(_run_one(args.one, gc_tuning)))
         return 0
+    if args.inferenceset:
+        from benchmarks.inferenceset_micro import run as run_inferenceset
+
+        counts = [int(s) for s in (args.sizes or "1,10,100,500").split(",") if s.strip()]
+        print(run_inferenceset([2, 4] if args.smoke else counts, 5 if args.smoke else 200))
+        return 0
     if args.smoke:
         results = [asyncio.run(converge(n, plan_samples=20)) for n in (8, 24)]
     else:
-        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+        sizes = [int(s) for s in (args.sizes or "100,1000,10000").split(",") if s.strip()]
         results = [_in_subprocess(n, gc_tuning) for n in sizes]
     print(_table(results))
     print()

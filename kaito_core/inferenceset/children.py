@@ -56,6 +56,7 @@ __all__ = [
 #: between two templates of one InferenceSet).
 HASH_LENGTH = 10
 _SUCCEEDED = "WorkspaceSucceeded"
+_ENVELOPE = frozenset({"apiVersion", "kind", "metadata"})
 _DELETING = "WorkspaceDeleting"
 
 
@@ -197,7 +198,7 @@ class Replica:
 
 def _condition_true(status: Mapping[str, Any], type_: str, generation: Any) -> bool:
     for condition in status.get("conditions") or ():
-        if isinstance(condition, Mapping) and condition.get("type") == type_:
+        if isinstance(condition, dict) and condition.get("type") == type_:
             seen = condition.get("observedGeneration")
             if isinstance(seen, int) and isinstance(generation, int) and seen < generation:
                 return False  # about an older spec: not known yet
@@ -207,7 +208,7 @@ def _condition_true(status: Mapping[str, Any], type_: str, generation: Any) -> b
 
 def _controller(meta: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for ref in meta.get("ownerReferences") or ():
-        if isinstance(ref, Mapping) and ref.get("controller") is True:
+        if isinstance(ref, dict) and ref.get("controller") is True:
             return ref
     return None
 
@@ -273,11 +274,14 @@ def observed_replicas(
 def _covers(have: Any, want: Any) -> bool:
     """Every field of `want` is in `have` with the same value (maps compared key by key; lists
     and values exactly): applying `want` would change nothing."""
-    if isinstance(want, Mapping):
-        return isinstance(have, Mapping) and all(
-            key in have and _covers(have[key], value) for key, value in want.items()
-        )
-    return bool(have == want)
+    if have == want:
+        return True
+    if not isinstance(want, dict) or not isinstance(have, dict):
+        return False
+    for key, value in want.items():
+        if key not in have or not _covers(have[key], value):
+            return False
+    return True
 
 
 def up_to_date(observed: Manifest, desired: Manifest) -> bool:
@@ -291,10 +295,10 @@ def up_to_date(observed: Manifest, desired: Manifest) -> bool:
         if not _covers(have.get(key) or {}, want.get(key) or {}):
             return False
     refs = have.get("ownerReferences") or []
-    if not all(ref in refs for ref in want.get("ownerReferences") or ()):
-        return False
-    return all(
-        _covers(observed.get(key), value)
-        for key, value in desired.items()
-        if key not in ("apiVersion", "kind", "metadata")
-    )
+    for ref in want.get("ownerReferences") or ():
+        if ref not in refs:
+            return False
+    for key, value in desired.items():
+        if key not in _ENVELOPE and not _covers(observed.get(key), value):
+            return False
+    return True

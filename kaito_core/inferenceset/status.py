@@ -84,8 +84,8 @@ _WARNINGS = frozenset(
 
 def _peak_tpm(replica: Replica) -> tuple[float, Mapping[str, Any] | None] | None:
     metrics = ((replica.manifest.get("status") or {}).get("performance") or {}).get("metrics")
-    metric = metrics.get(METRIC_PEAK_TPM) if isinstance(metrics, Mapping) else None
-    if not isinstance(metric, Mapping) or not isinstance(metric.get("value"), str):
+    metric = metrics.get(METRIC_PEAK_TPM) if isinstance(metrics, dict) else None
+    if not isinstance(metric, dict) or not isinstance(metric.get("value"), str):
         return None
     try:
         value = float(metric["value"])
@@ -94,7 +94,7 @@ def _peak_tpm(replica: Replica) -> tuple[float, Mapping[str, Any] | None] | None
     if not value > 0 or value == float("inf"):
         return None
     config = metric.get("config")
-    return value, config if isinstance(config, Mapping) else None
+    return value, config if isinstance(config, dict) else None
 
 
 def _performance(
