@@ -2,8 +2,8 @@
 
 Pure: no I/O, no clock, no logging.
 
-Upstream's ``InferenceSet.Validate`` (``api/v1beta1/inferenceset_validation.go``, controller.md
-§2.7), with real wire paths:
+Upstream's ``InferenceSet.Validate`` (``api/v1beta1/inferenceset_validation.go``), with real
+wire paths:
 
 - the name is a DNS-1123 label (and, ours, leaves room for the replicas' ``-<slot>`` suffix);
 - ``spec.replicas`` is not negative; ``spec.template.resource.instanceType`` is empty with
