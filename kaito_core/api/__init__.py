@@ -1,4 +1,4 @@
-"""The Workspace and InferenceSet API models: attrs classes, the converter, manifest loading.
+"""The Workspace, InferenceSet and RAGEngine API models: attrs classes, the converter, manifest loading.
 
 Pure: no I/O, no clock, no logging.
 """
@@ -17,6 +17,22 @@ from kaito_core.api.inferenceset import (
     UpdateStrategy,
 )
 from kaito_core.api.inferenceset_serde import inferenceset_from_manifest, inferenceset_to_manifest
+from kaito_core.api.ragengine import (
+    ConfigMapReference,
+    EmbeddingSpec,
+    GuardrailsSpec,
+    InferenceServiceSpec,
+    LocalEmbeddingSpec,
+    PersistentVolumeConfig,
+    RAGEngine,
+    RAGEngineSpec,
+    RAGEngineSpecV1Alpha1,
+    RAGEngineStatus,
+    RemoteEmbeddingSpec,
+    StorageSpec,
+    StorageSpecV1Alpha1,
+    VectorDBConfig,
+)
 from kaito_core.api.serde import ManifestError, from_manifest, to_manifest
 from kaito_core.api.types import (
     V1ALPHA1,
@@ -39,15 +55,17 @@ from kaito_core.api.types import (
 )
 
 __all__ = [
-    "V1ALPHA1",
-    "V1BETA1",
     "AdapterSpec",
     "AutoUpgradePolicy",
     "AutoUpgradeStatus",
     "Condition",
+    "ConfigMapReference",
     "DataDestination",
     "DataSource",
     "Document",
+    "EmbeddingSpec",
+    "GuardrailsSpec",
+    "InferenceServiceSpec",
     "InferenceSet",
     "InferenceSetResource",
     "InferenceSetSpec",
@@ -57,17 +75,29 @@ __all__ = [
     "LabelSelector",
     "LabelSelectorRequirement",
     "LoadResult",
+    "LocalEmbeddingSpec",
     "MaintenanceWindow",
     "ManifestError",
     "ManifestLoadError",
     "ObjectMeta",
     "PartitionSpec",
+    "PersistentVolumeConfig",
     "PresetOptions",
     "PresetSpec",
+    "RAGEngine",
+    "RAGEngineSpec",
+    "RAGEngineSpecV1Alpha1",
+    "RAGEngineStatus",
+    "RemoteEmbeddingSpec",
     "ResourceSpec",
     "RollingUpdate",
+    "StorageSpec",
+    "StorageSpecV1Alpha1",
     "TuningSpec",
     "UpdateStrategy",
+    "V1ALPHA1",
+    "V1BETA1",
+    "VectorDBConfig",
     "Workspace",
     "WorkspaceStatus",
     "from_manifest",

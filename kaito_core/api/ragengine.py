@@ -1,0 +1,285 @@
+"""The RAGEngine API (`kaito.sh/v1beta1`, with `v1alpha1` read and converted) as frozen attrs.
+
+Pure: no I/O, no clock, no logging.
+
+A RAGEngine deploys a retrieval-augmented generation service: an embedding model (run locally or
+called remotely), a vector store (in-process FAISS, optionally persisted on a PVC, or an external
+Qdrant), and a query API that calls an OpenAI-compatible inference endpoint (usually a KAITO
+Workspace's Service), with optional output guardrails.
+
+Unlike a Workspace, a RAGEngine has a ``spec`` wrapper. v1beta1 is the model. The v1alpha1 wire
+form differs in three ways, which `kaito_core.api.ragengine_serde` converts on read and writes
+back for a v1alpha1 object (so a manifest round-trips):
+
+- ``storage`` is flat (``persistentVolumeClaim``, ``mountPath``), v1beta1 nests it under
+  ``storage.persistentVolume`` and adds ``storage.vectorDB``;
+- ``queryServiceName`` and ``indexServiceName`` exist (upstream never used them: the Service is
+  always named after the RAGEngine); they are kept for the round trip and dropped by
+  `RAGEngine.as_v1beta1`, as upstream's conversion drops them;
+- ``guardrails`` and ``compute.partition`` do not exist, and ``inferenceService.url`` is required.
+
+``compute`` reuses the Workspace's `ResourceSpec`. Every optional field defaults to ``None`` so
+that "absent" and "set to the default" stay distinguishable and a manifest read and written back
+is the same document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from kaito_core.api.types import (
+    V1ALPHA1,
+    V1ALPHA1_DEFAULT_INSTANCE_TYPE,
+    V1BETA1,
+    Condition,
+    ObjectMeta,
+    ResourceSpec,
+)
+
+__all__ = [
+    "DEFAULT_GUARDRAILS_POLICY_CONFIG_MAP",
+    "DEFAULT_MOUNT_PATH",
+    "GUARDRAILS_POLICY_FILE",
+    "KIND_RAGENGINE",
+    "ConfigMapReference",
+    "EmbeddingSpec",
+    "GuardrailsSpec",
+    "InferenceServiceSpec",
+    "LocalEmbeddingSpec",
+    "PersistentVolumeConfig",
+    "RAGEngine",
+    "RAGEngineSpec",
+    "RAGEngineSpecV1Alpha1",
+    "RAGEngineStatus",
+    "RemoteEmbeddingSpec",
+    "StorageSpec",
+    "StorageSpecV1Alpha1",
+    "VectorDBConfig",
+]
+
+KIND_RAGENGINE = "RAGEngine"
+#: The chart's default guardrails policy ConfigMap (in the release namespace).
+DEFAULT_GUARDRAILS_POLICY_CONFIG_MAP = "ragengine-guardrails-policy-template"
+#: The key of a guardrails ConfigMap that holds the policy document.
+GUARDRAILS_POLICY_FILE = "guardrails.yaml"
+#: Where the vector store volume is mounted when ``mountPath`` is not given.
+DEFAULT_MOUNT_PATH = "/mnt/data"
+
+
+@attrs.frozen(kw_only=True)
+class ConfigMapReference:
+    """A ConfigMap in the RAGEngine's namespace."""
+
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class GuardrailsSpec:
+    """Output guardrails for chat completions; the policy is a ``guardrails.yaml`` document."""
+
+    enabled: bool | None = None
+    #: The policy ConfigMap; without one the default policy is used.
+    config_map_ref: ConfigMapReference | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PersistentVolumeConfig:
+    """A PVC the vector store persists to (an emptyDir when ``storage`` names none)."""
+
+    persistent_volume_claim: str
+    #: Defaults to ``/mnt/data``.
+    mount_path: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VectorDBConfig:
+    """An external vector database (``qdrant``) instead of the in-process FAISS store."""
+
+    engine: str
+    url: str
+    #: Secret with the key ``VECTOR_DB_ACCESS_SECRET``.
+    access_secret: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StorageSpec:
+    """Where the vector index lives (v1beta1 shape)."""
+
+    persistent_volume: PersistentVolumeConfig | None = None
+    vector_db: VectorDBConfig | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StorageSpecV1Alpha1:
+    """The flat v1alpha1 ``storage``: a PVC and its mount path."""
+
+    persistent_volume_claim: str | None = None
+    mount_path: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RemoteEmbeddingSpec:
+    """An embedding service reached over HTTP(S)."""
+
+    url: str
+    #: Secret with the key ``REMOTE_EMBEDDING_ACCESS_SECRET`` (a bearer token).
+    access_secret: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LocalEmbeddingSpec:
+    """An embedding model the RAG service downloads from Hugging Face (``modelID``)."""
+
+    image: str | None = None
+    image_pull_secret: str | None = None
+    #: A Hugging Face repository id, e.g. ``BAAI/bge-small-en-v1.5`` (wire name ``modelID``).
+    model_id: str | None = None
+    #: Secret with the key ``HF_TOKEN``.
+    model_access_secret: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EmbeddingSpec:
+    """Exactly one of `remote` and `local`."""
+
+    remote: RemoteEmbeddingSpec | None = None
+    local: LocalEmbeddingSpec | None = None
+
+
+@attrs.frozen(kw_only=True)
+class InferenceServiceSpec:
+    """The OpenAI-compatible endpoint answers are generated by; without a URL the RAG service is
+    retrieve-only."""
+
+    url: str | None = None
+    #: Secret with the key ``LLM_ACCESS_SECRET``.
+    access_secret: str | None = None
+    #: Input plus output tokens the model accepts in one request.
+    context_window_size: int
+
+
+@attrs.frozen(kw_only=True)
+class RAGEngineSpec:
+    """The v1beta1 spec (plus the two v1alpha1-only service names, kept for the round trip)."""
+
+    #: Dedicated nodes (GPU or CPU); without it the service runs on any node that fits.
+    compute: ResourceSpec | None = None
+    storage: StorageSpec | None = None
+    embedding: EmbeddingSpec | None = None
+    inference_service: InferenceServiceSpec | None = None
+    guardrails: GuardrailsSpec | None = None
+    #: v1alpha1 only; never used (the Service is named after the RAGEngine).
+    query_service_name: str | None = None
+    #: v1alpha1 only; never used.
+    index_service_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RAGEngineSpecV1Alpha1:
+    """The v1alpha1 wire form of the spec (what the v1alpha1 CRD schema describes)."""
+
+    compute: ResourceSpec | None = None
+    storage: StorageSpecV1Alpha1 | None = None
+    embedding: EmbeddingSpec | None = None
+    inference_service: InferenceServiceSpec | None = None
+    query_service_name: str | None = None
+    index_service_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RAGEngineStatus:
+    worker_nodes: tuple[str, ...] | None = None
+    conditions: tuple[Condition, ...] | None = None
+
+    def condition(self, type_: str) -> Condition | None:
+        """The condition of this type, if present."""
+        for condition in self.conditions or ():
+            if condition.type == type_:
+                return condition
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class RAGEngine:
+    """A KAITO RAGEngine."""
+
+    api_version: str = V1BETA1
+    kind: str = KIND_RAGENGINE
+    metadata: ObjectMeta = attrs.field(factory=ObjectMeta)
+    spec: RAGEngineSpec | None = None
+    status: RAGEngineStatus | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name or ""
+
+    @property
+    def namespace(self) -> str:
+        """The namespace, ``default`` when the manifest names none (as kubectl would apply it)."""
+        return self.metadata.namespace or "default"
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return self.metadata.labels or {}
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        return self.metadata.annotations or {}
+
+    @property
+    def is_v1alpha1(self) -> bool:
+        return self.api_version == V1ALPHA1
+
+    @property
+    def compute(self) -> ResourceSpec | None:
+        return self.spec.compute if self.spec is not None else None
+
+    @property
+    def instance_type(self) -> str:
+        """``spec.compute.instanceType``, ``""`` when there is none."""
+        compute = self.compute
+        return (compute.instance_type if compute is not None else None) or ""
+
+    @property
+    def match_labels(self) -> Mapping[str, str]:
+        compute = self.compute
+        selector = compute.label_selector if compute is not None else None
+        return (selector.match_labels if selector is not None else None) or {}
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> RAGEngine:
+        """Parse a manifest; raises `kaito_core.api.ManifestError` naming each bad field."""
+        from kaito_core.api.ragengine_serde import ragengine_from_manifest
+
+        return ragengine_from_manifest(manifest)
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The wire form of this object's own apiVersion: camelCase keys, absent fields omitted."""
+        from kaito_core.api.ragengine_serde import ragengine_to_manifest
+
+        return ragengine_to_manifest(self)
+
+    def with_defaults(self) -> RAGEngine:
+        """The RAGEngine as the API server stores it: CRD schema defaults filled in
+        (``compute.count: 1``, and in v1alpha1 the instance type ``Standard_NC24ads_A100_v4``)."""
+        compute = self.compute
+        if compute is None or self.spec is None:
+            return self
+        if compute.count is None:
+            compute = attrs.evolve(compute, count=1)
+        if self.is_v1alpha1 and compute.instance_type is None:
+            compute = attrs.evolve(compute, instance_type=V1ALPHA1_DEFAULT_INSTANCE_TYPE)
+        return attrs.evolve(self, spec=attrs.evolve(self.spec, compute=compute))
+
+    def as_v1beta1(self) -> RAGEngine:
+        """The same RAGEngine read as v1beta1 (upstream's ``ConvertTo``): the v1alpha1-only
+        service names are dropped; everything else already has its v1beta1 shape."""
+        spec = self.spec
+        if spec is not None and (
+            spec.query_service_name is not None or spec.index_service_name is not None
+        ):
+            spec = attrs.evolve(spec, query_service_name=None, index_service_name=None)
+        return attrs.evolve(self, api_version=V1BETA1, spec=spec)
