@@ -5,6 +5,8 @@ Pure: no I/O, no clock, no logging. See ``docs/validation.md`` for every rule an
 
 from kaito_core.validation.context import PROVISIONERS, FeatureGates, ValidationContext
 from kaito_core.validation.datasources import image_reference_problem, url_problem
+from kaito_core.validation.endpoints import endpoint_problem
+from kaito_core.validation.ragengine import validate_ragengine
 from kaito_core.validation.resource import MIG_PROFILES
 from kaito_core.validation.workspace import validate
 
@@ -13,7 +15,9 @@ __all__ = [
     "PROVISIONERS",
     "FeatureGates",
     "ValidationContext",
+    "endpoint_problem",
     "image_reference_problem",
     "url_problem",
     "validate",
+    "validate_ragengine",
 ]
