@@ -40,6 +40,13 @@ class Observed:
     - `provision_error`: the node provisioner's last refusal (e.g. quota), shown on ResourceReady
       with reason `provision_reason` (None: ``InsufficientCapacity``; ``QuotaExceeded`` when a
       quota pre-flight refused).
+    - `references`: objects the spec points at that the object does not own, as stored now (any
+      kind, any namespace; looked up with `reference`). Not `objects`, which are the object's own
+      children: those are diffed and deleted when no longer wanted, and these must never be. A
+      RAGEngine's are the Service its ``inferenceService.url`` names, the Workspace controlling
+      that Service, and that Workspace's inference ConfigMap (`kaito_core.ragengine.wiring`).
+      ``None`` (the default) means "not looked up": planners treat every reference as unknown.
+      A tuple means "looked up": an object it lacks does not exist.
     """
 
     node_claims: tuple[Manifest, ...] = ()
@@ -50,10 +57,23 @@ class Observed:
     secrets: frozenset[str] = frozenset()
     provision_error: str | None = None
     provision_reason: str | None = None
+    references: tuple[Manifest, ...] | None = None
 
     def object(self, kind: str, name: str) -> Manifest | None:
         """The observed child of this kind and name, if any."""
         for obj in self.objects:
             if obj.get("kind") == kind and obj.get("metadata", {}).get("name") == name:
+                return obj
+        return None
+
+    def reference(self, kind: str, namespace: str, name: str) -> Manifest | None:
+        """The referenced object of this kind, namespace and name, if it was observed."""
+        for obj in self.references or ():
+            meta = obj.get("metadata") or {}
+            if (
+                obj.get("kind") == kind
+                and meta.get("name") == name
+                and (meta.get("namespace") or "") == namespace
+            ):
                 return obj
         return None

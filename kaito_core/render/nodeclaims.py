@@ -45,6 +45,7 @@ __all__ = [
     "LABEL_KARPENTER_WORKSPACE_NAMESPACE",
     "LABEL_NODEPOOL",
     "NODE_IMAGE_FAMILIES",
+    "claim_manifest",
     "node_claim_names",
     "node_claims",
     "node_disk_gib",
@@ -199,27 +200,50 @@ def node_claims(ctx: RenderContext, *, default_image_family: str | None = None) 
     family = node_image_family(workspace.annotations, default=default_image_family)
     if family is not None:
         annotations[ANNOTATION_NODE_IMAGE_FAMILY] = family
-    group, kind = _CLAIM_NODE_CLASSES.get(ctx.cloud, _CLAIM_NODE_CLASSES["azure"])
-    claims: list[Manifest] = []
-    for name in node_claim_names(workspace, ctx.node_count):
-        claims.append(
-            {
-                "apiVersion": "karpenter.sh/v1",
-                "kind": "NodeClaim",
-                "metadata": {
-                    "name": name,
-                    "labels": dict(sorted(labels.items())),
-                    "annotations": dict(sorted(annotations.items())),
-                },
-                "spec": {
-                    "nodeClassRef": {"group": group, "kind": kind, "name": _NODE_CLASS_NAME},
-                    "requirements": _claim_requirements(instance_type, ctx.cloud),
-                    "resources": {"requests": {"storage": f"{node_disk_gib(ctx)}Gi"}},
-                    "taints": [_gpu_taint()],
-                },
-            }
+    return [
+        claim_manifest(
+            name=name,
+            labels=labels,
+            annotations=annotations,
+            instance_type=instance_type,
+            cloud=ctx.cloud,
+            disk_gib=node_disk_gib(ctx),
         )
-    return claims
+        for name in node_claim_names(workspace, ctx.node_count)
+    ]
+
+
+def claim_manifest(
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    instance_type: str,
+    cloud: str,
+    disk_gib: int,
+) -> Manifest:
+    """One ``karpenter.sh/v1`` NodeClaim in KAITO's shape: the fake NodePool ``kaito``, the
+    cloud's node class, the instance type, Linux, an OS disk of `disk_gib` GiB and the
+    ``sku=gpu:NoSchedule`` taint. `labels` and `annotations` are written sorted.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    group, kind = _CLAIM_NODE_CLASSES.get(cloud, _CLAIM_NODE_CLASSES["azure"])
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodeClaim",
+        "metadata": {
+            "name": name,
+            "labels": dict(sorted(labels.items())),
+            "annotations": dict(sorted(annotations.items())),
+        },
+        "spec": {
+            "nodeClassRef": {"group": group, "kind": kind, "name": _NODE_CLASS_NAME},
+            "requirements": _claim_requirements(instance_type, cloud),
+            "resources": {"requests": {"storage": f"{disk_gib}Gi"}},
+            "taints": [_gpu_taint()],
+        },
+    }
 
 
 def node_pool_name(namespace: str, name: str) -> str:
