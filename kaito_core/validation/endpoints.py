@@ -52,6 +52,7 @@ EXAMPLE_EMBEDDING_URL = "http://<embedding-service>.<namespace>.svc.cluster.loca
 EXAMPLE_VECTOR_DB_URL = "http://qdrant.<namespace>.svc.cluster.local:6333"
 
 _PLACEHOLDER = re.compile(r"<[^<>]*>|\{\{.*?\}\}|\$\{[^}]*\}")
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:)?(//)?[^/?#@]*@")
 _LOCAL_HOSTS = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 _METADATA_HOSTS = frozenset(
     {
@@ -73,6 +74,11 @@ def is_placeholder(value: str) -> bool:
     Pure: no I/O, no clock, no logging.
     """
     return bool(_PLACEHOLDER.search(value)) or "<" in value or ">" in value
+
+
+def _shown(url: str) -> str:
+    """`url` quoted for a message, with any ``user:password@`` replaced by ``***@``."""
+    return quote(_USERINFO.sub(lambda m: f"{m.group(1) or ''}{m.group(2) or ''}***@", url, count=1))
 
 
 def _host_problem(host: str) -> str | None:
@@ -116,16 +122,16 @@ def endpoint_problem(url: str, *, example: str) -> str | None:
         return f"required: a URL such as {example}"
     if is_placeholder(url):
         return (
-            f"{quote(url)} looks like a placeholder from an example; replace it with a real URL, "
+            f"{_shown(url)} looks like a placeholder from an example; replace it with a real URL, "
             f"such as {example}"
         )
     if len(url) > MAX_URL_LENGTH:
         return f"must be at most {MAX_URL_LENGTH} characters, got {len(url)}"
     if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
-        return f"{quote(url)} must not contain spaces or control characters"
+        return f"{_shown(url)} must not contain spaces or control characters"
     if "$(" in url:
         return (
-            f'{quote(url)} must not contain "$(": Kubernetes expands $(NAME) in an environment '
+            f'{_shown(url)} must not contain "$(": Kubernetes expands $(NAME) in an environment '
             "value with another variable of the pod"
         )
     try:
@@ -133,19 +139,19 @@ def endpoint_problem(url: str, *, example: str) -> str | None:
         host = parts.hostname or ""
         _ = parts.port  # raises on a port that is not a number in range
     except ValueError as exc:
-        return f"{quote(url)} is not a valid URL: {exc}"
+        return f"{_shown(url)} is not a valid URL: {exc}"
     scheme = parts.scheme.lower()
-    if not scheme or not parts.netloc:
-        return f"{quote(url)} is not an absolute URL; it needs a scheme and a host, like {example}"
-    if scheme not in ("http", "https"):
+    if scheme and scheme not in ("http", "https") and url[len(scheme) :].startswith("://"):
         return f'scheme "{parts.scheme}" is not supported; use http or https'
+    if not scheme or not parts.netloc:
+        return f"{_shown(url)} is not an absolute URL; it needs a scheme and a host, like {example}"
     if "@" in parts.netloc:
         return (
             "must not contain credentials (user:password@): the URL is stored in plain text in "
             "the Deployment; put the token in a Secret and name it in accessSecret"
         )
     if not host:
-        return f"{quote(url)} has no host"
+        return f"{_shown(url)} has no host"
     if parts.fragment or url.endswith("#"):
-        return f"{quote(url)} must not contain a fragment (#...); it is never sent to the server"
+        return f"{_shown(url)} must not contain a fragment (#...); it is never sent to the server"
     return _host_problem(host)
