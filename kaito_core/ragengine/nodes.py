@@ -141,12 +141,10 @@ def _claim(rag: RAGEngine, name: str, settings: RAGEngineSettings) -> Manifest:
         LABEL_RAGENGINE_NAMESPACE: rag.namespace,
         **sanitized_selector(rag),
     }
-    annotations = {
-        ANNOTATION_DO_NOT_DISRUPT: "true",
-        ANNOTATION_NODE_IMAGE_FAMILY: node_image_family(
-            rag.annotations, default=settings.default_node_image_family
-        ),
-    }
+    annotations = {ANNOTATION_DO_NOT_DISRUPT: "true"}
+    family = node_image_family(rag.annotations, default=settings.default_node_image_family)
+    if family is not None:
+        annotations[ANNOTATION_NODE_IMAGE_FAMILY] = family
     return claim_manifest(
         name=name,
         labels=labels,
@@ -231,7 +229,10 @@ def _waiting(
             f"no Ready node of instance type {rag.instance_type} matches the label selector",
         )
     if observed.provision_error:
-        return rc.REASON_INSUFFICIENT_CAPACITY, observed.provision_error
+        return (
+            observed.provision_reason or rc.REASON_INSUFFICIENT_CAPACITY,
+            observed.provision_error,
+        )
     ours = _ours(rag, observed.node_claims)
     problem = _claim_problem(ours)
     if problem is not None:
@@ -256,7 +257,8 @@ def node_decision(
     The worker node is a qualified node (with GPU capacity on a GPU instance type): one of the
     `previous` worker nodes if still qualified, else the node of our claim, else the first by
     name. Waiting reasons: ``CreateNodeClaimPending`` (upstream's Unknown), ``NodeNotReady``,
-    ``NodePluginsNotReady``; failures: ``InsufficientCapacity`` (the provisioner refused),
+    ``NodePluginsNotReady``; failures: the provisioner's refusal (``observed.provision_reason``,
+    else ``InsufficientCapacity``),
     ``checkNodeClaimStatusFailed`` (a claim failed to launch).
 
     Pure: no I/O, no clock, no logging.

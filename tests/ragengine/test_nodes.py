@@ -202,6 +202,16 @@ STATES: dict[
         },
         None,
     ),
+    "quota-refused": (
+        rag_manifest(),
+        RAGEngineSettings(),
+        {"provision_error": "quota", "provision_reason": "QuotaExceeded"},
+        {
+            "ResourceReady": ("False", "QuotaExceeded"),
+            "NodeClaimReady": ("False", "QuotaExceeded"),
+        },
+        None,
+    ),
     "node-not-ready": (
         rag_manifest(),
         RAGEngineSettings(),
@@ -290,3 +300,16 @@ def test_a_previous_worker_node_stays_chosen() -> None:
     moved = attrs.evolve(rag, status=attrs.evolve(first.status, worker_nodes=("b",)))
     again = plan_ragengine(moved, observed=Observed(nodes=nodes), catalog=CATALOG, now=NOW)
     assert again.status.worker_nodes == ("b",)
+
+
+@pytest.mark.parametrize(
+    ("default", "annotation"),
+    [(None, "ubuntu"), ("AzureLinux", "azurelinux"), ("windows", None)],
+    ids=["no-default", "valid-default", "unsupported-default"],
+)
+def test_the_node_image_family_follows_the_operator_default(
+    default: str | None, annotation: str | None
+) -> None:
+    """As for Workspaces: an unsupported default leaves the choice to the NodeClass."""
+    (claim,) = _plan(settings=RAGEngineSettings(default_node_image_family=default)).node_claims
+    assert claim["metadata"]["annotations"].get("kaito.sh/node-image-family") == annotation
