@@ -1,4 +1,4 @@
-"""The Workspace, InferenceSet and RAGEngine API models: attrs classes, the converter, manifest loading.
+"""The Workspace, InferenceSet and RAGEngine API models: attrs classes, serde, loading.
 
 Pure: no I/O, no clock, no logging.
 """
@@ -55,6 +55,8 @@ from kaito_core.api.types import (
 )
 
 __all__ = [
+    "V1ALPHA1",
+    "V1BETA1",
     "AdapterSpec",
     "AutoUpgradePolicy",
     "AutoUpgradeStatus",
@@ -95,8 +97,6 @@ __all__ = [
     "StorageSpecV1Alpha1",
     "TuningSpec",
     "UpdateStrategy",
-    "V1ALPHA1",
-    "V1BETA1",
     "VectorDBConfig",
     "Workspace",
     "WorkspaceStatus",
