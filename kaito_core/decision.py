@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
-import yaml
 
 from kaito_core.api.types import ObjectMeta, Workspace
+from kaito_core.api.yamlsafe import ManifestLoadError, load_yaml
 from kaito_core.errors import SpecError
 from kaito_core.observed import Manifest, Observed
 from kaito_core.outcome import PlanSummary
@@ -47,6 +47,11 @@ from kaito_core.sizing import (
     parallelism,
 )
 from kaito_core.status import PROVISIONER_BYO
+from kaito_core.validation.configmaps import (
+    CONFIG_VALUE_LIMITS,
+    vllm_key_problem,
+    vllm_value_problem,
+)
 from kaito_core.validation.resource import unsupported_sku_message
 from kaito_presets import DEFAULT_REGISTRY, Catalog, CatalogError, ModelPreset
 
@@ -104,30 +109,44 @@ _PARSE_CACHE_MAX_CHARS = 64 * 1024
 
 
 def _parse_yaml_uncached(text: str) -> Any:
+    """The YAML of a ConfigMap value (bounded, see `CONFIG_VALUE_LIMITS`), or the
+    `ManifestLoadError` saying why it cannot be read (returned, so the cache keeps it too)."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
+        return load_yaml(text, limits=CONFIG_VALUE_LIMITS)
+    except ManifestLoadError as exc:
+        return exc
 
 
 _parse_yaml_cached = functools.lru_cache(maxsize=256)(_parse_yaml_uncached)
 
 
 def _parse_yaml(text: str) -> Any:
-    """The YAML of a ConfigMap value, None if it is not YAML. Callers must not mutate it."""
+    """The YAML of a ConfigMap value (or a `ManifestLoadError`). Callers must not mutate it."""
     if len(text) > _PARSE_CACHE_MAX_CHARS:
         return _parse_yaml_uncached(text)
     return _parse_yaml_cached(text)
 
 
-def _config_data(observed: Observed, name: str | None, key: str) -> Any:
+def _config_data(observed: Observed, name: str | None, key: str, path: str) -> Any:
+    """The parsed ``data[key]`` of ConfigMap `name`: None when absent; a value that must not be
+    read (too large once expanded, recursive, duplicate keys) is a `SpecError` at `path`."""
     if not name:
         return None
     cm = observed.config_maps.get(name)
     if cm is None:
         return None
-    text = (cm.get("data") or {}).get(key)
-    return _parse_yaml(text) if isinstance(text, str) else None
+    data = cm.get("data")
+    text = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(text, str):
+        return None
+    parsed = _parse_yaml(text)
+    if isinstance(parsed, ManifestLoadError):
+        raise SpecError(
+            f"ConfigMap '{name}' {key}: {parsed}".replace("invalid YAML: ", ""),
+            path=path,
+            reason="InvalidConfig",
+        )
+    return parsed
 
 
 def _flag_value(value: Any) -> str | None:
@@ -139,9 +158,14 @@ def _flag_value(value: Any) -> str | None:
 
 
 def _inference_config(observed: Observed, workspace: Workspace) -> dict[str, str] | None:
-    """The ``vllm:`` section of the user's inference ConfigMap, as flag values (sorted)."""
+    """The ``vllm:`` section of the user's inference ConfigMap, as flag values (sorted).
+
+    The ConfigMap is read again at every plan (it may have changed since admission), so a key
+    that is not a vLLM option name, or a value with control characters, is a `SpecError` here
+    too: nothing reaches the server's command line unchecked.
+    """
     name = workspace.inference.config if workspace.inference else None
-    data = _config_data(observed, name, _INFERENCE_CONFIG_KEY)
+    data = _config_data(observed, name, _INFERENCE_CONFIG_KEY, "spec.inference.config")
     if not isinstance(data, Mapping):
         return None
     vllm = data.get("vllm")
@@ -150,6 +174,15 @@ def _inference_config(observed: Observed, workspace: Workspace) -> dict[str, str
     out: dict[str, str] = {}
     for key in sorted(vllm, key=str):
         value = _flag_value(vllm[key])
+        problem = vllm_key_problem(key) or (
+            vllm_value_problem(key, value) if value is not None else None
+        )
+        if problem is not None:
+            raise SpecError(
+                f"ConfigMap '{name}' {_INFERENCE_CONFIG_KEY}: {problem}",
+                path="spec.inference.config",
+                reason="InvalidConfig",
+            )
         if value is not None:
             out[str(key)] = value
     return out
@@ -177,7 +210,7 @@ def _tuning_config(
             path="spec.tuning.config",
             reason="ConfigMapNotFound",
         )
-    data = _config_data(observed, tuning.config, _TUNING_CONFIG_KEY)
+    data = _config_data(observed, tuning.config, _TUNING_CONFIG_KEY, "spec.tuning.config")
     if isinstance(data, Mapping) and isinstance(data.get("training_config"), Mapping):
         return copy.deepcopy(dict(data["training_config"]))
     return default_tuning_config(

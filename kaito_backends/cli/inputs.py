@@ -23,6 +23,7 @@ import attrs
 
 from kaito_core.api import Document, ManifestLoadError, Workspace, load_documents
 from kaito_core.api.documents import MAX_INPUT_BYTES
+from kaito_core.api.duplicates import first_occurrences, object_identity
 from kaito_core.validation import PROVISIONERS, FeatureGates, ValidationContext, validate
 
 __all__ = [
@@ -178,7 +179,7 @@ class Inputs:
         return {
             (d.namespace, d.name): d.manifest
             for _, d in self.documents
-            if d.kind == kind and d.api_version == "v1" and d.name
+            if d.kind == kind and d.api_version == "v1" and d.name and not d.errors
         }
 
     def config_maps_for(self, workspace: Workspace) -> dict[str, dict[str, Any]]:
@@ -258,6 +259,24 @@ def internal_error_line(file: str, label: str, error: BaseException) -> str:
     return f"{file}: {label}: internal error: {type(error).__name__}: {one_line(str(error))}"
 
 
+def _defined_elsewhere(documents: Sequence[tuple[str, Document]]) -> dict[int, str]:
+    """Position -> problem, for an object already defined in an earlier file (a repeat within
+    one file is already a document error)."""
+    identities = [
+        object_identity(api_version=d.api_version, kind=d.kind, namespace=d.namespace, name=d.name)
+        for _, d in documents
+    ]
+    found: dict[int, str] = {}
+    for index, first in enumerate(first_occurrences(identities)):
+        if first is None or documents[first][0] == documents[index][0]:
+            continue
+        earlier_file, earlier = documents[first]
+        found[index] = (
+            f"{identities[index]} is defined twice: first in {earlier_file} (line {earlier.line})"
+        )
+    return found
+
+
 def _problems(
     document: Document, context: ValidationContext, strict: bool, command: str
 ) -> list[tuple[str, str]]:
@@ -307,7 +326,12 @@ def check(args: argparse.Namespace, *, command: str, complete: bool = False) -> 
         return Checked(inputs=inputs, context=None, status=2)
     strict = bool(getattr(args, "strict", False))
     problems = 0
-    for name, document in inputs.documents:
+    repeated = _defined_elsewhere(inputs.documents)
+    for index, (name, document) in enumerate(inputs.documents):
+        if index in repeated:
+            print(problem_line(name, document.label, "metadata.name", repeated[index]))
+            problems += 1
+            continue
         try:
             found = _problems(document, context, strict, command)
         except Exception as exc:  # never a traceback, whatever the input

@@ -2,9 +2,11 @@
 
 Pure: no I/O, no clock, no logging. The caller reads the file and passes its text.
 
-A document that is not valid YAML stops the whole load (`ManifestLoadError`: the CLI exits 2). A
-document that is YAML but not a valid Workspace is kept with its problems, so one bad Workspace
-never hides the others.
+A document that is not valid YAML stops the whole load (`ManifestLoadError`: the CLI exits 2); so
+does YAML that must not be read (too large once its aliases are expanded, too deep, recursive, a
+duplicate key: `kaito_core.api.yamlsafe`). A document that is YAML but not a valid Workspace is
+kept with its problems, so one bad Workspace never hides the others; an object defined a second
+time in the same input (same kind, namespace and name) is one of those problems.
 """
 
 from __future__ import annotations
@@ -13,23 +15,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import yaml
 
+from kaito_core.api.duplicates import first_occurrences, object_identity
 from kaito_core.api.serde import ManifestError, from_manifest
 from kaito_core.api.types import Workspace
+from kaito_core.api.yamlsafe import MAX_INPUT_BYTES, ManifestLoadError, load_yaml_documents
 from kaito_core.errors import FieldError
 
 __all__ = ["MAX_INPUT_BYTES", "Document", "LoadResult", "ManifestLoadError", "load_documents"]
-
-#: The API server refuses request bodies over 3 MiB; we allow more for files of many documents,
-#: but not without bound: a YAML parser on a huge input is a denial of service.
-MAX_INPUT_BYTES = 10 * 1024 * 1024
-
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class ManifestLoadError(ValueError):
-    """The input cannot be read as YAML at all (or is too large to try)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -44,6 +37,8 @@ class Document:
     manifest: Mapping[str, Any]
     workspace: Workspace | None = None
     errors: tuple[FieldError, ...] = ()
+    #: The 1-based line the document starts on (0 when not read from text).
+    line: int = 0
 
     @property
     def label(self) -> str:
@@ -73,7 +68,7 @@ class LoadResult:
         return {
             (d.namespace, d.name): d.manifest
             for d in self.documents
-            if d.kind == kind and d.api_version == "v1"
+            if d.kind == kind and d.api_version == "v1" and not d.errors
         }
 
 
@@ -82,33 +77,37 @@ def _str(value: object) -> str:
 
 
 def load_documents(text: str | bytes) -> LoadResult:
-    """Parse every document; Workspaces are structured, everything else is kept as a manifest."""
-    if len(text) > MAX_INPUT_BYTES:
-        raise ManifestLoadError(
-            f"input is {len(text) / 1024 / 1024:.1f} MiB; manifests larger than "
-            f"{MAX_INPUT_BYTES // 1024 // 1024} MiB are refused"
-        )
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ManifestLoadError(f"not UTF-8 text (byte {exc.start})") from None
-    if "\x00" in text:
-        raise ManifestLoadError("binary data: the input contains NUL bytes")
-    try:
-        raw_documents = list(yaml.load_all(text, Loader=_Loader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ManifestLoadError(f"invalid YAML: {where}{exc.problem or exc}") from None
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        raise ManifestLoadError(f"invalid YAML: {exc}") from None
-    documents: list[Document] = []
-    for index, raw in enumerate(raw_documents):
-        if raw is None:
-            continue
-        documents.append(_document(index, raw))
-    return LoadResult(documents=tuple(documents))
+    """Parse every document; Workspaces are structured, everything else is kept as a manifest.
+
+    Raises `ManifestLoadError` (one line) for input that is not YAML or must not be read.
+    """
+    documents = [
+        attrs.evolve(_document(parsed.index, parsed.value), line=parsed.line)
+        for parsed in load_yaml_documents(text)
+        if parsed.value is not None
+    ]
+    return LoadResult(documents=tuple(_refuse_duplicates(documents)))
+
+
+def _refuse_duplicates(documents: list[Document]) -> list[Document]:
+    """The second definition of an object gets an error naming the line of the first."""
+    identities = [
+        object_identity(api_version=d.api_version, kind=d.kind, namespace=d.namespace, name=d.name)
+        for d in documents
+    ]
+    out = []
+    for document, identity, first in zip(
+        documents, identities, first_occurrences(identities), strict=True
+    ):
+        if first is not None:
+            error = FieldError(
+                path="metadata.name",
+                message=f"{identity} is defined twice in this input: first at line "
+                f"{documents[first].line}",
+            )
+            document = attrs.evolve(document, workspace=None, errors=(*document.errors, error))
+        out.append(document)
+    return out
 
 
 def _document(index: int, raw: object) -> Document:

@@ -4,9 +4,12 @@ Pure: no I/O, no clock, no logging.
 
 Upstream builds flags from Go maps, so their order is random (controller.md §3.9, §7.7). Here
 every flag list is rendered **sorted by key**, so the same context always gives the same string.
-An empty value is a bare flag (``--trust-remote-code``). Values holding characters the shell
-would interpret (the kv-events JSON, a user value with spaces) are single-quoted, which is what
-upstream does by hand for ``'{"enable_kv_cache_events":true}'``.
+An empty value is a bare flag (``--trust-remote-code``). Keys and values holding characters the
+shell would interpret (the kv-events JSON, a user value with spaces) are single-quoted, which is
+what upstream does by hand for ``'{"enable_kv_cache_events":true}'``; upstream quotes no key, so a
+ConfigMap key such as ``x; echo PWNED`` ran as shell code there. Here every flag is exactly one
+shell word whatever its key and value (validation also refuses keys that are not vLLM option
+names, `kaito_core.validation.configmaps.VLLM_KEY`).
 
 The user's inference ConfigMap (``vllm:`` section, `RenderContext.inference_config`) is merged
 last and wins over the operator's flag of the same name, as the in-image wrapper does when it
@@ -39,6 +42,7 @@ __all__ = [
     "PORT_RAY",
     "VLLM_BASE_COMMAND",
     "WEIGHTS_PATH",
+    "flag",
     "flags",
     "inference_command",
     "inference_role",
@@ -94,12 +98,16 @@ def _as_dict(params: Pairs) -> dict[str, str]:
     return {str(k): str(v) for k, v in params}
 
 
+def flag(key: str, value: str) -> str:
+    """``--key=value`` (bare ``--key`` for ``""``) as one shell word: key and value are each
+    quoted when they hold anything but plain characters."""
+    name = f"--{quote_value(key)}" if key else "--"
+    return name if value == "" else f"{name}={quote_value(value)}"
+
+
 def flags(params: Pairs) -> str:
-    """``--k=v`` (or bare ``--k`` for ``""``) per pair, sorted by key, joined by spaces."""
-    words: list[str] = []
-    for key, value in sorted(_as_dict(params).items()):
-        words.append(f"--{key}" if value == "" else f"--{key}={quote_value(value)}")
-    return " ".join(words)
+    """`flag` per pair, sorted by key, joined by spaces: one shell word per pair."""
+    return " ".join(flag(key, value) for key, value in sorted(_as_dict(params).items()))
 
 
 def _join(base: str, params: Pairs) -> str:

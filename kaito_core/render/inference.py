@@ -30,6 +30,7 @@ from kaito_core.render.commands import (
     PORT_KV_EVENTS,
     PORT_RAY,
     WEIGHTS_PATH,
+    flags,
     inference_command,
     inference_role,
     is_distributed,
@@ -362,8 +363,16 @@ def _probes(ctx: RenderContext) -> dict[str, dict[str, Any]]:
     startup_failures = startup_failure_threshold(ctx)
     if is_distributed(ctx):
         leader = ray_leader_host(ctx.workspace)
-        liveness_cmd = f"{_HEALTH_CHECK} liveness --leader-address={leader} --ray-port={PORT_RAY}"
-        readiness_cmd = f"{_HEALTH_CHECK} readiness --leader-address={leader} --vllm-port={port}"
+        liveness_cmd = (
+            _HEALTH_CHECK
+            + " liveness "
+            + flags({"leader-address": leader, "ray-port": str(PORT_RAY)})
+        )
+        readiness_cmd = (
+            _HEALTH_CHECK
+            + " readiness "
+            + flags({"leader-address": leader, "vllm-port": str(port)})
+        )
         probes = {
             "livenessProbe": _exec_probe(
                 _shell(liveness_cmd),

@@ -15,13 +15,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
+from kaito_core.api.yamlsafe import ManifestLoadError, YamlLimits, load_yaml
 from kaito_core.errors import FieldError
 from kaito_core.validation.context import ValidationContext
 from kaito_core.validation.names import quote
 
 __all__ = [
+    "CONFIG_VALUE_LIMITS",
     "INFERENCE_CONFIG_KEY",
     "INFERENCE_TEMPLATE",
     "TRAINING_CONFIG_KEY",
@@ -36,6 +36,8 @@ __all__ = [
     "parse_inference_config",
     "read_inference_config",
     "tuning_config_problems",
+    "vllm_key_problem",
+    "vllm_value_problem",
 ]
 
 INFERENCE_CONFIG_KEY = "inference_config.yaml"
@@ -90,7 +92,10 @@ _BUILTIN_DATA: dict[str, dict[str, str]] = {
     },
 }
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: A ConfigMap holds at most 1 MiB in all; the YAML of one value may not expand past that.
+CONFIG_VALUE_LIMITS = YamlLimits(
+    input_bytes=1024 * 1024, document_bytes=1024 * 1024, total_bytes=1024 * 1024
+)
 
 
 def builtin_config_map(name: str, namespace: str) -> dict[str, Any] | None:
@@ -184,17 +189,45 @@ def _name_of(manifest: Mapping[str, Any]) -> str:
 
 
 def _load_yaml(text: str) -> tuple[Any, str | None]:
+    """The one document of a ConfigMap value within `CONFIG_VALUE_LIMITS`, or why not."""
     try:
-        return yaml.load(text, Loader=_Loader), None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        return None, f"{where}{exc.problem or exc}"
-    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
-        return None, str(exc) or type(exc).__name__
+        return load_yaml(text, limits=CONFIG_VALUE_LIMITS), None
+    except ManifestLoadError as exc:
+        return None, str(exc).removeprefix("invalid YAML: ")
 
 
 # --- inference_config.yaml --------------------------------------------------------------------
+
+#: A vLLM option name as ``inference_config.yaml`` spells it under ``vllm:``: a letter, then
+#: letters, digits, ``-``, ``_`` and ``.`` (nested options such as
+#: ``compilation-config.level``), at most 128 characters. Every key becomes ``--KEY=VALUE`` on
+#: the server's shell command line, so nothing else is accepted.
+VLLM_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
+
+
+def vllm_key_problem(key: object) -> str | None:
+    """Why `key` cannot be a vLLM option name under ``vllm:``, or None if it can."""
+    if not isinstance(key, str):
+        return f"vllm key {quote(str(key))} must be a string naming a vLLM option"
+    if VLLM_KEY.fullmatch(key):
+        return None
+    hint = ""
+    if key.startswith("-"):
+        hint = " (write the option without its leading dashes)"
+    elif "=" in key:
+        hint = " (write the value under the key, not in it)"
+    return (
+        f"vllm key {quote(key)} is not a vLLM option name: a letter, then letters, digits, "
+        f"'-', '_' or '.', at most 128 characters{hint}"
+    )
+
+
+def vllm_value_problem(key: str, value: str) -> str | None:
+    """Why `value` cannot be passed to vLLM as ``--KEY=VALUE``: control characters (a NUL
+    ends a command-line argument early, the others are never part of an option value)."""
+    if any((ord(c) < 0x20 and c not in "\t\n") or ord(c) == 0x7F for c in value):
+        return f"vllm.{key} must not contain control characters"
+    return None
 
 
 def _scalar_text(value: object) -> str | None:
@@ -226,12 +259,16 @@ def parse_inference_config(text: str) -> tuple[dict[str, str], str | None]:
         return {}, f"Failed to parse {INFERENCE_CONFIG_KEY}: 'vllm' must be a map of strings"
     params: dict[str, str] = {}
     for key, value in section.items():
+        if problem := vllm_key_problem(key):
+            return {}, f"Invalid {INFERENCE_CONFIG_KEY}: {problem}"
         text_value = _scalar_text(value)
         if text_value is None:
             return {}, (
                 f"Failed to parse {INFERENCE_CONFIG_KEY}: vllm.{key} must be a string, number "
                 "or boolean"
             )
+        if problem := vllm_value_problem(key, text_value):
+            return {}, f"Invalid {INFERENCE_CONFIG_KEY}: {problem}"
         params[str(key)] = text_value
     return params, None
 

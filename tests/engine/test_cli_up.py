@@ -99,10 +99,13 @@ def test_up_rejects_invalid_workspaces_like_validate(
 def test_up_refuses_a_workspace_given_twice(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The same Workspace in two documents: one error line, exit 1, no traceback."""
+    """The same Workspace in two documents: one problem line naming the first, exit 1."""
     path = _write(tmp_path, workspace("twice"), workspace("twice"))
     assert main(["up", path]) == 1
-    assert "error: Workspace/default/twice is defined more than once" in capsys.readouterr().err
+    assert capsys.readouterr().out.splitlines() == [
+        f'{path}: Workspace/twice: metadata.name: Workspace "default/twice" is defined twice in '
+        "this input: first at line 1"
+    ]
 
 
 def test_up_unreadable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
