@@ -10,6 +10,7 @@ from kaito_core.observed import Observed
 from kaito_core.plan import plan
 from kaito_core.validation import validate
 from kaito_core.validation.configmaps import parse_inference_config, vllm_key_problem
+from kaito_core.validation.names import quote
 from kaito_presets import default_catalog
 from tests.bounds import bounded
 from tests.validation.helpers import config_map, edit, inference, with_cms
@@ -106,3 +107,28 @@ def test_alias_bomb_in_a_config_map_fails_validation_quickly() -> None:
         problems = validate(ws, context=with_cms(cm))
     assert [p.path for p in problems] == [CONFIG]
     assert "expands to" in problems[0].message
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+def test_quoting_cuts_before_escaping() -> None:
+    """A 100 KB value quoted 2,000 times (the issue's 25 s attack) costs what a short one does."""
+    value = '"\n' * 50_000
+    with bounded(seconds=5, memory_mib=64):
+        shown = [quote(value) for _ in range(2000)]
+    assert shown[0] == '"' + '\\"\\n' * 100 + '..."'
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param("plain", '"plain"', id="plain"),
+        pytest.param('a"b\\c\td\x01', '"a\\"b\\\\c\\td\\x01"', id="escapes"),
+        pytest.param("x" * 200, '"' + "x" * 200 + '"', id="at-limit"),
+        pytest.param("x" * 201, '"' + "x" * 200 + '..."', id="over-limit"),
+    ],
+)
+def test_quote(value: str, shown: str) -> None:
+    """Go-style quoting, cut at 200 characters of the value."""
+    assert quote(value) == shown
