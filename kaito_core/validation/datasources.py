@@ -5,9 +5,8 @@ Pure: no I/O, no clock, no logging.
 Three checks, used by the tuning and adapter rules:
 
 * URLs must be plain ``http(s)`` URLs that do not point at the node itself, the cluster's private
-  network or a cloud metadata endpoint (the data downloader would fetch them from inside the
-  cluster). Numeric host spellings that resolvers accept (``2130706433``, ``0x7f.1``, ``127.1``)
-  are read as the addresses they are.
+  network, an in-cluster name or a cloud metadata endpoint (the data downloader would fetch them
+  from inside the cluster): `kaito_core.validation.urls`.
 * Image references must parse with the Docker reference grammar (`distribution/reference`
   ``ParseDockerRef``).
 * Exactly one kind of source (URLs, volume or image) and of destination (volume or image).
@@ -15,13 +14,12 @@ Three checks, used by the tuning and adapter rules:
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from urllib.parse import urlsplit
 
 from kaito_core.api.types import DataDestination, DataSource
 from kaito_core.errors import FieldError
 from kaito_core.validation.names import dns1123_subdomain, quote
+from kaito_core.validation.urls import url_problem
 
 __all__ = [
     "image_reference_problem",
@@ -31,79 +29,6 @@ __all__ = [
     "validate_image",
     "validate_secret_name",
 ]
-
-# --- URLs -----------------------------------------------------------------------------------
-
-_METADATA_HOSTS = frozenset(
-    {"localhost", "metadata.google.internal", "metadata.google", "instance-data.ec2.internal"}
-)
-_NUMERIC_PART = re.compile(r"0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*")
-
-MSG_BAD_URL = "invalid data source URL"
-MSG_SCHEME = "data source URL must use HTTP or HTTPS"
-MSG_LOCAL = "data source URL must not target a local or metadata endpoint"
-MSG_PRIVATE = "data source URL must not target a loopback, private, or link-local address"
-
-
-def _numeric_ipv4(host: str) -> ipaddress.IPv4Address | None:
-    """``inet_aton`` reading of a host: 1-4 dot-separated decimal, octal or hex numbers."""
-    parts = host.split(".")
-    if not 1 <= len(parts) <= 4 or not all(_NUMERIC_PART.fullmatch(p) for p in parts):
-        return None
-    values = []
-    for part in parts:
-        if part[:2].lower() == "0x":
-            if len(part) == 2:
-                return None
-            values.append(int(part, 16))
-        else:
-            values.append(int(part, 8 if part.startswith("0") else 10))
-    *head, last = values
-    if any(v > 255 for v in head) or last >= 256 ** (5 - len(values)):
-        return None
-    number = 0
-    for v in head:
-        number = number * 256 + v
-    number = number * 256 ** (5 - len(values)) + last
-    return ipaddress.IPv4Address(number)
-
-
-def _ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return _numeric_ipv4(host)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def _is_internal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` may not be used as a data source (upstream wording), or None if it may."""
-    if not url or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
-        return MSG_BAD_URL
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        _ = parts.port  # raises on a port that is not a number in range
-    except ValueError:
-        return MSG_BAD_URL
-    if not parts.scheme or not parts.netloc or not host:
-        return MSG_BAD_URL
-    if parts.scheme.lower() not in ("http", "https"):
-        return MSG_SCHEME
-    host = host.rstrip(".").lower()
-    if host in _METADATA_HOSTS or host.endswith(".localhost"):
-        return MSG_LOCAL
-    ip = _ip_of(host.split("%", 1)[0])
-    if ip is not None and _is_internal(ip):
-        return MSG_PRIVATE
-    return None
-
 
 # --- image references -------------------------------------------------------------------------
 

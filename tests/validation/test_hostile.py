@@ -3,7 +3,11 @@ refused again at plan time when the cluster's objects changed after admission.""
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kaito_core.api import from_manifest
 from kaito_core.observed import Observed
@@ -11,9 +15,17 @@ from kaito_core.plan import plan
 from kaito_core.validation import validate
 from kaito_core.validation.configmaps import parse_inference_config, vllm_key_problem
 from kaito_core.validation.names import quote
+from kaito_core.validation.urls import (
+    MSG_BAD_URL,
+    MSG_CLUSTER,
+    MSG_LOCAL,
+    MSG_PRIVATE,
+    canonical_host,
+    url_problem,
+)
 from kaito_presets import default_catalog
 from tests.bounds import bounded
-from tests.validation.helpers import config_map, edit, inference, with_cms
+from tests.validation.helpers import config_map, edit, inference, tuning, with_cms
 
 CONFIG = "spec.inference.config"
 
@@ -132,3 +144,129 @@ def test_quoting_cuts_before_escaping() -> None:
 def test_quote(value: str, shown: str) -> None:
     """Go-style quoting, cut at 200 characters of the value."""
     assert quote(value) == shown
+
+
+# --- tuning input URLs (SSRF) ---------------------------------------------------------------------
+
+PRIVATE, LOCAL, CLUSTER, BAD = MSG_PRIVATE, MSG_LOCAL, MSG_CLUSTER, MSG_BAD_URL
+
+URL_ATTACKS = [
+    # spellings curl (libidn2, UTS #46) and browsers resolve to an internal address
+    ("http://169\uff0e254\uff0e169\uff0e254/latest", PRIVATE, "fullwidth-dots"),
+    ("http://169\u3002254\u3002169\u3002254/", PRIVATE, "ideographic-dots"),
+    ("http://169\uff61254\uff61169\uff61254/", PRIVATE, "halfwidth-ideographic-dots"),
+    ("http://\u2460\u2465\u2468.254.169.254/", PRIVATE, "circled-digits"),
+    ("http://\uff11\uff12\uff17.0.0.1/", PRIVATE, "fullwidth-digits"),
+    ("http://\u2460\u2461\u2466\uff0e\u24ea\uff0e\u24ea\uff0e\u2460/", PRIVATE, "loopback-twin"),
+    ("http://%31%36%39.254.169.254/", PRIVATE, "percent-encoded"),
+    (
+        "http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/",
+        LOCAL,
+        "fullwidth-localhost",
+    ),
+    ("http://LocalHost./", LOCAL, "case-and-dot"),
+    ("http://169.254.169.254\u200b/", BAD, "zero-width-space"),
+    ("http://169.254.169.2\u00ad54/", BAD, "soft-hyphen"),
+    ("http://169.254.169.254\\@example.com/", BAD, "backslash-userinfo"),
+    ("http://a@b@169.254.169.254/", BAD, "two-at-signs"),
+    ("http://%2f%2f/", BAD, "decoded-delimiter"),
+    ("http://%ff/", BAD, "bad-percent-utf8"),
+    # addresses outside the public internet
+    ("http://100.64.0.1/", PRIVATE, "cgnat"),
+    ("http://100.127.255.254/", PRIVATE, "cgnat-top"),
+    ("http://198.18.0.1/", PRIVATE, "benchmarking"),
+    ("http://224.0.0.1/", PRIVATE, "multicast"),
+    ("http://240.0.0.1/", PRIVATE, "reserved"),
+    ("http://0/", PRIVATE, "zero"),
+    ("http://[::ffff:169.254.169.254]/", PRIVATE, "ipv4-mapped"),
+    ("http://[::ffff:a9fe:a9fe]/", PRIVATE, "ipv4-mapped-hex"),
+    ("http://[::a9fe:a9fe]/", PRIVATE, "ipv4-compatible"),
+    ("http://[64:ff9b::a9fe:a9fe]/", PRIVATE, "nat64-metadata"),
+    ("http://[64:ff9b::7f00:1]/", PRIVATE, "nat64-loopback"),
+    ("http://[64:ff9b:1::808:808]/", PRIVATE, "nat64-local-prefix"),
+    ("http://[2002:a9fe:a9fe::1]/", PRIVATE, "6to4"),
+    ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", PRIVATE, "teredo"),
+    ("http://[::1]/", PRIVATE, "ipv6-loopback"),
+    ("http://[fe80::1%25eth0]/", PRIVATE, "ipv6-zone"),
+    # names
+    ("http://metadata/computeMetadata/v1/", LOCAL, "bare-metadata"),
+    ("http://instance-data/latest/", LOCAL, "bare-instance-data"),
+    ("http://metadata.azure.com/metadata/instance", LOCAL, "azure-metadata-name"),
+    ("http://metadata.google.internal/", LOCAL, "gcp-metadata"),
+    ("https://kubernetes.default.svc/api", CLUSTER, "kubernetes-default-svc"),
+    ("https://kubernetes.default/api", CLUSTER, "kubernetes-default"),
+    ("https://kubernetes/api", CLUSTER, "single-label"),
+    ("http://minio.storage.svc/x", CLUSTER, "svc"),
+    ("http://minio.storage.svc.cluster.local/x", CLUSTER, "svc-cluster-local"),
+    ("http://10-0-0-1.default.pod.cluster.local/x", CLUSTER, "pod-dns"),
+    ("http://printer.local/x", CLUSTER, "mdns"),
+    ("http://db.corp.internal/x", CLUSTER, "internal"),
+    ("http://router.home.arpa/x", CLUSTER, "home-arpa"),
+]
+URL_ALLOWED = [
+    ("https://huggingface.co/datasets/x/resolve/main/train.parquet", "huggingface"),
+    ("http://8.8.8.8/x.csv", "public-ipv4"),
+    ("http://[2606:4700::1111]/x", "public-ipv6"),
+    ("http://[64:ff9b::808:808]/x", "nat64-public"),
+    ("http://[::ffff:8.8.8.8]/x", "mapped-public"),
+    ("https://b\u00fccher.example/x.json", "idn"),
+    ("https://example.com./x.json", "trailing-dot"),
+    ("https://user:pw@example.com/x.json", "userinfo"),
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"), [(u, p) for u, p, _ in URL_ATTACKS], ids=[i for *_, i in URL_ATTACKS]
+)
+def test_url_attacks_are_refused(url: str, problem: str) -> None:
+    """Each spelling of an internal host is refused with the message for what it is."""
+    assert url_problem(url) == problem
+
+
+@pytest.mark.parametrize("url", [u for u, _ in URL_ALLOWED], ids=[i for _, i in URL_ALLOWED])
+def test_public_urls_are_allowed(url: str) -> None:
+    """Public hosts, NAT64/mapped forms of public addresses and IDNs pass."""
+    assert url_problem(url) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "canonical"),
+    [
+        pytest.param("169\uff0e254\uff0e169\uff0e254", "169.254.169.254", id="fullwidth"),
+        pytest.param("\u2460\u2465\u2468.254.169.254", "169.254.169.254", id="circled"),
+        pytest.param("EXAMPLE.com.", "example.com", id="case-and-dot"),
+        pytest.param("%4c%4f%43%41%4c%48%4f%53%54", "localhost", id="percent"),
+        pytest.param("a..b", None, id="empty-label"),
+        pytest.param("a\u200bb", None, id="zero-width"),
+        pytest.param("a%2fb", None, id="slash"),
+    ],
+)
+def test_canonical_host(host: str, canonical: str | None) -> None:
+    """Hosts are read as curl reads them, or refused."""
+    assert canonical_host(host) == canonical
+
+
+def test_fullwidth_metadata_url_fails_validation() -> None:
+    """The issue's URL in a tuning Workspace is a field error on its urls[] entry."""
+    manifest = edit(
+        tuning(), {"tuning.input": {"urls": ["http://169\uff0e254\uff0e169\uff0e254/"]}}
+    )
+    problems = validate(from_manifest(manifest))
+    assert [p.path for p in problems] == ["spec.tuning.input.urls[0]"]
+    assert problems[0].message.startswith(MSG_PRIVATE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ip=st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)),
+)
+def test_any_non_global_address_is_refused(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    """Whatever the address, a URL to it passes only if the address is publicly routable."""
+    host = f"[{ip}]" if ip.version == 6 else str(ip)
+    problem = url_problem(f"http://{host}/x")
+    embedded = getattr(ip, "ipv4_mapped", None)
+    target = embedded if embedded is not None else ip
+    if not target.is_global or target.is_multicast:
+        assert problem == MSG_PRIVATE
