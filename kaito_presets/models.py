@@ -125,8 +125,12 @@ class ModelPreset:
     requires_deepgemm: bool
     requires_cuda_toolkit: bool
     readiness_timeout_seconds: int
+    #: False: the weights ship as the OCI artifact ``<registry>/kaito-<name>:<weights_image_tag>``,
+    #: pulled by an init container into ``/workspace/weights`` (upstream ``DownloadAtRuntime``).
     download_at_runtime: bool = True
     download_auth_required: bool = False
+    #: Tag of that weights image (upstream ``tag`` in ``supported_models.yaml``).
+    weights_image_tag: str | None = None
     #: May be spread over several nodes (pipeline parallel); true for every v0.12 preset.
     distributed: bool = True
     disallow_lora: bool = False

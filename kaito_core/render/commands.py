@@ -248,9 +248,11 @@ def vllm_flags(ctx: RenderContext) -> dict[str, str]:
         params["model"] = local
         params["load-format"] = "runai_streamer"
         params.pop("load_format", None)
-    else:
+    elif model.download_at_runtime:
         params["model"] = model.repo
         params["download-dir"] = WEIGHTS_PATH
+    else:  # the model-weights-downloader init container put them here
+        params["model"] = WEIGHTS_PATH
     if ws.inference is not None and ws.inference.config:
         params["kaito-config-file"] = CONFIG_FILE
     mode = ws.annotations.get(ANNOTATION_PERFORMANCE_MODE, "")
@@ -296,6 +298,8 @@ def transformers_flags(ctx: RenderContext) -> tuple[dict[str, str], dict[str, st
     if model.download_at_runtime:
         run["pretrained_model_name_or_path"] = model.repo
         run["allow_remote_files"] = ""
+    elif local_weights_path(ctx.workspace) is None:
+        run["pretrained_model_name_or_path"] = WEIGHTS_PATH
     return _as_dict(support.accelerate_params), run
 
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kaito_core.api.types import AdapterSpec, Workspace
+from kaito_core.errors import SpecError
 from kaito_core.observed import Manifest
 from kaito_core.render.commands import (
     CONFIG_MOUNT_PATH,
@@ -49,6 +50,7 @@ from kaito_core.render.meta import (
     sanitized_match_labels,
     workload_labels,
 )
+from kaito_core.render.tuning import ORAS_IMAGE
 from kaito_presets import BASE_IMAGE_NAME, BASE_IMAGE_TAG
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "puller_script",
     "runs_benchmark",
     "template_statefulset",
+    "weights_image",
 ]
 
 ANNOTATION_DISABLE_BENCHMARK = "kaito.sh/disable-benchmark"
@@ -89,6 +92,30 @@ _SPOT_KEY = "kubernetes.azure.com/scalesetpriority"
 def base_image(ctx: RenderContext) -> str:
     """``<registry>/kaito-base:<tag>``: the image every preset runs in."""
     return f"{ctx.registry}/{BASE_IMAGE_NAME}:{BASE_IMAGE_TAG}"
+
+
+def weights_image(ctx: RenderContext) -> str:
+    """``<registry>/kaito-<name>:<tag>``: the OCI artifact holding the weights of a preset that
+    does not download them at runtime (`SpecError` when the preset names no tag)."""
+    model = ctx.model
+    assert model is not None
+    if not model.weights_image_tag:
+        raise SpecError(
+            f"preset {model.name} ships its weights in an image but names no image tag",
+            path="spec.inference.preset.name",
+            reason="UnsupportedPreset",
+        )
+    return f"{ctx.registry}/kaito-{model.name}:{model.weights_image_tag}"
+
+
+def _weights_downloader(ctx: RenderContext) -> dict[str, Any]:
+    """Upstream's ``model-weights-downloader``: ``oras pull <image> -o /workspace/weights``."""
+    return {
+        "name": "model-weights-downloader",
+        "image": ORAS_IMAGE,
+        "command": ["oras", "pull", weights_image(ctx), "-o", WEIGHTS_PATH],
+        "volumeMounts": [_mount(_WEIGHTS_VOLUME, WEIGHTS_PATH)],
+    }
 
 
 def _shell(command: str) -> list[str]:
@@ -512,6 +539,8 @@ def inference_statefulset(ctx: RenderContext) -> Manifest:
                 "volumeMounts": [_mount(_CUDA_VOLUME, CUDA_HOME)],
             }
         )
+    if local_path is None and not model.download_at_runtime:
+        init_containers.append(_weights_downloader(ctx))
     adapter_inits, adapter_volumes, adapter_mounts, adapter_env = _adapter_parts(ctx)
     init_containers += adapter_inits
     volumes += adapter_volumes
