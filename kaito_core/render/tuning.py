@@ -21,6 +21,10 @@ OCI image by a sidecar. Where we differ, on purpose:
   ARGS``), never spliced into the script text, so a user string cannot become shell code. The
   registry credentials for the input image are mounted into the puller only.
 - **Images** are pinned (upstream uses ``curlimages/curl``).
+- **URL downloads** run upstream's script with its HTTP-status checks, hardened (no globbing,
+  redirects limited to http(s), ``--`` before the URL, no ``..`` file name); each URL is checked
+  again here (`url_problem`) so a Workspace that never met the webhook cannot send the
+  downloader to an internal address.
 - **No pause sidecar.** Upstream adds ``registry.k8s.io/pause:latest`` beside the pusher; it never
   exits, and a Job completes only when every container has stopped, so a tuning Job with an
   image output would never succeed. The pusher exits once the image is pushed, which is all the
@@ -45,6 +49,8 @@ from kaito_core.render.meta import (
     child_metadata,
     sanitized_match_labels,
 )
+from kaito_core.validation.names import quote
+from kaito_core.validation.urls import url_problem
 from kaito_presets import BASE_IMAGE_TAG
 
 __all__ = [
@@ -79,22 +85,41 @@ _TUNING_COMMAND = (
     "accelerate launch --num_processes={gpus} /workspace/tfs/fine_tuning.py"
 )
 
-#: Downloads every URL of $DATA_URLS into $DATA_VOLUME_PATH, three attempts each.
+#: Upstream's ``data-downloader.sh``, hardened: every URL of $DATA_URLS (space-separated, as
+#: upstream passes them) is fetched with ``curl -sSL --proto =http,https -w "%{http_code}"`` into
+#: $DATA_VOLUME_PATH/<basename without ?query/#fragment>, and counts as downloaded only when curl
+#: exits 0, the final HTTP status is 200 and the file is not empty; three attempts, two seconds
+#: apart. Beyond upstream: ``set -f`` (a ``*`` in a URL is never a glob), redirects limited to
+#: http(s) too, ``--`` before the URL, and a file name of ``.``/``..``/nothing replaced.
 _DOWNLOADER_SCRIPT = """\
-set -eu
-[ -n "${DATA_URLS:-}" ] || { echo "DATA_URLS is empty" >&2; exit 1; }
-mkdir -p "$DATA_VOLUME_PATH"
+set -f
+[ -n "${DATA_URLS:-}" ] || { echo "No URLs provided in DATA_URLS." >&2; exit 1; }
+mkdir -p "$DATA_VOLUME_PATH" || exit 1
 for url in $DATA_URLS; do
-  file="$DATA_VOLUME_PATH/$(basename "${url%%[?#]*}")"
+  name="$(basename "${url%%[?#]*}")"
+  case "$name" in ""|.|..) name=data ;; esac
+  file="$DATA_VOLUME_PATH/$name"
+  echo "Downloading $url to $file"
   attempt=1
-  until curl -fsSL --proto =http,https -o "$file" "$url" && [ -s "$file" ]; do
-    rm -f "$file"
-    [ "$attempt" -lt 3 ] || { echo "failed to download $url" >&2; exit 1; }
+  while :; do
+    status="$(curl -sSL --proto =http,https --proto-redir =http,https -w "%{http_code}" \\
+      -o "$file" -- "$url")"
+    code=$?
+    if [ "$code" -eq 0 ] && [ "$status" = 200 ] && [ -s "$file" ]; then
+      echo "Successfully downloaded $url"
+      break
+    fi
+    echo "Failed to download $url, HTTP status code: $status, curl exit code: $code" >&2
+    rm -f -- "$file"
+    if [ "$attempt" -ge 3 ]; then
+      echo "Failed to download $url after 3 attempts" >&2
+      exit 1
+    fi
     attempt=$((attempt + 1))
     sleep 2
   done
-  echo "downloaded $url"
 done
+echo "All downloads completed successfully"
 """
 
 #: $1 image, $2 directory: copies the image's /data into the directory, trying each auth file.
@@ -328,6 +353,13 @@ def _input(ctx: RenderContext) -> tuple[list[Manifest], list[Manifest]]:
         }
         return [puller], volumes
     if source.urls:
+        for index, url in enumerate(source.urls):
+            if problem := url_problem(url):  # the Workspace may never have met the webhook
+                raise SpecError(
+                    f"{problem}: {quote(url)}",
+                    path=f"spec.tuning.input.urls[{index}]",
+                    reason="InvalidSpec",
+                )
         downloader = {
             "name": "data-downloader",
             "image": DOWNLOADER_IMAGE,
