@@ -52,7 +52,7 @@ from kaito_core.validation.configmaps import (
     vllm_key_problem,
     vllm_value_problem,
 )
-from kaito_core.validation.resource import unsupported_sku_message
+from kaito_core.validation.resource import MAX_NODE_COUNT, unsupported_sku_message
 from kaito_presets import DEFAULT_REGISTRY, Catalog, CatalogError, ModelPreset
 
 __all__ = ["REPLACE_REQUEUE_SECONDS", "Decision", "PlanSettings", "decide"]
@@ -367,6 +367,12 @@ def decide(
             notes = (policy.note,)
     inference_config = _inference_config(observed, ws)
     count = (ws.resource.count if ws.resource else None) or 1
+    if not 1 <= count <= MAX_NODE_COUNT:  # a Workspace that never met the webhook
+        raise SpecError(
+            f"resource.count must be between 1 and {MAX_NODE_COUNT}",
+            path="spec.resource.count",
+            reason="InvalidSpec",
+        )
     layout: Parallelism | None = None
     if ws.tuning is not None:
         nodes = 1

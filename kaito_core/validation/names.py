@@ -20,6 +20,7 @@ __all__ = [
     "dns1123_subdomain",
     "label_value",
     "map_key_path",
+    "number",
     "qualified_name",
     "quote",
     "validate_annotations",
@@ -166,6 +167,15 @@ def quote(value: str) -> str:
             out.append(char)
     text = "".join(out)
     return f'"{text}..."' if cut else f'"{text}"'
+
+
+def number(value: int) -> str:
+    """An integer for a message; one beyond the 64-bit range is described, not printed (its
+    digits could be thousands, and Python refuses to print more than 4,300)."""
+    if value.bit_length() > 63:
+        sign = "-" if value < 0 else ""
+        return f"{sign}2^{value.bit_length() - 1} or more in size (beyond 64 bits)"
+    return str(value)
 
 
 def validate_labels(labels: Mapping[str, str], path: str) -> list[FieldError]:

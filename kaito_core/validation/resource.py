@@ -4,7 +4,9 @@ Pure: no I/O, no clock, no logging.
 
 Upstream's ``ResourceSpec.validateCreateWithInference`` / ``validateCreateWithTuning`` and the
 instance-type rules of ``validateCreate``, plus the CRD's own constraints (``labelSelector``
-required, ``count`` and ``partition.count`` at least 1).
+required, ``count`` and ``partition.count`` at least 1) and a sane ceiling on both
+(`MAX_NODE_COUNT`, `MAX_PARTITION_GPUS`): the CRD's integers have no upper bound, and 2^63
+nodes must not be planned.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from kaito_core.gpu import KNOWN_MIG_PROFILES, GpuConfig
 from kaito_core.render.meta import RESERVED_LABEL_KEYS
 from kaito_core.runtime_policy import runtime_policy
 from kaito_core.validation.facts import Facts
-from kaito_core.validation.names import label_value, qualified_name, quote
+from kaito_core.validation.names import label_value, number, qualified_name, quote
 from kaito_core.validation.names import validate_labels as _validate_labels
 from kaito_presets import GIB, Catalog, GpuSku, ModelPreset
 
 __all__ = [
+    "MAX_NODE_COUNT",
+    "MAX_PARTITION_GPUS",
     "MIG_PROFILES",
     "NodeGpus",
     "byo_node_gpus",
@@ -47,20 +51,30 @@ _MIG_RE = re.compile(r"([0-9]+)g\.([0-9.]+)gb")
 _OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 #: How many supported SKUs an "Unsupported instance type" message names.
 SKU_LIST_LIMIT = 10
+#: The most nodes one Workspace may ask for with ``resource.count`` (each is a NodeClaim).
+MAX_NODE_COUNT = 1000
+#: The most GPUs an accelerator partition may ask for (no node has more than 16 today).
+MAX_PARTITION_GPUS = 64
+
+
+def _range_problem(value: int, maximum: int) -> str | None:
+    """The API server's wording for an integer outside ``[1, maximum]``."""
+    if value < 1:
+        return f"invalid value {number(value)}: must be greater than or equal to 1"
+    if value > maximum:
+        return f"invalid value {number(value)}: must be less than or equal to {maximum}"
+    return None
 
 
 # --- count and selector -----------------------------------------------------------------------
 
 
 def validate_count(resource: ResourceSpec | None) -> list[FieldError]:
-    """``resource.count`` must be at least 1 (the CRD defaults it to 1)."""
-    if resource is not None and resource.count is not None and resource.count < 1:
-        return [
-            FieldError(
-                path=f"{R}.count",
-                message=f"invalid value {resource.count}: must be greater than or equal to 1",
-            )
-        ]
+    """``resource.count`` must be 1 (the CRD default) to `MAX_NODE_COUNT`."""
+    if resource is None or resource.count is None:
+        return []
+    if problem := _range_problem(resource.count, MAX_NODE_COUNT):
+        return [FieldError(path=f"{R}.count", message=problem)]
     return []
 
 
@@ -221,13 +235,10 @@ def validate_partition(facts: Facts, model: ModelPreset | None) -> list[FieldErr
         return []
     base = f"{R}.partition"
     errors: list[FieldError] = []
-    if partition.count is not None and partition.count < 1:
-        errors.append(
-            FieldError(
-                path=f"{base}.count",
-                message=f"invalid value {partition.count}: must be greater than or equal to 1",
-            )
-        )
+    if partition.count is not None and (
+        problem := _range_problem(partition.count, MAX_PARTITION_GPUS)
+    ):
+        errors.append(FieldError(path=f"{base}.count", message=problem))
     gates = facts.gates
     if partition.mode == "mig":
         if not gates.enable_mig:

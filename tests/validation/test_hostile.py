@@ -15,6 +15,7 @@ from kaito_core.plan import plan
 from kaito_core.validation import validate
 from kaito_core.validation.configmaps import parse_inference_config, vllm_key_problem
 from kaito_core.validation.names import quote
+from kaito_core.validation.resource import MAX_NODE_COUNT, MAX_PARTITION_GPUS
 from kaito_core.validation.urls import (
     MSG_BAD_URL,
     MSG_CLUSTER,
@@ -25,7 +26,15 @@ from kaito_core.validation.urls import (
 )
 from kaito_presets import default_catalog
 from tests.bounds import bounded
-from tests.validation.helpers import config_map, edit, inference, tuning, with_cms
+from tests.validation.helpers import (
+    BYO_ACC,
+    config_map,
+    edit,
+    inference,
+    template,
+    tuning,
+    with_cms,
+)
 
 CONFIG = "spec.inference.config"
 
@@ -121,7 +130,7 @@ def test_alias_bomb_in_a_config_map_fails_validation_quickly() -> None:
     assert "expands to" in problems[0].message
 
 
-# --- messages ------------------------------------------------------------------------------------
+# --- messages -----------------------------------------------------------------------------------
 
 
 def test_quoting_cuts_before_escaping() -> None:
@@ -146,7 +155,7 @@ def test_quote(value: str, shown: str) -> None:
     assert quote(value) == shown
 
 
-# --- tuning input URLs (SSRF) ---------------------------------------------------------------------
+# --- tuning input URLs (SSRF) -------------------------------------------------------------------
 
 PRIVATE, LOCAL, CLUSTER, BAD = MSG_PRIVATE, MSG_LOCAL, MSG_CLUSTER, MSG_BAD_URL
 
@@ -270,3 +279,58 @@ def test_any_non_global_address_is_refused(
     target = embedded if embedded is not None else ip
     if not target.is_global or target.is_multicast:
         assert problem == MSG_PRIVATE
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+COUNT = "spec.resource.count"
+PARTITION = "spec.resource.partition.count"
+
+
+@pytest.mark.parametrize(
+    ("count", "fragment"),
+    [
+        pytest.param(2**63, "invalid value 2^63 or more in size", id="2**63"),
+        pytest.param(10**29, "beyond 64 bits): must be less than or equal to 1000", id="10**29"),
+        pytest.param(10**5000, "invalid value 2^16609 or more", id="5000-digits"),
+        pytest.param(MAX_NODE_COUNT + 1, "invalid value 1001: must be less than or", id="1001"),
+        pytest.param(0, "must be greater than or equal to 1", id="zero"),
+        pytest.param(-(2**70), "invalid value -2^70 or more in size", id="negative-huge"),
+    ],
+)
+def test_node_count_is_bounded(count: int, fragment: str) -> None:
+    """resource.count is 1..1000 whatever the input carried (JSON has no integer limit)."""
+    ws = from_manifest(edit(template(), {"resource.count": count}))
+    problems = [p for p in validate(ws) if p.path == COUNT]
+    assert len(problems) == 1
+    assert fragment in problems[0].message
+
+
+def test_the_largest_count_is_valid() -> None:
+    """MAX_NODE_COUNT itself is accepted."""
+    ws = from_manifest(edit(template(), {"resource.count": MAX_NODE_COUNT}))
+    assert [p for p in validate(ws) if p.path == COUNT] == []
+
+
+@pytest.mark.parametrize("count", [MAX_PARTITION_GPUS + 1, 2**63, 10**29])
+def test_partition_count_is_bounded(count: int) -> None:
+    """partition.count (accelerator GPUs) is 1..64."""
+    manifest = edit(
+        inference(instance=None),
+        {"resource.partition": {"mode": "accelerator", "count": count}},
+    )
+    problems = validate(from_manifest(manifest), context=BYO_ACC)
+    assert any(p.path == PARTITION and "less than or equal to 64" in p.message for p in problems)
+
+
+@pytest.mark.parametrize("count", [2**63, 10**29, MAX_NODE_COUNT + 1])
+def test_plan_refuses_a_count_validation_would_refuse(count: int) -> None:
+    """plan() never sizes a template Workspace to 10^29 nodes: an InvalidSpec error, at once."""
+    ws = from_manifest(edit(template(), {"resource.count": count}))
+    with bounded(seconds=10, memory_mib=128):
+        outcome = plan(
+            ws, observed=Observed(), catalog=default_catalog(), now="2026-01-01T00:00:00Z"
+        )
+    assert outcome.error is not None
+    assert (outcome.error.path, outcome.error.reason) == (COUNT, "InvalidSpec")
+    assert outcome.node_claims == ()

@@ -39,8 +39,10 @@ ATTACKS = [
     "",
 ]
 
-#: Text without NUL (an argv string cannot hold one; validation refuses it).
-_TEXT = st.text(st.characters(blacklist_characters="\x00"), max_size=24)
+#: Text without NUL (an argv string cannot hold one; validation refuses it) or lone surrogates.
+_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=24
+)
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
 
 
