@@ -14,9 +14,12 @@ __all__ = [
     "FINALIZER",
     "LABEL_WORKSPACE",
     "LABEL_WORKSPACE_NAMESPACE",
+    "RESERVED_LABEL_DOMAINS",
     "RESERVED_LABEL_KEYS",
     "child_metadata",
+    "node_labels",
     "owner_reference",
+    "reserved_label_owner",
     "sanitized_match_labels",
     "workload_labels",
 ]
@@ -46,10 +49,53 @@ RESERVED_LABEL_KEYS = frozenset(
 )
 
 
+#: Label-key prefixes (``<domain>/``, subdomains included) owned by a component that sets them on
+#: nodes itself: a user's matchLabels key in one of them is never copied onto a NodeClaim, and
+#: validation refuses it when KAITO creates the nodes.
+RESERVED_LABEL_DOMAINS: tuple[tuple[str, str], ...] = (
+    ("kubernetes.io", "Kubernetes"),
+    ("k8s.io", "Kubernetes"),
+    ("karpenter.sh", "Karpenter"),
+    ("karpenter.k8s.aws", "Karpenter"),
+    ("karpenter.azure.com", "Karpenter"),
+    ("kaito.sh", "KAITO"),
+    ("kaito.io", "KAITO"),
+)
+
+
+def reserved_label_owner(key: str) -> str | None:
+    """Who owns the label `key` (``Kubernetes``, ``Karpenter``, ``KAITO``), None if nobody we
+    know: ``node.kubernetes.io/x`` and ``karpenter.k8s.io/x`` belong to Kubernetes' domains,
+    ``karpenter.kaito.sh/x`` to KAITO's.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    prefix, slash, _ = key.rpartition("/")
+    if not slash:
+        return None
+    domain = prefix.lower()
+    for reserved, owner in RESERVED_LABEL_DOMAINS:
+        if domain == reserved or domain.endswith("." + reserved):
+            if owner == "Kubernetes" and domain.startswith("karpenter."):
+                return "Karpenter"
+            return owner
+    return None
+
+
 def sanitized_match_labels(workspace: Workspace) -> dict[str, str]:
     """The user's matchLabels without KAITO's reserved keys, sorted by key."""
     labels = workspace.match_labels
     return {k: labels[k] for k in sorted(labels) if k not in RESERVED_LABEL_KEYS}
+
+
+def node_labels(workspace: Workspace) -> dict[str, str]:
+    """The user's matchLabels KAITO may put on nodes it creates: `sanitized_match_labels`
+    without any key a reserved domain owns (`reserved_label_owner`), sorted by key.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    labels = sanitized_match_labels(workspace)
+    return {k: v for k, v in labels.items() if reserved_label_owner(k) is None}
 
 
 def owner_reference(workspace: Workspace) -> dict[str, Any]:

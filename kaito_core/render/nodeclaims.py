@@ -31,7 +31,7 @@ from kaito_core.render.meta import (
     LABEL_CREATED_BY_INFERENCESET,
     LABEL_WORKSPACE,
     LABEL_WORKSPACE_NAMESPACE,
-    sanitized_match_labels,
+    node_labels,
 )
 
 __all__ = [
@@ -191,10 +191,10 @@ def node_claims(ctx: RenderContext, *, default_image_family: str | None = None) 
     workspace = ctx.workspace
     instance_type = _instance_type(ctx)
     labels = {
+        **node_labels(workspace),  # never a Kubernetes/Karpenter/KAITO key: ours win anyway
         LABEL_NODEPOOL: KAITO_NODEPOOL,
         LABEL_WORKSPACE: workspace.name,
         LABEL_WORKSPACE_NAMESPACE: workspace.namespace,
-        **sanitized_match_labels(workspace),
     }
     annotations = {ANNOTATION_DO_NOT_DISRUPT: "true"}
     family = node_image_family(workspace.annotations, default=default_image_family)
@@ -288,7 +288,7 @@ def node_pool(
         owner_labels[LABEL_KARPENTER_INFERENCESET_NAMESPACE] = workspace.namespace
     pool_labels = {LABEL_KARPENTER_MANAGED_BY: "kaito", **owner_labels}
     template_labels = {
-        **sanitized_match_labels(workspace),
+        **node_labels(workspace),
         **owner_labels,
         LABEL_WORKSPACE: workspace.name,
         LABEL_WORKSPACE_NAMESPACE: workspace.namespace,

@@ -18,10 +18,10 @@ from typing import Any
 from kaito_core.api.types import LabelSelector, ResourceSpec
 from kaito_core.errors import FieldError, UnsupportedGpuError
 from kaito_core.gpu import KNOWN_MIG_PROFILES, GpuConfig
-from kaito_core.render.meta import RESERVED_LABEL_KEYS
+from kaito_core.render.meta import RESERVED_LABEL_KEYS, reserved_label_owner
 from kaito_core.runtime_policy import runtime_policy
 from kaito_core.validation.facts import Facts
-from kaito_core.validation.names import label_value, number, qualified_name, quote
+from kaito_core.validation.names import label_value, map_key_path, number, qualified_name, quote
 from kaito_core.validation.names import validate_labels as _validate_labels
 from kaito_presets import GIB, Catalog, GpuSku, ModelPreset
 
@@ -39,6 +39,7 @@ __all__ = [
     "validate_count",
     "validate_instance_type_nap",
     "validate_memory",
+    "validate_node_labels",
     "validate_partition",
     "validate_selector",
 ]
@@ -145,6 +146,31 @@ def validate_selector(
             FieldError(
                 path=f"{R}.labelSelector.matchLabels",
                 message="matchLabels must contain at least one non-reserved label",
+            )
+        )
+    return errors
+
+
+def validate_node_labels(facts: Facts) -> list[FieldError]:
+    """With node auto-provisioning, a matchLabels key owned by Kubernetes, Karpenter or KAITO
+    (`reserved_label_owner`) is refused: the labels are copied onto the nodes KAITO creates,
+    where the owner sets the key itself (``karpenter.sh/nodepool`` would replace KAITO's own,
+    ``kubernetes.io/hostname`` can never match a new node). KAITO's eight workspace keys are
+    stripped instead, as upstream does. With your own nodes the selector only selects, so any
+    key is fine."""
+    if not facts.nap:
+        return []
+    errors: list[FieldError] = []
+    for key in sorted(facts.ws.match_labels):
+        owner = reserved_label_owner(key)
+        if owner is None or key in RESERVED_LABEL_KEYS:
+            continue
+        errors.append(
+            FieldError(
+                path=map_key_path(f"{R}.labelSelector.matchLabels", key),
+                message=f"label key {quote(key)} is owned by {owner}: KAITO copies matchLabels "
+                "onto the nodes it creates, so use a label of your own (keys under "
+                "kubernetes.io, k8s.io, karpenter.sh and kaito.sh are reserved)",
             )
         )
     return errors

@@ -28,6 +28,7 @@ from kaito_core.validation.resource import (
     validate_count,
     validate_instance_type_nap,
     validate_memory,
+    validate_node_labels,
     validate_selector,
 )
 from kaito_core.validation.toplevel import validate_annotation_values, validate_toggles
@@ -122,6 +123,7 @@ def validate_create(facts: Facts) -> list[FieldError]:
     """Creating a v1alpha1 Workspace."""
     ws = facts.ws
     errors = validate_toggles(ws)
+    errors += validate_node_labels(facts)
     errors += _v1beta1_only_fields(ws)
     errors += validate_annotation_values(facts, old=None, image_family_only=True)
     errors += validate_count(ws.resource)

@@ -28,6 +28,7 @@ from kaito_core.validation.resource import (
     validate_count,
     validate_instance_type_nap,
     validate_memory,
+    validate_node_labels,
     validate_partition,
     validate_selector,
 )
@@ -194,6 +195,7 @@ def _create(facts: Facts) -> list[FieldError]:
     errors += validate_annotation_values(facts, old=None)
     errors += validate_count(ws.resource)
     errors += validate_selector(ws.resource)
+    errors += validate_node_labels(facts)
     if ws.inference is not None:
         errors += _resource_for_inference(facts)
         errors += validate_inference_create(facts, ws.inference)
