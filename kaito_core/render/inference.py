@@ -4,10 +4,11 @@ Pure: no I/O, no clock, no logging.
 
 `inference_statefulset` follows upstream's ``GeneratePresetInference`` (controller.md §3.8):
 one StatefulSet ``<ws>`` whose pods run the ``kaito-base`` image, with probes, volumes, adapter
-pullers, affinity and tolerations. Lists keep upstream's order (volumes, mounts, env, init
-containers), which is fixed, so the manifest is byte-identical for the same context. Fields the
-API server would leave out when zero or false are left out here too, so an observed object
-satisfies the desired one.
+pullers and the weights downloader (`kaito_core.render.pullers`), probes
+(`kaito_core.render.probes`), affinity and tolerations. Lists keep upstream's order (volumes,
+mounts, env, init containers), which is fixed, so the manifest is byte-identical for the same
+context. Fields the API server would leave out when zero or false are left out here too, so an
+observed object satisfies the desired one.
 
 `template_statefulset` wraps the user's pod template (§3.10). Upstream never updates it after
 creation; here the rendered template is part of the desired state, so the plan applies a template
@@ -17,28 +18,21 @@ change like any other difference.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kaito_core.api.types import AdapterSpec, Workspace
-from kaito_core.errors import SpecError
 from kaito_core.observed import Manifest
 from kaito_core.render.commands import (
     CONFIG_MOUNT_PATH,
     PORT_DECODE_VLLM,
     PORT_INFERENCE,
     PORT_KV_EVENTS,
-    PORT_RAY,
     WEIGHTS_PATH,
-    flags,
     inference_command,
     inference_role,
     is_distributed,
     local_weights_path,
-    quote_value,
-    ray_leader_host,
-    startup_failure_threshold,
     vllm_port,
 )
 from kaito_core.render.context import RUNTIME_TRANSFORMERS, RUNTIME_VLLM, RenderContext
@@ -50,7 +44,18 @@ from kaito_core.render.meta import (
     sanitized_match_labels,
     workload_labels,
 )
-from kaito_core.render.tuning import ORAS_IMAGE
+from kaito_core.render.probes import ANNOTATION_DISABLE_BENCHMARK, probes, runs_benchmark
+from kaito_core.render.pullers import (
+    ADAPTER_MOUNT_PATH,
+    PULLER_IMAGE,
+    WEIGHTS_VOLUME,
+    adapter_pull_secrets,
+    adapter_pullers,
+    normalize_image_ref,
+    puller_script,
+    weights_downloader,
+    weights_image,
+)
 from kaito_presets import BASE_IMAGE_NAME, BASE_IMAGE_TAG
 
 __all__ = [
@@ -71,17 +76,10 @@ __all__ = [
     "weights_image",
 ]
 
-ANNOTATION_DISABLE_BENCHMARK = "kaito.sh/disable-benchmark"
 NVME_STORAGE_CLASS = "kaito-local-nvme-disk"
-PULLER_IMAGE = "mcr.microsoft.com/aks/skopeo:1.14.4-6"
 ROUTING_SIDECAR_IMAGE = "mcr.microsoft.com/oss/v2/llm-d/llm-d-routing-sidecar:v0.8.0"
-ADAPTER_MOUNT_PATH = "/mnt/adapter"
 CUDA_HOME = "/opt/kaito/cuda/129"
-_WEIGHTS_VOLUME = "model-weights-volume"
 _CUDA_VOLUME = "cuda-toolkit-hostpath"
-_HEALTH_PATH = "/health"
-_HEALTH_CHECK = "python3 /workspace/vllm/multi-node-health-check.py"
-_BENCHMARK = "python3 /workspace/vllm/benchmark_entrypoint.py"
 _POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 _SPOT_KEY = "kubernetes.azure.com/scalesetpriority"
 
@@ -92,30 +90,6 @@ _SPOT_KEY = "kubernetes.azure.com/scalesetpriority"
 def base_image(ctx: RenderContext) -> str:
     """``<registry>/kaito-base:<tag>``: the image every preset runs in."""
     return f"{ctx.registry}/{BASE_IMAGE_NAME}:{BASE_IMAGE_TAG}"
-
-
-def weights_image(ctx: RenderContext) -> str:
-    """``<registry>/kaito-<name>:<tag>``: the OCI artifact holding the weights of a preset that
-    does not download them at runtime (`SpecError` when the preset names no tag)."""
-    model = ctx.model
-    assert model is not None
-    if not model.weights_image_tag:
-        raise SpecError(
-            f"preset {model.name} ships its weights in an image but names no image tag",
-            path="spec.inference.preset.name",
-            reason="UnsupportedPreset",
-        )
-    return f"{ctx.registry}/kaito-{model.name}:{model.weights_image_tag}"
-
-
-def _weights_downloader(ctx: RenderContext) -> dict[str, Any]:
-    """Upstream's ``model-weights-downloader``: ``oras pull <image> -o /workspace/weights``."""
-    return {
-        "name": "model-weights-downloader",
-        "image": ORAS_IMAGE,
-        "command": ["oras", "pull", weights_image(ctx), "-o", WEIGHTS_PATH],
-        "volumeMounts": [_mount(_WEIGHTS_VOLUME, WEIGHTS_PATH)],
-    }
 
 
 def _shell(command: str) -> list[str]:
@@ -135,38 +109,6 @@ def _mount(name: str, path: str, *, read_only: bool = False) -> dict[str, Any]:
     if read_only:
         mount["readOnly"] = True
     return mount
-
-
-def _http_probe(
-    port: int, *, initial_delay: int = 0, period: int = 10, failure: int | None = None
-) -> dict[str, Any]:
-    probe: dict[str, Any] = {"httpGet": {"path": _HEALTH_PATH, "port": port}}
-    if initial_delay:
-        probe["initialDelaySeconds"] = initial_delay
-    probe["periodSeconds"] = period
-    if failure is not None:
-        probe["failureThreshold"] = failure
-    return probe
-
-
-def _exec_probe(
-    command: list[str],
-    *,
-    initial_delay: int = 0,
-    timeout: int,
-    period: int = 10,
-    failure: int,
-    termination_grace: int | None = None,
-) -> dict[str, Any]:
-    probe: dict[str, Any] = {"exec": {"command": command}}
-    if initial_delay:
-        probe["initialDelaySeconds"] = initial_delay
-    probe["timeoutSeconds"] = timeout
-    probe["periodSeconds"] = period
-    probe["failureThreshold"] = failure
-    if termination_grace is not None:
-        probe["terminationGracePeriodSeconds"] = termination_grace
-    return probe
 
 
 def _mig_profile(workspace: Workspace) -> str | None:
@@ -215,87 +157,7 @@ def affinity(ctx: RenderContext) -> dict[str, Any] | None:
     }
 
 
-def runs_benchmark(ctx: RenderContext) -> bool:
-    """vLLM presets run the post-load benchmark unless ``kaito.sh/disable-benchmark: "true"``."""
-    return (
-        ctx.model is not None
-        and ctx.runtime == RUNTIME_VLLM
-        and ctx.workspace.annotations.get(ANNOTATION_DISABLE_BENCHMARK) != "true"
-    )
-
-
 # --- adapters ---------------------------------------------------------------------------------
-
-_DIGEST_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
-
-
-def normalize_image_ref(ref: str) -> str:
-    """An image reference in full Docker form, as ``reference.ParseDockerRef`` writes it.
-
-    ``adapter`` -> ``docker.io/library/adapter:latest``; a digest drops the tag.
-    """
-    name, digest = ref, ""
-    if "@" in ref:
-        name, digest = ref.split("@", 1)
-    tag = ""
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        name, tag = name[:colon], name[colon + 1 :]
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        domain, path = first, rest
-    else:
-        domain, path = "docker.io", name
-    if domain == "index.docker.io":
-        domain = "docker.io"
-    if domain == "docker.io" and "/" not in path:
-        path = f"library/{path}"
-    full = f"{domain}/{path}"
-    if digest and _DIGEST_RE.match(digest):
-        return f"{full}@{digest}"
-    return f"{full}:{tag or 'latest'}"
-
-
-def puller_script(image: str, target: str) -> str:
-    """The shell script an adapter puller runs: copy `image`, unpack it, move ``/data`` to `target`.
-
-    It tries an anonymous pull first and then each registry credential projected under
-    ``~/.docker/config.d``; the layers are unpacked in order and the image's ``/data``
-    directory becomes `target`.
-    """
-    return "\n".join(
-        [
-            "set -eu",
-            f"image={quote_value(normalize_image_ref(image))}",
-            f"target={quote_value(target)}",
-            'work="$(mktemp -d)"',
-            'layout="${work}/layout"',
-            'rootfs="${work}/rootfs"',
-            'credentials="${HOME:-/root}/.docker/config.d"',
-            "pulled=no",
-            'auth_files=""',
-            'if [ -d "${credentials}" ]; then auth_files="$(find "${credentials}" -type f)"; fi',
-            "for auth in none ${auth_files}; do",
-            '  if [ "${auth}" = none ]; then auth_flag=""; else auth_flag="--authfile=${auth}"; fi',
-            "  if skopeo copy --dest-decompress ${auth_flag} \\",
-            '      "docker://${image}" "dir:${layout}"; then',
-            "    pulled=yes",
-            "    break",
-            "  fi",
-            "done",
-            'if [ "${pulled}" != yes ]; then echo "cannot pull ${image}" >&2; exit 1; fi',
-            'mkdir -p "${rootfs}"',
-            "layers=\"$(skopeo inspect --format '{{ range .Layers }}{{ slice . 7 }} {{ end }}' "
-            '"dir:${layout}")"',
-            "for layer in ${layers}; do",
-            '  tar -x -f "${layout}/${layer}" -C "${rootfs}"',
-            "done",
-            'rm -rf "${target}"',
-            'mv "${rootfs}/data" "${target}"',
-            "",
-        ]
-    )
 
 
 def _adapter_parts(
@@ -317,48 +179,13 @@ def _adapter_parts(
     mounts: list[dict[str, Any]] = []
     env: list[dict[str, Any]] = []
     if image_adapters:
-        adapter_mount = _mount("adapter-volume", ADAPTER_MOUNT_PATH)
-        volumes.append({"name": "adapter-volume", "emptyDir": {}})
-        mounts.append(adapter_mount)
-        for adapter in image_adapters:
-            source = adapter.source
-            assert source is not None
-            assert source.image is not None
-            name = source.name or ""
-            puller_mounts = [dict(adapter_mount)]
-            if source.image_pull_secrets:
-                suffix = f"{name}-inference-adapter"
-                volume_name = f"docker-config-{suffix}"
-                volumes.append(
-                    {
-                        "name": volume_name,
-                        "projected": {
-                            "sources": [
-                                {
-                                    "secret": {
-                                        "name": secret,
-                                        "items": [
-                                            {"key": ".dockerconfigjson", "path": f"{secret}.json"}
-                                        ],
-                                    }
-                                }
-                                for secret in source.image_pull_secrets
-                            ]
-                        },
-                    }
-                )
-                puller_mounts.append(_mount(volume_name, f"/root/.docker/config.d/{suffix}"))
-            inits.append(
-                {
-                    "name": f"puller-{name}",
-                    "image": PULLER_IMAGE,
-                    "command": ["/bin/sh", "-c"],
-                    "args": [puller_script(source.image, f"{ADAPTER_MOUNT_PATH}/{name}")],
-                    "volumeMounts": puller_mounts,
-                }
-            )
-            if strengths and adapter.strength is not None:
-                env.append(_env(name, adapter.strength))
+        inits, volumes, mounts = adapter_pullers(image_adapters)
+        if strengths:
+            env += [
+                _env(a.source.name or "", a.strength)
+                for a in image_adapters
+                if a.source is not None and a.strength is not None
+            ]
     for adapter in volume_adapters:
         source = adapter.source
         assert source is not None
@@ -372,58 +199,7 @@ def _adapter_parts(
     return inits, volumes, mounts, env
 
 
-def _image_pull_secrets(workspace: Workspace) -> list[dict[str, str]]:
-    """The adapters' pull secrets, first occurrence first (preset pull secrets are ignored)."""
-    names: list[str] = []
-    for adapter in (workspace.inference.adapters or ()) if workspace.inference else ():
-        for secret in (adapter.source.image_pull_secrets or ()) if adapter.source else ():
-            if secret not in names:
-                names.append(secret)
-    return [{"name": name} for name in names]
-
-
 # --- the main container -----------------------------------------------------------------------
-
-
-def _probes(ctx: RenderContext) -> dict[str, dict[str, Any]]:
-    port = vllm_port(ctx)
-    startup_failures = startup_failure_threshold(ctx)
-    if is_distributed(ctx):
-        leader = ray_leader_host(ctx.workspace)
-        liveness_cmd = (
-            _HEALTH_CHECK
-            + " liveness "
-            + flags({"leader-address": leader, "ray-port": str(PORT_RAY)})
-        )
-        readiness_cmd = (
-            _HEALTH_CHECK
-            + " readiness "
-            + flags({"leader-address": leader, "vllm-port": str(port)})
-        )
-        probes = {
-            "livenessProbe": _exec_probe(
-                _shell(liveness_cmd),
-                initial_delay=60,
-                timeout=5,
-                failure=1,
-                termination_grace=1,
-            ),
-            "readinessProbe": _exec_probe(_shell(readiness_cmd), timeout=1, failure=1),
-            "startupProbe": _exec_probe(_shell(readiness_cmd), timeout=1, failure=startup_failures),
-        }
-    else:
-        probes = {
-            "livenessProbe": _http_probe(port, failure=3),
-            "readinessProbe": _http_probe(port, initial_delay=30),
-            "startupProbe": _http_probe(port, failure=startup_failures),
-        }
-    if runs_benchmark(ctx):
-        if is_distributed(ctx):
-            command = _shell(f'if [ "$POD_INDEX" = "0" ]; then {_BENCHMARK}; else true; fi')
-        else:
-            command = _BENCHMARK.split(" ")
-        probes["startupProbe"] = _exec_probe(command, timeout=600, failure=startup_failures)
-    return probes
 
 
 def _main_env(ctx: RenderContext, local_path: str | None, cuda: bool) -> list[dict[str, Any]]:
@@ -505,7 +281,7 @@ def inference_statefulset(ctx: RenderContext) -> Manifest:
         volumes.append({"name": "config-volume", "configMap": {"name": ws.inference.config}})
         mounts.append(_mount("config-volume", CONFIG_MOUNT_PATH))
     if local_path is None:
-        mounts.append(_mount(_WEIGHTS_VOLUME, WEIGHTS_PATH))
+        mounts.append(_mount(WEIGHTS_VOLUME, WEIGHTS_PATH))
     else:
         volumes.append(
             {
@@ -540,7 +316,7 @@ def inference_statefulset(ctx: RenderContext) -> Manifest:
             }
         )
     if local_path is None and not model.download_at_runtime:
-        init_containers.append(_weights_downloader(ctx))
+        init_containers.append(weights_downloader(ctx))
     adapter_inits, adapter_volumes, adapter_mounts, adapter_env = _adapter_parts(ctx)
     init_containers += adapter_inits
     volumes += adapter_volumes
@@ -549,7 +325,7 @@ def inference_statefulset(ctx: RenderContext) -> Manifest:
     if is_distributed(ctx):
         env.append(_field_env("POD_INDEX", f"metadata.labels['{_POD_INDEX_LABEL}']"))
     if local_path is None and not nvme:
-        volumes.append({"name": _WEIGHTS_VOLUME, "emptyDir": {}})
+        volumes.append({"name": WEIGHTS_VOLUME, "emptyDir": {}})
 
     ports: list[dict[str, Any]] = [{"name": "http", "containerPort": vllm_port(ctx)}]
     if ctx.runtime == RUNTIME_VLLM:
@@ -562,7 +338,7 @@ def inference_statefulset(ctx: RenderContext) -> Manifest:
         "env": env,
         "resources": _resources(ctx),
         "volumeMounts": mounts,
-        **_probes(ctx),
+        **probes(ctx),
     }
     if not env:
         del main["env"]
@@ -579,7 +355,7 @@ def inference_statefulset(ctx: RenderContext) -> Manifest:
     if node_affinity is not None:
         pod["affinity"] = node_affinity
     pod["tolerations"] = gpu_tolerations(ctx)
-    pull_secrets = _image_pull_secrets(ws)
+    pull_secrets = adapter_pull_secrets(ws)
     if pull_secrets:
         pod["imagePullSecrets"] = pull_secrets
 
@@ -595,7 +371,7 @@ def inference_statefulset(ctx: RenderContext) -> Manifest:
     if nvme:
         spec["volumeClaimTemplates"] = [
             {
-                "metadata": {"name": _WEIGHTS_VOLUME, "labels": {LABEL_WORKSPACE: ws.name}},
+                "metadata": {"name": WEIGHTS_VOLUME, "labels": {LABEL_WORKSPACE: ws.name}},
                 "spec": {
                     "accessModes": ["ReadWriteOnce"],
                     "storageClassName": NVME_STORAGE_CLASS,
