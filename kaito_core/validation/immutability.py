@@ -39,7 +39,7 @@ def update_common(facts: Facts, old: Workspace) -> list[FieldError]:
     old_count = old_r.count if old_r else None
     if new_count is not None and old_count is not None and new_count != old_count:
         errors.append(FieldError(path=f"{R}.count", message=MSG_IMMUTABLE))
-    errors += validate_count(new_r)
+    errors += validate_count(new_r, bounded=new_count != old_count)
     if (new_r.partition if new_r else None) != (old_r.partition if old_r else None):
         errors.append(FieldError(path=f"{R}.partition", message=MSG_IMMUTABLE))
     new_map, new_problem = selector_as_map(new_r.label_selector if new_r else None)

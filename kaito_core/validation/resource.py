@@ -70,11 +70,13 @@ def _range_problem(value: int, maximum: int) -> str | None:
 # --- count and selector -----------------------------------------------------------------------
 
 
-def validate_count(resource: ResourceSpec | None) -> list[FieldError]:
-    """``resource.count`` must be 1 (the CRD default) to `MAX_NODE_COUNT`."""
+def validate_count(resource: ResourceSpec | None, *, bounded: bool = True) -> list[FieldError]:
+    """``resource.count`` must be 1 (the CRD default) to `MAX_NODE_COUNT` (only at least 1 when
+    not `bounded`: an update that keeps a count stored before the bound existed)."""
     if resource is None or resource.count is None:
         return []
-    if problem := _range_problem(resource.count, MAX_NODE_COUNT):
+    maximum = MAX_NODE_COUNT if bounded else resource.count
+    if problem := _range_problem(resource.count, max(maximum, 1)):
         return [FieldError(path=f"{R}.count", message=problem)]
     return []
 

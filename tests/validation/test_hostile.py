@@ -334,3 +334,9 @@ def test_plan_refuses_a_count_validation_would_refuse(count: int) -> None:
     assert outcome.error is not None
     assert (outcome.error.path, outcome.error.reason) == (COUNT, "InvalidSpec")
     assert outcome.node_claims == ()
+
+
+def test_a_stored_count_over_the_bound_does_not_block_updates() -> None:
+    """An unchanged count stored before the bound existed is not re-judged on update."""
+    ws = from_manifest(edit(template(), {"resource.count": MAX_NODE_COUNT + 5}))
+    assert [p for p in validate(ws, old=ws) if p.path == COUNT] == []
