@@ -34,8 +34,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from kaito_core.validation.datasources import _ip_of
 from kaito_core.validation.names import quote
+from kaito_core.validation.urls import canonical_host, host_address
 
 __all__ = [
     "EXAMPLE_EMBEDDING_URL",
@@ -81,8 +81,11 @@ def _shown(url: str) -> str:
     return quote(_USERINFO.sub(lambda m: f"{m.group(1) or ''}{m.group(2) or ''}***@", url, count=1))
 
 
-def _host_problem(host: str) -> str | None:
-    host = host.rstrip(".").lower()
+def _host_problem(raw: str) -> str | None:
+    # urlsplit gives an IPv6 literal without its brackets; anything else is read as curl does.
+    host = raw.lower() if ":" in raw else canonical_host(raw)
+    if host is None:
+        return f"{quote(raw)} is not a valid host name"
     if host in _LOCAL_HOSTS or host.endswith(".localhost"):
         return (
             f"must not point at {host}: it is the RAG service's own pod; use the address of "
@@ -90,7 +93,7 @@ def _host_problem(host: str) -> str | None:
         )
     if host in _METADATA_HOSTS:
         return f"must not point at the cloud metadata endpoint {host}"
-    ip = _ip_of(host.split("%", 1)[0])
+    ip = host_address(host.split("%", 1)[0])
     if ip is None:
         return None
     if ip.is_loopback:

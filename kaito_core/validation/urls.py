@@ -48,6 +48,7 @@ __all__ = [
     "MSG_PRIVATE",
     "MSG_SCHEME",
     "canonical_host",
+    "host_address",
     "url_problem",
 ]
 
@@ -161,6 +162,20 @@ def _address(host: str, bracketed: bool) -> Address | None:
         return ipaddress.ip_address(host)
     except ValueError:
         return _numeric_ipv4(host)
+
+
+def host_address(host: str) -> Address | None:
+    """The IP address `host` spells as curl reads it (``[v6]``, dotted, ``2130706433``,
+    ``0x7f.1``), the IPv4 address an IPv6 form carries to an IPv4 host (mapped, NAT64, 6to4),
+    or None for a name.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    bracketed = host.startswith("[") and host.endswith("]")
+    ip = _address(host[1:-1] if bracketed else host, bracketed)
+    if isinstance(ip, ipaddress.IPv6Address):
+        return _embedded_ipv4(ip) or ip
+    return ip
 
 
 def _split(url: str) -> tuple[SplitResult, str] | None:
