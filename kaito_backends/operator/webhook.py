@@ -10,8 +10,11 @@ is always HTTP 200 with an AdmissionReview whose ``response`` carries the reques
   `kaito_core.api.from_manifest` (the object does not fit the schema) or of
   `kaito_core.validation.validate` (the webhook's rules; UPDATE compares ``oldObject``), one per
   line, ``spec.resource.instanceType: Unsupported instance type ...``;
-- ``allowed: false`` with ``status.code`` 400 (reason ``BadRequest``) when the body is not an
-  AdmissionReview v1 at all (not JSON, no request, no uid, not a Workspace);
+- ``allowed: false`` with ``status.code`` 400 (reason ``BadRequest``) when the body is not a
+  well-formed AdmissionReview v1 (`kaito_backends.operator.reviews`: not JSON, too deep, a
+  non-finite number, no request or uid, an ``operation`` that is not one of the four, a
+  ``namespace`` or ``name`` that is not a string, ...) or not about a Workspace; every
+  operation is checked so, DELETE and CONNECT included;
 - ``allowed: false`` with 500 when validation itself crashed (logged; the message names only the
   error class).
 
@@ -22,8 +25,10 @@ nodes, the Nodes its selector matches (the GPU checks; with none found the node 
 to the controller).
 
 Nothing secret leaves the webhook: logs carry the uid, operation, kind, namespace/name and the
-verdict, never the object; credentials in URLs (``https://user:pass@host``) are masked in the
-messages returned.
+verdict, never the object; denial messages go through `mask_credentials` (URL userinfo,
+secret-looking query parameters such as ``?token=``, ``hf_`` tokens). The metric label
+``operation`` only takes the four operations and ``unknown``, so hostile reviews cannot grow
+``/metrics``.
 
 TLS: `tls_context` loads the serving certificate and key files given as flags;
 `CertificateReloader` re-reads them when they change on disk (cert-manager rotates them).
@@ -33,9 +38,7 @@ Tests serve plain HTTP.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import re
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,9 +48,16 @@ import attrs
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from kaito_backends.credentials import mask_credentials
 from kaito_backends.engine.logs import library_logger
 from kaito_backends.errors import BackendError, NotFound
 from kaito_backends.objects import Manifest, ObjectRef
+from kaito_backends.operator.reviews import (
+    ADMISSION_API_VERSION,
+    OPERATIONS,
+    ReviewError,
+    decode_review,
+)
 from kaito_backends.operator.settings import WEBHOOK_NAME, WEBHOOK_PATH
 from kaito_backends.protocols import ClusterClient
 from kaito_core.api import ManifestError, Workspace, from_manifest
@@ -69,18 +79,11 @@ __all__ = [
     "webhook_app",
 ]
 
-ADMISSION_API_VERSION = "admission.k8s.io/v1"
 #: Largest request body accepted (the API server's own object limit is ~3 MiB; reviews of an
 #: UPDATE hold two objects).
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 _JUDGED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s\"'@]+@")
-
-
-def mask_credentials(text: str) -> str:
-    """``https://user:token@host/x`` -> ``https://***@host/x``, anywhere in `text`."""
-    return _USERINFO.sub(r"\1***@", text)
 
 
 class WebhookMetrics:
@@ -90,8 +93,8 @@ class WebhookMetrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "webhook_requests",
-            "Admission reviews answered, by operation and result (allowed, denied, bad_request, "
-            "error).",
+            "Admission reviews answered, by operation (CREATE, UPDATE, DELETE, CONNECT or "
+            "unknown) and result (allowed, denied, bad_request, error).",
             ["operation", "result"],
             namespace="kaito",
             registry=self.registry,
@@ -118,7 +121,9 @@ def _allowed() -> _Verdict:
 
 
 def _bad_request(message: str) -> _Verdict:
-    return _Verdict(allowed=False, code=400, message=message, result="bad_request")
+    return _Verdict(
+        allowed=False, code=400, message=mask_credentials(message), result="bad_request"
+    )
 
 
 def _denied(problems: Sequence[FieldError]) -> _Verdict:
@@ -176,50 +181,43 @@ class WorkspaceValidator:
         started = time.perf_counter()
         uid, operation = "", ""
         try:
-            decoded = _decode(body)
-            if isinstance(decoded, _Verdict):
-                verdict = decoded
-                uid = _uid_of(body)
-            else:
-                uid = decoded["uid"]
-                operation = str(decoded.get("operation") or "")
-                verdict = await self._judge(decoded)
-        except Exception as error:
-            self.log.error("webhook.crashed", uid=uid, error=type(error).__name__, exc_info=True)
-            verdict = _Verdict(
-                allowed=False,
-                code=500,
-                message=f"internal error while validating: {type(error).__name__}",
-                result="error",
-            )
+            request = decode_review(body, max_bytes=MAX_BODY_BYTES)
+        except ReviewError as error:
+            uid, verdict = error.uid, _bad_request(str(error))
+        else:
+            uid, operation = request["uid"], request["operation"]
+            try:
+                verdict = await self._judge(request)
+            except Exception as error:
+                self.log.error(
+                    "webhook.crashed", uid=uid, error=type(error).__name__, exc_info=True
+                )
+                verdict = _Verdict(
+                    allowed=False,
+                    code=500,
+                    message=f"internal error while validating: {type(error).__name__}",
+                    result="error",
+                )
         if self.metrics is not None:
-            self.metrics.requests.labels(
-                operation=operation or "unknown", result=verdict.result
-            ).inc()
+            label = operation if operation in OPERATIONS else "unknown"
+            self.metrics.requests.labels(operation=label, result=verdict.result).inc()
             self.metrics.latency.observe(time.perf_counter() - started)
         return _review(uid, verdict)
 
     async def _judge(self, request: Mapping[str, Any]) -> _Verdict:
-        operation = str(request.get("operation") or "")
+        operation = request["operation"]
         where = _where(request)
         if operation not in _JUDGED_OPERATIONS or request.get("subResource"):
             return _allowed()
-        kind = request.get("kind") or {}
-        if (
-            not isinstance(kind, Mapping)
-            or kind.get("group") != "kaito.sh"
-            or kind.get("kind") != "Workspace"
-        ):
-            shown = (
-                f"{kind.get('group', '')}/{kind.get('kind', '')}"
-                if isinstance(kind, Mapping)
-                else "?"
-            )
+        kind = request["kind"]
+        if kind["group"] != "kaito.sh" or kind["kind"] != "Workspace":
+            shown = f"{kind['group'][:63]}/{kind['kind'][:63]}"
             return _bad_request(f"this webhook validates kaito.sh Workspaces, not {shown}")
         obj = request.get("object")
         if not isinstance(obj, Mapping):
             return _bad_request("request.object is missing or not an object")
-        if operation == "UPDATE" and (obj.get("metadata") or {}).get("deletionTimestamp"):
+        meta = obj.get("metadata")
+        if operation == "UPDATE" and isinstance(meta, Mapping) and meta.get("deletionTimestamp"):
             return _allowed()
         try:
             workspace = _with_identity(from_manifest(obj), request)
@@ -309,35 +307,6 @@ class WorkspaceValidator:
             self.log.warning("webhook.lookup_failed", kind="Node", error=type(error).__name__)
             return ()
         return tuple(result.items)
-
-
-def _decode(body: bytes | str) -> Mapping[str, Any] | _Verdict:
-    """The review's ``request``, or the 400 verdict saying why there is none."""
-    try:
-        review = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return _bad_request("the request body is not a JSON AdmissionReview")
-    if not isinstance(review, Mapping):
-        return _bad_request("the request body is not a JSON object")
-    if review.get("apiVersion") != ADMISSION_API_VERSION or review.get("kind") != "AdmissionReview":
-        return _bad_request(f"expected an AdmissionReview of {ADMISSION_API_VERSION}")
-    request = review.get("request")
-    if not isinstance(request, Mapping):
-        return _bad_request("the AdmissionReview has no request")
-    uid = request.get("uid")
-    if not isinstance(uid, str) or not uid:
-        return _bad_request("the AdmissionReview request has no uid")
-    return request
-
-
-def _uid_of(body: bytes | str) -> str:
-    """The request uid of a body that was refused, when it can be found (else empty)."""
-    try:
-        review = json.loads(body)
-        uid = review["request"]["uid"]
-    except (ValueError, UnicodeDecodeError, TypeError, KeyError):
-        return ""
-    return uid if isinstance(uid, str) else ""
 
 
 def _where(request: Mapping[str, Any]) -> str:

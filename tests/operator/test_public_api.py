@@ -15,6 +15,7 @@ MODULES = [
     "kaito_backends.operator.leader",
     "kaito_backends.operator.manifests",
     "kaito_backends.operator.rbac",
+    "kaito_backends.operator.reviews",
     "kaito_backends.operator.runner",
     "kaito_backends.operator.settings",
     "kaito_backends.operator.webhook",
