@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from kaito_backends.credentials import mask_credentials
 from kaito_backends.operator.webhook import MAX_BODY_BYTES, WebhookMetrics, WorkspaceValidator
 from kaito_core.validation import ValidationContext
-from tests.limits import memory_budget, within
+from tests.bounds import bounded
 from tests.operator.test_webhook import WORKSPACE, review
 
 UID = "705ab4f5-6393-11e8-b7cc-42010a800002"
@@ -31,7 +31,8 @@ def _with(field: str, value: Any) -> dict[str, Any]:
 
 async def _answer(body: Any, validator: WorkspaceValidator | None = None) -> dict[str, Any]:
     raw = body if isinstance(body, bytes | str) else json.dumps(body)
-    answer = await within(10, (validator or _validator()).review(raw))
+    with bounded(seconds=10, memory_mib=256):
+        answer = await (validator or _validator()).review(raw)
     response: dict[str, Any] = answer["response"]
     return response
 
@@ -104,9 +105,8 @@ async def test_unjudged_operations_are_still_checked(operation: str) -> None:
     ids=["deep-list", "deep-object", "nan", "infinity", "huge-exponent"],
 )
 async def test_deep_and_non_finite_documents_are_bad_requests(body: Any, fragment: str) -> None:
-    """100,000-deep JSON and non-finite numbers: 400 within bounds, not a 500."""
-    with memory_budget(256):
-        answer = await _answer(body)
+    """100,000-deep JSON and non-finite numbers: 400 (within 10 s and 256 MiB), not a 500."""
+    answer = await _answer(body)
     assert answer["status"]["code"] == 400
     assert fragment in answer["status"]["message"]
 
