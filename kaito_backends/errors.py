@@ -10,6 +10,8 @@ Tree::
     │                             (HTTP 410): list again, then watch from the list's version
     ├── Invalid                   the server rejected the object: bad name, immutable field,
     │                             finalizer added while deleting (HTTP 422)
+    ├── Forbidden                 the server refuses the request as such (HTTP 403): a create in
+    │                             a namespace being terminated; retrying the same call fails too
     ├── InsufficientCapacity      the provider cannot hand out the machines asked for (quota,
     │   │                         stock); the message is the provider's own, shown to the user
     │   └── QuotaExceeded         a quota pre-flight found the machines do not fit, before
@@ -29,6 +31,7 @@ __all__ = [
     "AlreadyExists",
     "BackendError",
     "Conflict",
+    "Forbidden",
     "Gone",
     "InsufficientCapacity",
     "Invalid",
@@ -64,6 +67,11 @@ class Gone(BackendError):
 
 class Invalid(BackendError):
     """The server rejected the object (HTTP 422). Retrying the same object fails the same way."""
+
+
+class Forbidden(BackendError):
+    """The server refuses the request (HTTP 403), e.g. new content in a namespace that is being
+    terminated. Retrying the same call fails the same way until the cause is gone."""
 
 
 class InsufficientCapacity(BackendError):

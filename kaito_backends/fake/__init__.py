@@ -9,14 +9,18 @@
 What it models: an API server (resourceVersion, uid, generation, creationTimestamp, finalizers,
 deletionTimestamp, owner-reference garbage collection with Background/Foreground/Orphan, label
 selectors, server-side apply with one field set per manager, status subresources, immutable
-fields, watches with bounded history and 410 Gone); Karpenter-like NodeClaims that launch into
+fields, watches with bounded history and 410 Gone; Events are not garbage-collected with their
+owner, as kube-controller-manager's collector ignores them; namespace termination: a deleted
+Namespace stays Terminating while anything is left in it, and a client's create in it is
+refused with 403, see `kaito_backends.fake.namespaces`); Karpenter-like NodeClaims that launch into
 Nodes of the SKU asked for; a scheduler (taints, nodeSelector, required node affinity, GPU
 capacity); StatefulSet and Job controllers; pods that pull, load their model and become Ready;
 seeded faults (API conflicts, 429/500, watch drops, launch failures, ImagePullBackOff, OOMKilled,
 CrashLoopBackOff); recorded calls and counters.
 
 What it does NOT model:
-- namespaces as objects (every namespace exists), RBAC, admission webhooks, quotas, LimitRanges;
+- namespaces as a requirement (a namespace with no Namespace object exists and is never
+  terminating), RBAC, admission webhooks, quotas, LimitRanges; Event expiry (``--event-ttl``);
 - OpenAPI schema validation (any fields are stored), conversion webhooks (Workspace versions
   share storage: the stored object is returned with the apiVersion asked for, unconverted);
 - managedFields in metadata, field ownership conflicts between managers, list merge keys

@@ -10,7 +10,8 @@ Modelled (each raises `Invalid` with a Kubernetes-like message):
   ``spec.template``/``spec.selector``; ControllerRevision ``data``; Pod spec beyond images,
   tolerations and activeDeadlineSeconds; a Service's allocated ``spec.clusterIP``.
 
-Defaulted: Service ``type``/``clusterIP``/``clusterIPs``/port ``protocol``/``targetPort``;
+Defaulted: a new Namespace's ``spec.finalizers`` (``kubernetes``) and ``status.phase``
+(``Active``); Service ``type``/``clusterIP``/``clusterIPs``/port ``protocol``/``targetPort``;
 StatefulSet ``replicas``/``podManagementPolicy``/``updateStrategy``/``revisionHistoryLimit``;
 Job ``parallelism``/``completions``/``backoffLimit`` and its controller-uid selector and labels.
 
@@ -242,6 +243,9 @@ _IMMUTABLE: dict[str, Callable[[Manifest, Manifest], Iterator[tuple[str, str]]]]
 def default(obj: Manifest, old: Manifest | None, allocate_ip: Callable[[], str]) -> None:
     """Fill the defaults the API server sets, in place (``obj`` is the server's own copy)."""
     kind = obj["kind"]
+    if kind == "Namespace" and old is None:
+        _default_namespace(obj)
+        return
     spec = obj.get("spec")
     if kind not in ("Service", "StatefulSet", "Job") or not isinstance(spec, dict):
         return
@@ -257,6 +261,17 @@ def default(obj: Manifest, old: Manifest | None, allocate_ip: Callable[[], str])
         spec.setdefault("revisionHistoryLimit", 10)
     else:
         _default_job(obj, spec, old)
+
+
+def _default_namespace(obj: Manifest) -> None:
+    """A new Namespace is Active and carries the ``kubernetes`` finalizer in its spec."""
+    spec = dict(obj["spec"]) if isinstance(obj.get("spec"), dict) else {}
+    finalizers = spec.get("finalizers")
+    finalizers = list(finalizers) if isinstance(finalizers, list) else []
+    if "kubernetes" not in finalizers:
+        finalizers.append("kubernetes")
+    obj["spec"] = {**spec, "finalizers": finalizers}
+    obj["status"] = {"phase": "Active"}
 
 
 def _default_service(

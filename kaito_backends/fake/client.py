@@ -9,6 +9,9 @@ history, as a real informer's cache holds the one decoded object; **a watch even
 read-only** (the engine's informers, which cache it as is, never mutate it;
 `tests/engine/test_shared_objects.py` checks that). An event in another API version is a copy.
 Calls do not yield to the event loop (they are instantaneous); watch iterators wait for changes.
+Creates (and applies that create) in a terminating namespace raise `Forbidden`, as the API
+server's NamespaceLifecycle admission does (`kaito_backends.fake.namespaces`); the fake's own
+controllers write to the store directly and are not checked.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import attrs
 from kaito_backends.clock import Clock
 from kaito_backends.errors import Invalid, NotFound
 from kaito_backends.fake.faults import Faults
+from kaito_backends.fake.namespaces import check_create
 from kaito_backends.fake.store import Store
 from kaito_backends.objects import Manifest, ObjectRef, clone, resource_of
 from kaito_backends.protocols import ObjectList, WatchEvent
@@ -129,12 +133,16 @@ class FakeClient:
         copied = _check(obj)
         self._call("create", *_names(copied))
         api_version = copied.get("apiVersion", "")
+        check_create(self._store, copied)
         return self._out(self._store.create(copied), api_version)
 
     async def apply(self, obj: Manifest, *, field_manager: str = "kaito") -> Manifest:
         copied = _check(obj)
         self._call("apply", *_names(copied))
         api_version = copied.get("apiVersion", "")
+        kind, namespace, name = _names(copied)
+        if self._store.find(api_version, kind, namespace, str(name or "")) is None:
+            check_create(self._store, copied)
         return self._out(self._store.apply(copied, field_manager), api_version)
 
     async def update(self, obj: Manifest) -> Manifest:

@@ -19,6 +19,7 @@ from kaito_backends.fake.client import Call, FakeClient, Recorder
 from kaito_backends.fake.collector import UniqueQueue
 from kaito_backends.fake.conditions import Timings
 from kaito_backends.fake.faults import FaultKind, FaultPlan, Faults, OneShot
+from kaito_backends.fake.namespaces import NamespaceController
 from kaito_backends.fake.nodes import NodeController
 from kaito_backends.fake.pods import PodController
 from kaito_backends.fake.provisioner import FakeProvisioner
@@ -68,12 +69,14 @@ class FakeCluster:
         self.pods = PodController(self.sim, self.scheduler)
         self.statefulsets = StatefulSetController(self.sim)
         self.jobs = JobController(self.sim)
+        self.namespaces = NamespaceController(self.store, lambda k: self._enqueue("namespace", k))
         self._reconcilers: dict[str, Callable[[StoreKey], None]] = {
             "nodeclaim": self.nodes.reconcile,
             "node": self.nodes.reconcile_node,
             "pod": self.pods.reconcile,
             "statefulset": self.statefulsets.reconcile,
             "job": self.jobs.reconcile,
+            "namespace": self.namespaces.reconcile,
         }
         self.store.listeners.append(self._on_change)
         self._client = FakeClient(self.store, self.faults, self.recorder)
@@ -239,6 +242,7 @@ class FakeCluster:
     def _on_change(self, change: ChangeType, obj: Manifest, old: Manifest | None) -> None:
         kind = obj["kind"]
         group = group_of(obj["apiVersion"])
+        self.namespaces.on_change(change, obj)
         if group == "" and kind == "Pod":
             self.pods.on_pod(change, obj)
         elif group == "" and kind == "Node":

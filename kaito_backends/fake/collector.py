@@ -6,6 +6,8 @@ due now), not inside the write that made garbage:
 - an object whose ``ownerReferences`` uids all name objects that do not exist is deleted
   (Background), whether its owner was just deleted or never existed;
 - a cluster-scoped object ignores namespaced owners (Kubernetes refuses that link);
+- Events (``v1`` and ``events.k8s.io``) are ignored, as kube-controller-manager's collector
+  ignores them: they outlive their owner (a real cluster expires them after ``--event-ttl``);
 - Foreground: the owner carries the ``foregroundDeletion`` finalizer until its dependents are
   gone, then loses it (and goes, when no other finalizer holds it);
 - Orphan: when the owner goes, its dependents lose the reference and stay.
@@ -22,7 +24,7 @@ from kaito_backends.objects import Manifest, is_cluster_scoped
 if TYPE_CHECKING:
     from kaito_backends.fake.store import Store, StoreKey
 
-__all__ = ["FOREGROUND", "GarbageCollector", "UniqueQueue"]
+__all__ = ["FOREGROUND", "IGNORED", "GarbageCollector", "UniqueQueue"]
 
 FOREGROUND = "foregroundDeletion"
 T = TypeVar("T", bound=Hashable)
@@ -54,9 +56,13 @@ class UniqueQueue(Generic[T]):
         return len(self._items)
 
 
+#: (group, kind) the collector never deletes (kube-controller-manager's ignored resources).
+IGNORED = frozenset({("", "Event"), ("events.k8s.io", "Event")})
+
+
 def owner_uids(key: StoreKey, obj: Manifest | None) -> set[str]:
-    """The owner uids the GC honours for this object."""
-    if obj is None:
+    """The owner uids the GC honours for this object (none for an ignored kind)."""
+    if obj is None or (key[0], key[1]) in IGNORED:
         return set()
     refs = [
         r

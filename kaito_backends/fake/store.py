@@ -24,10 +24,11 @@ from typing import Any
 
 from kaito_backends.clock import Clock, rfc3339
 from kaito_backends.errors import AlreadyExists, Conflict, Invalid, NotFound
-from kaito_backends.fake import admission
+from kaito_backends.fake import admission, namespaces
+from kaito_backends.fake.buckets import Bucket
 from kaito_backends.fake.collector import FOREGROUND, GarbageCollector
 from kaito_backends.fake.fieldsets import FieldSet, field_set, prune
-from kaito_backends.fake.watches import ChangeType, History, Watcher
+from kaito_backends.fake.watches import ChangeType, Watcher
 from kaito_backends.objects import (
     Manifest,
     clone,
@@ -58,17 +59,6 @@ def suffix(seed: str, length: int = 5) -> str:
     return "".join(_ALPHABET[b % len(_ALPHABET)] for b in digest[:length])
 
 
-class _Bucket:
-    __slots__ = ("by_label", "by_ns", "history", "objects", "watchers")
-
-    def __init__(self, history: int) -> None:
-        self.objects: dict[tuple[str, str], Manifest] = {}
-        self.by_ns: dict[str, set[str]] = {}
-        self.by_label: dict[tuple[str, str], set[tuple[str, str]]] = {}
-        self.history = History(history)
-        self.watchers: list[Watcher] = []
-
-
 class Store:
     """In-memory objects with the API server's bookkeeping (sync; `FakeClient` wraps it)."""
 
@@ -90,7 +80,7 @@ class Store:
         self._uids = 0
         self._names = 0
         self._ips = 0
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._buckets: dict[tuple[str, str], Bucket] = {}
         self._by_uid: dict[str, StoreKey] = {}
         self._managed: dict[StoreKey, dict[str, FieldSet]] = {}
         self.gc = GarbageCollector(self, schedule)
@@ -117,10 +107,11 @@ class Store:
         self._ips += 1
         return f"{base}.{(self._ips >> 8) & 255}.{self._ips & 255}"
 
-    def _bucket(self, group: str, kind: str) -> _Bucket:
+    def _bucket(self, group: str, kind: str) -> Bucket:
         bucket = self._buckets.get((group, kind))
         if bucket is None:
-            bucket = self._buckets[(group, kind)] = _Bucket(self.history_limit)
+            bucket = Bucket(self.history_limit, self.indexed_labels)
+            self._buckets[(group, kind)] = bucket
         return bucket
 
     @staticmethod
@@ -179,6 +170,11 @@ class Store:
                 if all((o["metadata"].get("labels") or {}).get(k) == v for k, v in items)
             ]
         return objs
+
+    def in_namespace(self, namespace: str) -> list[Manifest]:
+        """Every object in ``namespace``, whatever its kind, by (group, kind, name)."""
+        buckets = self._buckets
+        return [o for gk in sorted(buckets) for o in buckets[gk].in_namespace(namespace)]
 
     def count(self, api_version: str, kind: str) -> int:
         bucket = self._buckets.get((group_of(api_version), kind))
@@ -306,19 +302,20 @@ class Store:
             if FOREGROUND not in finalizers:
                 finalizers.append(FOREGROUND)
             self.gc.foreground(key)
-        if not finalizers:
+        if not finalizers and not namespaces.spec_finalizers(old):
             self._remove(key, old)
             return
         if meta.get("deletionTimestamp") and finalizers == list(meta.get("finalizers") or ()):
             return
         new_meta = dict(meta)
-        new_meta["finalizers"] = finalizers
+        if finalizers:
+            new_meta["finalizers"] = finalizers
         if not meta.get("deletionTimestamp"):
             new_meta["deletionTimestamp"] = self.timestamp()
             new_meta["deletionGracePeriodSeconds"] = 0
             new_meta["generation"] = meta.get("generation", 1) + 1
         new_meta["resourceVersion"] = self._next_rv()
-        self._commit(key, "MODIFIED", {**old, "metadata": new_meta}, old)
+        self._commit(key, "MODIFIED", namespaces.terminating({**old, "metadata": new_meta}), old)
 
     # -- internals -------------------------------------------------------------------------------
     def _next_rv(self) -> str:
@@ -381,7 +378,7 @@ class Store:
         if new == old:
             return old
         key = self.key_of(old)
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if meta.get("deletionTimestamp") and not namespaces.finalizers(new):
             self._remove(key, new)
             return new
         meta["resourceVersion"] = self._next_rv()
@@ -408,20 +405,12 @@ class Store:
         okey = (ns, name)
         uid = obj["metadata"]["uid"]
         if change == "DELETED":
-            bucket.objects.pop(okey, None)
-            names = bucket.by_ns.get(ns)
-            if names is not None:
-                names.discard(name)
-                if not names:
-                    del bucket.by_ns[ns]
+            bucket.drop(okey, obj)
             self._by_uid.pop(uid, None)
-            self._index_labels(bucket, okey, obj, None)
             self.gc.index(key, obj, None)
         else:
-            bucket.objects[okey] = obj
-            bucket.by_ns.setdefault(ns, set()).add(name)
+            bucket.put(okey, obj, old)
             self._by_uid[uid] = key
-            self._index_labels(bucket, okey, old, obj)
             self.gc.index(key, old, obj)
         rv = int(obj["metadata"]["resourceVersion"])
         bucket.history.append((rv, change, ns, obj))
@@ -430,24 +419,6 @@ class Store:
                 watcher.push(change, obj)
         for listener in self.listeners:
             listener(change, obj, old)
-
-    def _index_labels(
-        self, bucket: _Bucket, okey: tuple[str, str], old: Manifest | None, new: Manifest | None
-    ) -> None:
-        before = (old["metadata"].get("labels") or {}) if old is not None else {}
-        after = (new["metadata"].get("labels") or {}) if new is not None else {}
-        for label in self.indexed_labels:
-            was, now = before.get(label), after.get(label)
-            if was == now:
-                continue
-            if was is not None:
-                members = bucket.by_label.get((label, was))
-                if members is not None:
-                    members.discard(okey)
-                    if not members:
-                        del bucket.by_label[(label, was)]
-            if now is not None:
-                bucket.by_label.setdefault((label, now), set()).add(okey)
 
     # -- watches ---------------------------------------------------------------------------------
     def subscribe(
