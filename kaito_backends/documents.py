@@ -12,7 +12,9 @@ a hostile body gets a clear refusal (a `DocumentError`, which the callers turn i
   are refused, as Go's ``encoding/json`` refuses them; once stored they would make every later
   response invalid JSON;
 - **shape** (`check_tree`, for data that came from YAML or another decoder): only dicts with
-  string keys, lists, strings, integers, finite floats, booleans and ``None``.
+  string keys, lists, strings, integers, finite floats, booleans and ``None``;
+- **expansion** (`check_tree` with ``max_bytes``): YAML aliases are counted as expanded, so a
+  short document that expands to gigabytes (a "billion laughs") is refused.
 
 `load_json` does all of it for JSON bodies. Checks are iterative (no recursion), so a document
 too deep to check is never walked recursively.
@@ -46,22 +48,27 @@ MAX_DEPTH = 100
 class DocumentError(ValueError):
     """The document is refused; ``str(error)`` says why, in one line, quoting nothing of it.
 
-    ``too_large`` is true when the refusal is about size (HTTP 413 rather than 400).
+    ``reason`` is one of ``size`` (the raw document is over the limit: HTTP 413 rather than
+    400), ``syntax`` (not JSON, not UTF-8), ``depth``, ``number``, ``type`` or ``expansion``.
     """
 
-    def __init__(self, message: str, *, too_large: bool = False) -> None:
+    def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
-        self.too_large = too_large
+        self.reason = reason
+
+    @property
+    def too_large(self) -> bool:
+        return self.reason == "size"
 
 
 def _no_constant(name: str) -> Any:
-    raise DocumentError(f"{name} is not a valid JSON number")
+    raise DocumentError(f"{name} is not a valid JSON number", reason="number")
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise DocumentError(f"the number {text[:32]} is out of range")
+        raise DocumentError(f"the number {text[:32]} is out of range", reason="number")
     return value
 
 
@@ -74,51 +81,80 @@ def load_json(raw: bytes | str, *, max_bytes: int = MAX_REQUEST_BYTES) -> Any:
     size = len(raw)
     if size > max_bytes:
         raise DocumentError(
-            f"the document is {size} bytes; the limit is {max_bytes}", too_large=True
+            f"the document is {size} bytes; the limit is {max_bytes}", reason="size"
         )
     try:
-        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw  # as Go: UTF-8 only
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except DocumentError:
         raise
     except RecursionError:
-        raise DocumentError(f"the document nests deeper than {MAX_DEPTH} levels") from None
+        raise DocumentError(
+            f"the document nests deeper than {MAX_DEPTH} levels", reason="depth"
+        ) from None
     except UnicodeDecodeError:
-        raise DocumentError("the document is not UTF-8 text") from None
+        raise DocumentError("the document is not UTF-8 text", reason="syntax") from None
     except ValueError as exc:
-        raise DocumentError(f"the document is not valid JSON: {_first_line(exc)}") from None
+        raise DocumentError(
+            f"the document is not valid JSON: {_first_line(exc)}", reason="syntax"
+        ) from None
     check_tree(value, json_only=True)
     return value
 
 
-def check_tree(value: Any, *, max_depth: int = MAX_DEPTH, json_only: bool = False) -> None:
+def check_tree(
+    value: Any,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_bytes: int | None = None,
+    json_only: bool = False,
+) -> None:
     """Raise `DocumentError` unless ``value`` is plain JSON data no deeper than ``max_depth``.
 
-    ``json_only`` skips the type checks (what `json.loads` returns is JSON data by construction).
+    With ``max_bytes``, the value's expanded size (every string and key counted with its length,
+    every other node as one byte, a node reached twice counted twice) must stay within it: this
+    is what bounds YAML aliases (a billion laughs, one long string repeated through thousands of
+    aliases), and an alias cycle fails the depth check. The walk stops at the first excess, so
+    checking a hostile value costs no more than the limits. ``json_only`` skips the type checks
+    (what `json.loads` returns is JSON data by construction).
     """
+    budget = max_bytes if max_bytes is not None else -1
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        if budget >= 0:
+            budget -= len(node) + 1 if isinstance(node, str) else 1
+            if budget < 0:
+                raise DocumentError(
+                    f"the document expands past {max_bytes} bytes (excessive aliasing)",
+                    reason="expansion",
+                )
         if isinstance(node, dict):
             if depth > max_depth:
-                raise DocumentError(f"the document nests deeper than {max_depth} levels")
-            if not json_only:
-                for key in node:
-                    if not isinstance(key, str):
-                        raise DocumentError(
-                            f"a map key is a {type(key).__name__}, not a string ({_path(key)})"
-                        )
+                raise DocumentError(
+                    f"the document nests deeper than {max_depth} levels", reason="depth"
+                )
+            for key in node:
+                if not json_only and not isinstance(key, str):
+                    raise DocumentError(
+                        f"a map key is a {type(key).__name__}, not a string", reason="type"
+                    )
+                if budget >= 0:
+                    budget -= len(key) + 1 if isinstance(key, str) else 1
             stack.extend((child, depth + 1) for child in node.values())
         elif isinstance(node, list):
             if depth > max_depth:
-                raise DocumentError(f"the document nests deeper than {max_depth} levels")
+                raise DocumentError(
+                    f"the document nests deeper than {max_depth} levels", reason="depth"
+                )
             stack.extend((child, depth + 1) for child in node)
         elif json_only or node is None or isinstance(node, str | bool | int):
             continue
         elif isinstance(node, float):
             if not math.isfinite(node):
-                raise DocumentError(f"the number {node} is out of range")
+                raise DocumentError(f"the number {node} is out of range", reason="number")
         else:
-            raise DocumentError(f"a {type(node).__name__} value is not JSON data")
+            raise DocumentError(f"a {type(node).__name__} value is not JSON data", reason="type")
 
 
 def encoded_size(value: Any) -> int:
@@ -143,10 +179,6 @@ def depth_of(value: Any) -> int:
             stack.extend((child, depth) for child in node)
         best = max(best, depth)
     return best
-
-
-def _path(key: Any) -> str:
-    return repr(key)[:32]
 
 
 def _first_line(error: BaseException) -> str:

@@ -18,8 +18,13 @@ Semantics beyond the client's own:
   patches that way. Patching ``/status`` changes only ``status``; patching the object ignores
   ``status`` for kinds with a status subresource.
 - DELETE honours ``propagationPolicy`` (query or DeleteOptions body; ``orphanDependents``) and
-  ``preconditions``; deleting a Namespace deletes what is in it; ``default``, ``kube-system``
-  and ``kube-public`` cannot be deleted (403). ``dryRun`` is refused everywhere (400).
+  ``preconditions``. Deleting a Namespace makes it Terminating: the fake cluster's namespace
+  controller deletes what is in it and removes it once it is empty; meanwhile creates in it are
+  403 (`kaito_backends.fake.namespaces`). ``default``, ``kube-system`` and ``kube-public``
+  cannot be deleted (403). ``dryRun`` is refused everywhere (400).
+- Bodies are read by `kaito_backends.apiserver.bodies` (3 MiB, media types, bounded JSON and
+  YAML) and checked by `kaito_backends.apiserver.shapes` before anything is stored; a JSON
+  patch is bounded as kube-apiserver bounds it (`kaito_backends.apiserver.patches`).
 """
 
 from __future__ import annotations
@@ -31,20 +36,30 @@ from typing import Any
 
 from aiohttp import web
 
-from kaito_backends.apiserver.parsing import Negotiated, Target, decode_body, flag, negotiate
+from kaito_backends.apiserver.bodies import (
+    APPLY_PATCH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_MERGE_PATCH,
+    decode_body,
+    media_type,
+    read_body,
+)
+from kaito_backends.apiserver.parsing import Negotiated, Target, flag, negotiate
 from kaito_backends.apiserver.patches import (
     PatchError,
+    PatchTooLarge,
     json_patch,
     merge_patch,
     strategic_merge_patch,
 )
-from kaito_backends.apiserver.registry import RESOURCES
 from kaito_backends.apiserver.selectors import (
     Selector,
     SelectorError,
     parse_field_selector,
     parse_label_selector,
 )
+from kaito_backends.apiserver.shapes import check_object
 from kaito_backends.apiserver.status import ApiError, from_backend
 from kaito_backends.apiserver.tables import columns_for, partial_metadata, table
 from kaito_backends.errors import BackendError, NotFound
@@ -56,11 +71,10 @@ __all__ = ["PROTECTED_NAMESPACES", "Handlers", "json_response", "ordered", "sele
 #: Namespaces that always exist and cannot be deleted.
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 _PATCHES: dict[str, Callable[[Any, Any], Any]] = {
-    "application/merge-patch+json": merge_patch,
-    "application/strategic-merge-patch+json": strategic_merge_patch,
-    "application/json-patch+json": json_patch,
+    MERGE_PATCH: merge_patch,
+    STRATEGIC_MERGE_PATCH: strategic_merge_patch,
+    JSON_PATCH: json_patch,
 }
-_APPLY = "application/apply-patch+yaml"
 _PROPAGATIONS = ("Background", "Foreground", "Orphan")
 _PRECONDITION_NAMES = {"uid": "UID", "resourceVersion": "ResourceVersion"}
 
@@ -268,7 +282,8 @@ class Handlers:
         if target.name is not None:
             raise ApiError.method_not_allowed("create", target.resource)
         _no_dry_run(request)
-        obj = self._check_identity(decode_body(await request.read(), request.content_type), target)
+        obj = self._check_identity((await read_body(request))[1], target)
+        check_object(obj, target.resource, target.version)
         negotiated = negotiate(request.headers.get("Accept"))
         try:
             await self.ensure_namespace(target.namespace if target.resource.namespaced else None)
@@ -282,7 +297,8 @@ class Handlers:
     async def update(self, request: web.Request, target: Target) -> web.Response:
         self._writable(target, "update")
         _no_dry_run(request)
-        obj = self._check_identity(decode_body(await request.read(), request.content_type), target)
+        obj = self._check_identity((await read_body(request))[1], target)
+        check_object(obj, target.resource, target.version)
         negotiated = negotiate(request.headers.get("Accept"))
         try:
             if target.subresource == "status":
@@ -296,18 +312,15 @@ class Handlers:
     async def patch(self, request: web.Request, target: Target) -> web.Response:
         self._writable(target, "patch")
         _no_dry_run(request)
-        media = (request.content_type or "").lower()
-        body = decode_body(await request.read(), media)
+        media, body = await read_body(request, "patch")
         negotiated = negotiate(request.headers.get("Accept"))
-        if media == _APPLY:
+        if media == APPLY_PATCH:
             return await self._apply(request, target, body, negotiated)
-        patcher = _PATCHES.get(media)
+        patcher = _PATCHES[media]
         if patcher is json_patch and isinstance(body, dict):
             # kubernetes-asyncio's CustomObjectsApi labels dict patches as JSON patches; the real
             # server would refuse them, the playground reads them as merge patches.
             patcher = merge_patch
-        if patcher is None:
-            raise ApiError.unsupported_media_type(media or "(none)")
         ref = self._ref(target)
         try:
             current = await self.client.get(ref)
@@ -315,8 +328,10 @@ class Handlers:
             raise self._error(exc, target) from None
         try:
             patched = patcher(current, body)
+        except PatchTooLarge as exc:
+            raise ApiError(413, "RequestEntityTooLarge", str(exc)) from None
         except PatchError as exc:
-            if media == "application/json-patch+json" and not isinstance(body, list):
+            if media == JSON_PATCH and not isinstance(body, list):
                 raise ApiError.bad_request(str(exc)) from None
             raise ApiError.invalid(
                 target.resource, target.name, f"the patch does not apply: {exc}"
@@ -324,6 +339,7 @@ class Handlers:
         if not isinstance(patched, dict):
             raise ApiError.bad_request("the patch did not produce an object")
         patched = self._check_identity(patched, target)
+        check_object(patched, target.resource, target.version)
         try:
             if target.subresource == "status":
                 update = {k: v for k, v in current.items() if k != "status"}
@@ -351,6 +367,7 @@ class Handlers:
         if not isinstance(body, dict) or not body.get("apiVersion") or not body.get("kind"):
             raise ApiError.bad_request("an applied object needs apiVersion and kind")
         obj = self._check_identity(body, target)
+        check_object(obj, target.resource, target.version)
         ref = self._ref(target)
         try:
             try:
@@ -385,9 +402,10 @@ class Handlers:
     # -- deletes ---------------------------------------------------------------------------------
     async def _delete_options(self, request: web.Request) -> tuple[str, Mapping[str, Any]]:
         options: Mapping[str, Any] = {}
+        media = media_type(request) or "application/json"
         raw = await request.read()
-        if raw.strip() and "protobuf" not in (request.content_type or ""):
-            decoded = decode_body(raw, request.content_type or "application/json")
+        if raw.strip() and "protobuf" not in media:
+            decoded = await decode_body(raw, media)
             if not isinstance(decoded, dict):
                 raise ApiError.bad_request("DeleteOptions must be an object")
             options = decoded
@@ -440,8 +458,6 @@ class Handlers:
                         f"{_meta(before).get(field)}",
                         details={"name": name, "kind": target.resource.plural},
                     )
-            if target.resource.kind == "Namespace":
-                await self._empty_namespace(name)
             await self.client.delete(ref, propagation=policy)
         except BackendError as exc:
             raise self._error(exc, target, name) from None
@@ -449,20 +465,6 @@ class Handlers:
             return await self.client.get(ref)
         except NotFound:
             return before
-
-    async def _empty_namespace(self, namespace: str) -> None:
-        for resource in RESOURCES:
-            if not resource.namespaced or resource.read_only:
-                continue
-            api_version = resource.api_version()
-            listed = await self.client.list(api_version, resource.kind, namespace=namespace)
-            for obj in listed.items:
-                try:
-                    await self.client.delete(
-                        ObjectRef(api_version, resource.kind, _meta(obj)["name"], namespace)
-                    )
-                except NotFound:
-                    continue
 
     async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
         self._writable(target, "deletecollection")

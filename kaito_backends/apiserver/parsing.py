@@ -1,4 +1,6 @@
-"""Reading a request: which resource a URL names, what the client accepts, what the body says.
+"""Reading a request: which resource a URL names and what the client accepts.
+
+(Bodies are read by `kaito_backends.apiserver.bodies`.)
 
 URLs (``<gv>`` is ``api/v1`` or ``apis/<group>/<version>``)::
 
@@ -16,17 +18,14 @@ JSON-compatible plain JSON; an ``Accept`` that only allows protobuf is refused w
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
-import yaml
 
-from kaito_backends.apiserver.protobuf import ProtobufError, decode_object
 from kaito_backends.apiserver.registry import Resource, find_resource
 from kaito_backends.apiserver.status import ApiError
 
-__all__ = ["Negotiated", "Target", "decode_body", "flag", "negotiate", "parse_target"]
+__all__ = ["Negotiated", "Target", "flag", "negotiate", "parse_target"]
 
 Representation = Literal["object", "table", "partial"]
 
@@ -141,25 +140,3 @@ def negotiate(accept: str | None) -> Negotiated:
             f"(asked for {accept})",
         )
     return Negotiated("object")
-
-
-def decode_body(raw: bytes, content_type: str | None) -> Any:
-    """The request body as JSON-compatible data (JSON, or YAML for apply and yaml types)."""
-    media = (content_type or "application/json").split(";")[0].strip().lower()
-    if not raw.strip():
-        raise ApiError.bad_request("the request body is empty")
-    if media == "application/vnd.kubernetes.protobuf":
-        try:
-            return decode_object(raw)
-        except ProtobufError as exc:
-            raise ApiError(415, "UnsupportedMediaType", str(exc)) from None
-    if "protobuf" in media or "cbor" in media:
-        raise ApiError.unsupported_media_type(media)
-    try:
-        if media.endswith("yaml"):
-            return yaml.safe_load(raw.decode())
-        return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ApiError.bad_request(
-            f"the body of the request could not be decoded as {media}: {exc}"
-        ) from None

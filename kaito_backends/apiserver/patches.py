@@ -11,7 +11,11 @@
   and list items) and ``$deleteFromPrimitiveList/<field>``; ``$setElementOrder/<field>`` and
   ``$retainKeys`` are accepted and ignored. Other lists are replaced, as in a merge patch.
 - `json_patch` (``application/json-patch+json``, RFC 6902): add, remove, replace, move, copy,
-  test, with JSON pointers (``~0``, ``~1``, ``-`` for "append").
+  test, with JSON pointers (``~0``, ``~1``, ``-`` for "append"). Bounded as kube-apiserver
+  bounds it: at most `MAX_JSON_PATCH_OPERATIONS` operations (`PatchTooLarge`, HTTP 413), at most
+  `MAX_JSON_PATCH_COPY_BYTES` copied in all (its ``JSONPatchMaxCopyBytes``), and no value placed
+  deeper than `kaito_backends.documents.MAX_DEPTH`; so thirty ``copy`` operations that each
+  double the object stop at 3 MiB instead of growing it to gigabytes.
 
 Every function returns a new document and leaves its arguments unchanged; a patch that cannot
 apply raises `PatchError`.
@@ -22,12 +26,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kaito_backends.documents import MAX_DEPTH, MAX_REQUEST_BYTES, depth_of, encoded_size
 from kaito_backends.objects import clone
 
 __all__ = [
+    "MAX_JSON_PATCH_COPY_BYTES",
+    "MAX_JSON_PATCH_OPERATIONS",
     "MERGE_KEYS",
     "SET_LISTS",
     "PatchError",
+    "PatchTooLarge",
     "json_patch",
     "merge_patch",
     "strategic_merge_patch",
@@ -56,8 +64,18 @@ _DELETE_FROM = "$deleteFromPrimitiveList/"
 _ORDER = "$setElementOrder/"
 
 
+#: Most operations one JSON patch may hold (kube-apiserver's ``maxJSONPatchOperations``).
+MAX_JSON_PATCH_OPERATIONS = 10_000
+#: Most bytes the ``copy`` operations of one JSON patch may add (``JSONPatchMaxCopyBytes``).
+MAX_JSON_PATCH_COPY_BYTES = MAX_REQUEST_BYTES
+
+
 class PatchError(ValueError):
     """The patch does not apply (the server answers 422, or 400 for a malformed patch)."""
+
+
+class PatchTooLarge(PatchError):
+    """The patch has more operations than allowed (the server answers 413)."""
 
 
 # -- JSON merge patch ----------------------------------------------------------------------------
@@ -85,7 +103,7 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
     if directive == "delete":
         return None
     if directive not in (None, "merge"):
-        raise PatchError(f"unknown patch directive {directive!r}")
+        raise PatchError(f"unknown patch directive {_shown(directive)}")
     result: dict[str, Any] = dict(target) if isinstance(target, dict) else {}
     deletions: dict[str, list[Any]] = {}
     for key, value in patch.items():
@@ -169,7 +187,7 @@ def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
 # -- JSON patch ------------------------------------------------------------------------------------
 def _pointer(path: Any) -> list[str]:
     if not isinstance(path, str) or (path and not path.startswith("/")):
-        raise PatchError(f"invalid JSON pointer {path!r}")
+        raise PatchError(f"invalid JSON pointer {_shown(path)}")
     if path == "":
         return []
     return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
@@ -178,8 +196,10 @@ def _pointer(path: Any) -> list[str]:
 def _index(container: list[Any], token: str, *, insert: bool) -> int:
     if insert and token == "-":
         return len(container)
-    if not token.isdigit() or (len(token) > 1 and token.startswith("0")):
-        raise PatchError(f"invalid array index {token!r}")
+    if not (token.isascii() and token.isdigit()) or (len(token) > 1 and token.startswith("0")):
+        raise PatchError(f"invalid array index {_shown(token)}")
+    if len(token) > 18:
+        raise PatchError(f"array index {_shown(token)} out of range")
     index = int(token)
     limit = len(container) if insert else len(container) - 1
     if index > limit:
@@ -192,12 +212,12 @@ def _parent(doc: Any, parts: list[str]) -> Any:
     for token in parts[:-1]:
         if isinstance(node, dict):
             if token not in node:
-                raise PatchError(f"path element {token!r} does not exist")
+                raise PatchError(f"path element {_shown(token)} does not exist")
             node = node[token]
         elif isinstance(node, list):
             node = node[_index(node, token, insert=False)]
         else:
-            raise PatchError(f"path element {token!r} is not a container")
+            raise PatchError(f"path element {_shown(token)} is not a container")
     return node
 
 
@@ -208,11 +228,11 @@ def _get(doc: Any, parts: list[str]) -> Any:
     token = parts[-1]
     if isinstance(parent, dict):
         if token not in parent:
-            raise PatchError(f"path element {token!r} does not exist")
+            raise PatchError(f"path element {_shown(token)} does not exist")
         return parent[token]
     if isinstance(parent, list):
         return parent[_index(parent, token, insert=False)]
-    raise PatchError(f"path element {token!r} is not a container")
+    raise PatchError(f"path element {_shown(token)} is not a container")
 
 
 def _add(doc: Any, parts: list[str], value: Any) -> Any:
@@ -236,31 +256,55 @@ def _remove(doc: Any, parts: list[str]) -> Any:
     token = parts[-1]
     if isinstance(parent, dict):
         if token not in parent:
-            raise PatchError(f"path element {token!r} does not exist")
+            raise PatchError(f"path element {_shown(token)} does not exist")
         return parent.pop(token)
     if isinstance(parent, list):
         return parent.pop(_index(parent, token, insert=False))
     raise PatchError(f"cannot remove from a {type(parent).__name__}")
 
 
-def json_patch(document: Any, operations: Any) -> Any:
-    """RFC 6902: apply ``operations`` (a list of ``{"op": ..., "path": ...}``) in order."""
+def _placed(path: list[str], value: Any, max_depth: int) -> None:
+    if len(path) + depth_of(value) > max_depth:
+        raise PatchError(f"the patched object would nest deeper than {max_depth} levels")
+
+
+def json_patch(
+    document: Any,
+    operations: Any,
+    *,
+    max_operations: int = MAX_JSON_PATCH_OPERATIONS,
+    max_copy_bytes: int = MAX_JSON_PATCH_COPY_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> Any:
+    """RFC 6902: apply ``operations`` (a list of ``{"op": ..., "path": ...}``) in order.
+
+    Raises `PatchTooLarge` for more than ``max_operations`` operations, and `PatchError` when
+    the copies add more than ``max_copy_bytes`` or a value would sit deeper than ``max_depth``.
+    """
     if not isinstance(operations, list):
         raise PatchError("a JSON patch must be a list of operations")
+    if len(operations) > max_operations:
+        raise PatchTooLarge(
+            f"The allowed maximum operations in a JSON patch is {max_operations}, "
+            f"got {len(operations)}"
+        )
     doc = clone(document)
+    copied = 0
     for operation in operations:
         if not isinstance(operation, Mapping) or "op" not in operation:
-            raise PatchError(f"invalid JSON patch operation {operation!r}")
+            raise PatchError(f"invalid JSON patch operation {_shown(operation)}")
         op = operation["op"]
         path = _pointer(operation.get("path"))
         if op in ("add", "replace", "test") and "value" not in operation:
-            raise PatchError(f"operation {op!r} needs a value")
+            raise PatchError(f"operation {_shown(op)} needs a value")
         if op == "add":
+            _placed(path, operation["value"], max_depth)
             doc = _add(doc, path, operation["value"])
         elif op == "remove":
             _remove(doc, path)
         elif op == "replace":
             _get(doc, path)
+            _placed(path, operation["value"], max_depth)
             if path:
                 _remove(doc, path)
             doc = _add(doc, path, operation["value"])
@@ -268,11 +312,24 @@ def json_patch(document: Any, operations: Any) -> Any:
             source = _pointer(operation.get("from"))
             if op == "move" and path[: len(source)] == source and path != source:
                 raise PatchError("cannot move a value into itself")
-            value = _remove(doc, source) if op == "move" else clone(_get(doc, source))
+            found = _get(doc, source)
+            _placed(path, found, max_depth)
+            if op == "copy":
+                copied += encoded_size(found)
+                if copied > max_copy_bytes:
+                    raise PatchError(
+                        f"Unable to copy, copy would exceed size limit ({max_copy_bytes} bytes)"
+                    )
+            value = _remove(doc, source) if op == "move" else clone(found)
             doc = _add(doc, path, value)
         elif op == "test":
             if _get(doc, path) != operation["value"]:
-                raise PatchError(f"test failed at {operation.get('path')!r}")
+                raise PatchError(f"test failed at {_shown(operation.get('path'))}")
         else:
-            raise PatchError(f"unknown JSON patch operation {op!r}")
+            raise PatchError(f"unknown JSON patch operation {_shown(op)}")
     return doc
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -23,14 +23,16 @@ from typing import Any
 from aiohttp import web
 
 from kaito_backends.apiserver import discovery
+from kaito_backends.apiserver.bodies import too_large
 from kaito_backends.apiserver.crds import crd_manifests, crd_status
 from kaito_backends.apiserver.handlers import Handlers, json_response
 from kaito_backends.apiserver.kubeconfig import write_kubeconfig
 from kaito_backends.apiserver.pacing import PacedClock, Pacer
 from kaito_backends.apiserver.parsing import Target, flag, parse_target
-from kaito_backends.apiserver.status import ApiError
+from kaito_backends.apiserver.status import PAGE_NOT_FOUND, ApiError
 from kaito_backends.apiserver.watch import serve_watch
 from kaito_backends.clock import rfc3339
+from kaito_backends.documents import MAX_REQUEST_BYTES
 from kaito_backends.errors import AlreadyExists
 from kaito_backends.fake import FakeCluster
 
@@ -78,7 +80,7 @@ class FakeApiServer:
         self._engine_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
-        self.app = web.Application(middlewares=[self._errors])
+        self.app = web.Application(middlewares=[self._errors], client_max_size=MAX_REQUEST_BYTES)
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -156,10 +158,16 @@ class FakeApiServer:
         try:
             response: web.StreamResponse = await handler(request)
         except ApiError as exc:
+            if exc.plain:
+                return web.Response(
+                    text=PAGE_NOT_FOUND, status=exc.code, content_type="text/plain", charset="utf-8"
+                )
             headers = (
                 {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
             )
             return json_response(exc.body(), status=exc.code, headers=headers)
+        except web.HTTPRequestEntityTooLarge:
+            return json_response(too_large().body(), status=413)
         except web.HTTPException:
             raise
         except Exception as exc:

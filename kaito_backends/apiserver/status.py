@@ -8,12 +8,14 @@ body is a ``meta/v1 Status``::
      "details": {"name": "x", "group": "kaito.sh", "kind": "workspaces"}, "code": 404}
 
 `from_backend` maps the `kaito_backends.errors` tree onto HTTP: NotFound 404, AlreadyExists and
-Conflict 409, Gone 410 (reason ``Expired``), Invalid 422, Transient 429 (when the fake named a
-Retry-After) or 500.
+Conflict 409, Forbidden 403 (a create in a terminating namespace carries the
+``NamespaceTerminating`` cause client-go looks for), Gone 410 (reason ``Expired``), Invalid 422,
+Transient 429 (when the fake named a Retry-After) or 500.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kaito_backends.apiserver.registry import Resource
@@ -21,13 +23,17 @@ from kaito_backends.errors import (
     AlreadyExists,
     BackendError,
     Conflict,
+    Forbidden,
     Gone,
     Invalid,
     NotFound,
     Transient,
 )
 
-__all__ = ["ApiError", "from_backend", "status_body", "success_body"]
+__all__ = ["PAGE_NOT_FOUND", "ApiError", "from_backend", "status_body", "success_body"]
+
+#: The body of a 404 for a path nothing serves (Go's ``http.NotFound``).
+PAGE_NOT_FOUND = "404 page not found\n"
 
 
 def status_body(
@@ -74,6 +80,9 @@ def _details(
     return details
 
 
+_TERMINATING = re.compile(r"content in namespace (\S+) because it is being terminated")
+
+
 class ApiError(Exception):
     """An error response: HTTP ``code``, a Kubernetes ``reason`` and a message."""
 
@@ -85,6 +94,7 @@ class ApiError(Exception):
         *,
         details: dict[str, Any] | None = None,
         retry_after: float | None = None,
+        plain: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -92,6 +102,8 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.retry_after = retry_after
+        #: answered as ``text/plain`` (the router's ``404 page not found``), not as a Status
+        self.plain = plain
 
     def body(self) -> dict[str, Any]:
         return status_body(self.code, self.reason, self.message, self.details)
@@ -103,8 +115,11 @@ class ApiError(Exception):
 
     @classmethod
     def not_found(cls, resource: Resource | None, name: str | None) -> ApiError:
+        """A missing object (a Status), or with no ``resource`` a path nothing serves: the
+        router's plain-text ``404 page not found``, as kube-apiserver answers an unknown API
+        group, version, resource or subresource."""
         if resource is None:
-            return cls(404, "NotFound", "the server could not find the requested resource")
+            return cls(404, "NotFound", PAGE_NOT_FOUND.strip(), plain=True)
         what = resource.qualified
         message = (
             f'{what} "{name}" not found'
@@ -146,6 +161,18 @@ def from_backend(error: BackendError, resource: Resource | None, name: str | Non
         return ApiError(409, "AlreadyExists", message, details=_details(resource, name))
     if isinstance(error, Conflict):
         return ApiError(409, "Conflict", message, details=_details(resource, name))
+    if isinstance(error, Forbidden):
+        details = _details(resource, name)
+        terminating = _TERMINATING.search(message)
+        if terminating:
+            details["causes"] = [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {terminating.group(1)} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
+        return ApiError(403, "Forbidden", message, details=details)
     if isinstance(error, Gone):
         return ApiError(410, "Expired", message)
     if isinstance(error, Invalid):

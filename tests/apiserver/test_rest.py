@@ -396,7 +396,7 @@ async def test_tables_for_kubectl(server: FakeApiServer, http: aiohttp.ClientSes
 
 async def test_errors_are_status_bodies(http: aiohttp.ClientSession) -> None:
     cases = [
-        ("GET", "/apis/kaito.sh/v1beta1/namespaces/default/nothings", None, 404, "NotFound"),
+        ("GET", "/api/v1/namespaces/default/configmaps/nope", None, 404, "NotFound"),
         (
             "GET",
             "/api/v1/namespaces/default/configmaps?labelSelector=a+in+(b",
