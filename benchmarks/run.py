@@ -11,6 +11,10 @@ Measures, and prints as one table:
 - **plan()**: the latency of `kaito_core.plan.plan` per Workspace, p50 and p99, on an empty
   cluster (first reconcile) and on the converged one (steady state).
 
+- **watch fan-out** (``--fanout``, `benchmarks.fanout`): creates per second through the fake API
+  server with 0 and 200 watches open (``--watches``), which must keep at least half the no-watch
+  rate.
+
 ``--sizes 100,1000,10000`` picks the sizes; ``--smoke`` runs tiny sizes in-process (for CI: it
 checks that the benchmark works, not how fast). ``--inferenceset`` runs the pure InferenceSet
 replica-planning microbenchmark instead (`benchmarks.inferenceset_micro`; ``--sizes`` are then
@@ -300,6 +304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, in-process (for CI)")
     parser.add_argument("--no-gc-tuning", action="store_true", help="keep CPython's GC defaults")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON too")
+    parser.add_argument(
+        "--fanout", action="store_true", help="the fake API server's watch fan-out instead"
+    )
+    parser.add_argument("--watches", default="0,200", help="fan-out: watch counts to compare")
+    parser.add_argument("--creates", type=int, default=5000, help="fan-out: creates per run")
+    parser.add_argument("--concurrency", type=int, default=16, help="fan-out: client connections")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     gc_tuning = not args.no_gc_tuning
@@ -312,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         counts = [int(s) for s in (args.sizes or "1,10,100,500").split(",") if s.strip()]
         print(run_inferenceset([2, 4] if args.smoke else counts, 5 if args.smoke else 200))
         return 0
+    if args.fanout:
+        return _fanout(args)
     if args.smoke:
         results = [asyncio.run(converge(n, plan_samples=20)) for n in (8, 24)]
     else:
@@ -327,6 +339,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if failed or results[-1]["resync_writes"] != 0:
         print("error: a benchmark run did not converge, or its resync wrote", file=sys.stderr)
         return 1
+    return 0
+
+
+def _fanout(args: argparse.Namespace) -> int:
+    from benchmarks import fanout
+
+    counts = [int(w) for w in args.watches.split(",") if w.strip()]
+    creates = 200 if args.smoke else args.creates
+    if args.smoke:
+        counts = [0, 5]
+    results = [fanout.fanout(w, creates=creates, concurrency=args.concurrency) for w in counts]
+    print(fanout.table(results))
+    print()
+    for line in fanout.verdict(results):
+        print(line)
+    if args.json:
+        print(json.dumps(results, indent=2))
     return 0
 
 

@@ -25,6 +25,7 @@ from aiohttp import web
 from kaito_backends.apiserver import discovery
 from kaito_backends.apiserver.bodies import too_large
 from kaito_backends.apiserver.crds import crd_manifests, crd_status
+from kaito_backends.apiserver.fanout import WatchHub
 from kaito_backends.apiserver.handlers import Handlers, json_response
 from kaito_backends.apiserver.kubeconfig import write_kubeconfig
 from kaito_backends.apiserver.pacing import PacedClock, Pacer
@@ -71,6 +72,7 @@ class FakeApiServer:
         self.host = host
         self.port = port
         self.handlers = Handlers(cluster)
+        self.hub = WatchHub(cluster.store)
         self.pacer = Pacer(cluster, speed=speed, tick=tick)
         self.engine = engine
         self.engine_log = engine_log
@@ -118,6 +120,7 @@ class FakeApiServer:
     async def stop(self) -> None:
         """Close watches, stop the engine and the clock, stop listening."""
         self._closing.set()
+        self.hub.wake()
         task, self._engine_task = self._engine_task, None
         if task is not None:
             task.cancel()
@@ -127,6 +130,7 @@ class FakeApiServer:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        self.hub.close()
 
     async def __aenter__(self) -> FakeApiServer:
         await self.start()
@@ -252,6 +256,7 @@ class FakeApiServer:
                     request,
                     target,
                     handlers,
+                    hub=self.hub,
                     bookmark_interval=self.bookmark_interval,
                     closing=self._closing,
                 )

@@ -12,6 +12,11 @@
   ``k8s.io/initial-events-end: "true"``, then changes.
 - ``timeoutSeconds``: the stream ends (cleanly) after that many seconds.
 - Table ``Accept``: each object is a one-row Table; column definitions in the first only.
+
+Streams read the changes through the server's `kaito_backends.apiserver.fanout.WatchHub`
+(one log per kind, each event encoded once, wake-ups coalesced), so many open watches cost the
+server little per write. The fake cluster's watch faults apply per event and stream: an
+injected or seeded drop ends the stream, a ``watch_gone`` sends a 410 ``ERROR`` first.
 """
 
 from __future__ import annotations
@@ -24,20 +29,18 @@ from typing import Any
 
 from aiohttp import web
 
+from kaito_backends.apiserver.fanout import WatchHub, encoded, line
 from kaito_backends.apiserver.handlers import Handlers, ordered, selectors
 from kaito_backends.apiserver.parsing import Target, flag, negotiate
 from kaito_backends.apiserver.selectors import Requirement, Selector
 from kaito_backends.apiserver.status import ApiError, from_backend
 from kaito_backends.apiserver.tables import columns_for, partial_metadata, table
-from kaito_backends.errors import BackendError
+from kaito_backends.errors import BackendError, Gone
 from kaito_backends.objects import Manifest
-from kaito_backends.protocols import WatchEvent
 
 __all__ = ["serve_watch"]
 
 _INITIAL_EVENTS_END = "k8s.io/initial-events-end"
-#: How often an idle stream wakes up to notice a closed connection or a shutting-down server.
-_POLL = 0.5
 
 
 def _key(obj: Manifest) -> tuple[str, str]:
@@ -45,11 +48,16 @@ def _key(obj: Manifest) -> tuple[str, str]:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
+def _too_slow() -> dict[str, Any]:
+    return ApiError(410, "Expired", "watch closed: the consumer fell too far behind").body()
+
+
 async def serve_watch(
     request: web.Request,
     target: Target,
     handlers: Handlers,
     *,
+    hub: WatchHub,
     bookmark_interval: float,
     closing: asyncio.Event,
 ) -> web.StreamResponse:
@@ -67,8 +75,12 @@ async def serve_watch(
     except ValueError:
         raise ApiError.bad_request("timeoutSeconds must be a number") from None
     resource = target.resource
+    api_version = target.api_version
     namespace = target.namespace if resource.namespaced else None
-    client = handlers.client
+    cluster = handlers.cluster
+    store = cluster.store
+    filtered = bool(labels or fields)
+    plain = negotiated.representation == "object"
 
     def matches(obj: Manifest) -> bool:
         return labels.matches_labels(
@@ -81,6 +93,8 @@ async def serve_watch(
         nonlocal headers_sent
         body: Any = obj
         if kind in ("ADDED", "MODIFIED", "DELETED"):
+            if obj.get("apiVersion") != api_version:
+                obj = {**obj, "apiVersion": api_version}
             if negotiated.representation == "table":
                 body = table(
                     columns_for(resource, target.version),
@@ -96,111 +110,138 @@ async def serve_watch(
                 body = partial_metadata(obj)
             else:
                 body = ordered(obj)
-        return json.dumps({"type": kind, "object": body}, separators=(",", ":")).encode() + b"\n"
+        return line(kind, json.dumps(body, separators=(",", ":")).encode())
 
     def bookmark(version: str, *, initial_end: bool = False) -> Manifest:
         meta: dict[str, Any] = {"resourceVersion": version}
         if initial_end:
             meta["annotations"] = {_INITIAL_EVENTS_END: "true"}
-        return {"kind": resource.kind, "apiVersion": target.api_version, "metadata": meta}
+        return {"kind": resource.kind, "apiVersion": api_version, "metadata": meta}
 
     seen: set[tuple[str, str]] = set()
-    pending: list[bytes] = []
-    try:
-        if initial:
-            listed = await client.list(target.api_version, resource.kind, namespace=namespace)
-            for obj in listed.items:
-                if matches(obj):
-                    seen.add(_key(obj))
-                    pending.append(encode("ADDED", obj))
-            end = bookmark(listed.resource_version, initial_end=True)
-            pending.append(encode("BOOKMARK", end))
-            resource_version = listed.resource_version
-        elif resource_version not in (None, "0") and (labels or fields):
-            listed = await client.list(target.api_version, resource.kind, namespace=namespace)
-            seen.update(_key(o) for o in listed.items if matches(o))
-    except BackendError as exc:
-        raise from_backend(exc, resource, None) from None
 
-    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-    await response.prepare(request)
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-
-    async def pump() -> None:
-        try:
-            async for event in client.watch(
-                target.api_version,
-                resource.kind,
-                namespace=namespace,
-                resource_version=resource_version,
-            ):
-                queue.put_nowait(("event", event))
-        except BackendError as exc:
-            queue.put_nowait(("error", exc))
-        else:
-            queue.put_nowait(("end", None))
-
-    filtered = bool(labels or fields)
-
-    def translate(event: WatchEvent) -> tuple[str, Manifest] | None:
+    def translate(change: str, obj: Manifest) -> str | None:
+        """The event type this stream sends for a change (selectors applied), or None."""
         if not filtered:
-            return event.type, event.object
-        key = _key(event.object)
-        if event.type == "DELETED":
+            return change
+        key = _key(obj)
+        if change == "DELETED":
             if key in seen:
                 seen.discard(key)
-                return "DELETED", event.object
+                return "DELETED"
             return None
-        if matches(event.object):
-            kind = "MODIFIED" if event.type == "MODIFIED" and key in seen else "ADDED"
+        if matches(obj):
+            kind = "MODIFIED" if change == "MODIFIED" and key in seen else "ADDED"
             seen.add(key)
-            return kind, event.object
+            return kind
         if key in seen:
             seen.discard(key)
-            return "DELETED", event.object
+            return "DELETED"
         return None
+
+    pending: list[bytes] = []
+    expired: Gone | None = None
+    try:
+        cluster.recorder.record("watch", resource.kind, namespace, None)
+        cluster.faults.api("watch", resource.kind)
+        end = bookmark(store.resource_version, initial_end=True) if initial else None
+        if resource_version not in (None, "0") and filtered and not initial:
+            current = store.select(api_version, resource.kind, namespace)
+            seen.update(_key(o) for o in current if matches(o))
+        version = None if initial else resource_version
+        backlog = store.backlog(api_version, resource.kind, namespace, version)
+    except Gone as exc:  # too old: the stream opens and says so, as the API server's does
+        expired, backlog, end = exc, [], None
+    except BackendError as exc:
+        raise from_backend(exc, resource, None) from None
+    # the stream joins the hub before anything awaits, so no change between the backlog and the
+    # log can be missed
+    stream, _ = hub.open(api_version, resource.kind)
+    try:
+        for change, obj in backlog:
+            sent = translate(change, obj)
+            if sent is not None:
+                pending.append(encode(sent, obj))
+        if end is not None:
+            pending.append(encode("BOOKMARK", end))
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+    except BaseException:
+        hub.close_stream(api_version, resource.kind, stream)
+        raise
+    if expired is not None:
+        hub.close_stream(api_version, resource.kind, stream)
+        await response.write(encode("ERROR", from_backend(expired, resource, None).body()))
+        with contextlib.suppress(ConnectionResetError, ConnectionError):
+            await response.write_eof()
+        return response
+    rng = cluster.faults.watch_stream()
 
     def transport_closed() -> bool:
         return request.transport is None or request.transport.is_closing()
 
-    task = asyncio.create_task(pump(), name="apiserver-watch")
     deadline = None if timeout is None else time.monotonic() + timeout
     last_write = time.monotonic()
     try:
-        for chunk in pending:
-            await response.write(chunk)
+        if pending:
+            await response.write(b"".join(pending))
         while not closing.is_set() and not transport_closed():
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 break
-            wait = _POLL if deadline is None else min(_POLL, deadline - now)
-            try:
-                what, item = await asyncio.wait_for(queue.get(), timeout=max(0.0, wait))
-            except TimeoutError:
-                if bookmarks and time.monotonic() - last_write >= bookmark_interval:
-                    for _ in range(3):  # let the pump move anything the store just pushed
-                        await asyncio.sleep(0)
-                    if queue.empty():
-                        version = handlers.cluster.store.resource_version
-                        await response.write(encode("BOOKMARK", bookmark(version)))
-                        last_write = time.monotonic()
+            if not hub.pending(api_version, resource.kind, stream):
+                await hub.wait(api_version, resource.kind)
+                if (
+                    bookmarks
+                    and not hub.pending(api_version, resource.kind, stream)
+                    and time.monotonic() - last_write >= bookmark_interval
+                ):
+                    await response.write(encode("BOOKMARK", bookmark(store.resource_version)))
+                    last_write = time.monotonic()
                 continue
-            if what == "end":
+            faulty = cluster.faults.watches_faulty(resource.kind)
+            if plain and not filtered and not faulty:
+                span = hub.advance(api_version, resource.kind, stream)
+                if span is None:
+                    await response.write(encode("ERROR", _too_slow()))
+                    break
+                chunk = hub.chunk(api_version, resource.kind, namespace, span, ordered)
+                if chunk:
+                    await response.write(chunk)
+                    last_write = time.monotonic()
+                continue
+            entries = hub.since(api_version, resource.kind, stream)
+            if entries is None:
+                await response.write(encode("ERROR", _too_slow()))
                 break
-            if what == "error":
-                error = from_backend(item, resource, None)
-                await response.write(encode("ERROR", error.body()))
-                break
-            translated = translate(item)
-            if translated is not None:
-                await response.write(encode(*translated))
+            chunks: list[bytes] = []
+            broken: str | None = None
+            for entry in entries:
+                if namespace is not None and entry.namespace != namespace:
+                    continue
+                if faulty:
+                    broken = cluster.faults.watch_event(rng, resource.kind)
+                    if broken is not None:
+                        break
+                sent = translate(entry.change, entry.obj)
+                if sent is None:
+                    continue
+                if plain:
+                    chunks.append(line(sent, encoded(entry, api_version, ordered)))
+                else:
+                    chunks.append(encode(sent, entry.obj))
+            if broken == "gone":
+                error = from_backend(cluster.faults.watch_error(), resource, None)
+                chunks.append(encode("ERROR", error.body()))
+            if chunks:
+                await response.write(b"".join(chunks))
                 last_write = time.monotonic()
+            if broken is not None:
+                break
     except (ConnectionResetError, ConnectionError):
         pass
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        hub.close_stream(api_version, resource.kind, stream)
     with contextlib.suppress(ConnectionResetError, ConnectionError):
         await response.write_eof()
     return response

@@ -254,6 +254,17 @@ class Faults:
             return "gone" if gone else "end"
         return None
 
+    def watches_faulty(self, kind: str) -> bool:
+        """Whether `watch_event` could break a watch of ``kind`` now (a drop rate, or a pending
+        watch one-shot); when not, callers may skip it: it would draw nothing that matters."""
+        if self.plan.watch_drop_rate > 0:
+            return True
+        return any(
+            entry.shot.fault in ("watch_drop", "watch_gone")
+            and (entry.shot.kind is None or entry.shot.kind == kind)
+            for entry in self._pending
+        )
+
     @staticmethod
     def watch_error() -> Gone:
         """The error a broken watch raises."""

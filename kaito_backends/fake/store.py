@@ -425,22 +425,30 @@ class Store:
         self, api_version: str, kind: str, namespace: str | None, resource_version: str | None
     ) -> Watcher:
         """Open a watch; raises `Gone` when ``resource_version`` is no longer retained."""
-        bucket = self._bucket(group_of(api_version), kind)
         if is_cluster_scoped(kind):
             namespace = None
         watcher = Watcher(api_version, namespace, self.watch_queue)
-        if resource_version in (None, "", "0"):
-            for obj in self.select(api_version, kind, namespace):
-                watcher.push("ADDED", obj)
-        else:
-            try:
-                version = int(str(resource_version))
-            except ValueError:
-                raise Invalid(f"invalid resource version: {resource_version!r}") from None
-            for _, change, _, obj in bucket.history.since(version, namespace):
-                watcher.push(change, obj)
-        bucket.watchers.append(watcher)
+        for change, obj in self.backlog(api_version, kind, namespace, resource_version):
+            watcher.push(change, obj)
+        self._bucket(group_of(api_version), kind).watchers.append(watcher)
         return watcher
+
+    def backlog(
+        self, api_version: str, kind: str, namespace: str | None, resource_version: str | None
+    ) -> list[tuple[ChangeType, Manifest]]:
+        """What a watch from ``resource_version`` starts with: every object as ADDED (no version
+        or ``0``), else the retained changes after it (`Gone` when compacted, `Invalid` when
+        not a version)."""
+        if is_cluster_scoped(kind):
+            namespace = None
+        if resource_version in (None, "", "0"):
+            return [("ADDED", obj) for obj in self.select(api_version, kind, namespace)]
+        try:
+            version = int(str(resource_version))
+        except ValueError:
+            raise Invalid(f"invalid resource version: {str(resource_version)[:40]!r}") from None
+        history = self._bucket(group_of(api_version), kind).history
+        return [(change, obj) for _, change, _, obj in history.since(version, namespace)]
 
     def unsubscribe(self, api_version: str, kind: str, watcher: Watcher) -> None:
         bucket = self._buckets.get((group_of(api_version), kind))

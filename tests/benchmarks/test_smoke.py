@@ -27,3 +27,11 @@ def test_the_smoke_command_prints_the_table(capsys: pytest.CaptureFixture[str]) 
     assert "resync 24" in out
     assert "writes=0" in out
     assert "plan() converged" in out
+
+
+def test_the_fanout_smoke_command_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The watch fan-out mode starts a server process, opens watches, creates, and reports."""
+    assert main(["--fanout", "--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "CREATES/S" in out
+    assert "capacity" in out
