@@ -78,10 +78,14 @@ class ClusterClient(Protocol):
         *,
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
+        metadata_only: bool = False,
     ) -> ObjectList:
         """Objects of a kind, in one namespace (or all), whose labels include ``labels``.
 
-        Read-only; never raises `NotFound` (an empty list instead).
+        With ``metadata_only`` each item is ``{"apiVersion", "kind", "metadata"}`` and nothing
+        else is read from the server (a real one is asked for ``PartialObjectMetadataList``):
+        what a caller that needs to know only that objects exist asks, so Secret contents never
+        reach it. Read-only; never raises `NotFound` (an empty list instead).
         """
         ...
 
@@ -130,8 +134,10 @@ class ClusterClient(Protocol):
         *,
         namespace: str | None = None,
         resource_version: str | None = None,
+        metadata_only: bool = False,
     ) -> AsyncIterator[WatchEvent]:
-        """Changes of a kind, in order. Without ``resource_version`` it starts with an ADDED
+        """Changes of a kind, in order (objects reduced to their metadata with
+        ``metadata_only``, as `list`). Without ``resource_version`` it starts with an ADDED
         event per existing object. The iterator raises `Gone` when ``resource_version`` is older
         than the retained history (relist and watch again) and may end at any time (a dropped
         connection): callers rewatch from the last version they saw."""

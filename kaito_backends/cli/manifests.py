@@ -2,6 +2,7 @@
 
     kaito manifests [--namespace kaito-system] [--image IMAGE] [--backend karpenter|aks|byo]
                     [-o yaml|json] [--no-cert-manager [--ca-bundle FILE]] [--env KEY=VALUE]...
+                    [--namespace-scope NS]
     kaito manifests | kubectl apply --server-side -f -
 
 YAML is a multi-document stream; JSON is one ``v1 List``. The same flags always print the same
@@ -90,6 +91,12 @@ def register(subparsers: Any) -> None:
         help="annotation of the ServiceAccount (repeatable), e.g. "
         "azure.workload.identity/client-id=<id>",
     )
+    parser.add_argument(
+        "--namespace-scope",
+        metavar="NS",
+        help="the operator reconciles this namespace only, with Roles there instead of "
+        "cluster-wide rules for namespaced resources",
+    )
     parser.add_argument("--crd-only", action="store_true", help="print only the Workspace CRD")
     parser.set_defaults(func=run)
 
@@ -99,6 +106,9 @@ def _options(args: argparse.Namespace) -> InstallOptions:
         raise ValueError(f"--namespace {args.namespace!r} is not a valid namespace name")
     if args.replicas < 1:
         raise ValueError(f"--replicas must be at least 1, got {args.replicas}")
+    scope = args.namespace_scope
+    if scope is not None and (not _DNS_LABEL.match(scope) or len(scope) > 63):
+        raise ValueError(f"--namespace-scope {scope!r} is not a valid namespace name")
     ca_bundle = None
     if args.ca_bundle:
         try:
@@ -117,6 +127,7 @@ def _options(args: argparse.Namespace) -> InstallOptions:
         ca_bundle=ca_bundle,
         env=pairs(args.env, flag="--env"),
         service_account_annotations=pairs(args.annotations, flag="--service-account-annotation"),
+        namespace_scope=scope,
     )
 
 

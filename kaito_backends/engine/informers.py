@@ -20,8 +20,10 @@ Caches may lag the server; the engine tolerates that (every write is idempotent 
 ``resourceVersion`` precondition). Cached objects are shared: never mutate what `get` or
 `by_index` return.
 
-``transform`` runs on every object before it is cached; the Secret informer uses it to drop
-``data`` and ``stringData``, so Secret contents never sit in the engine's memory.
+``metadata_only`` lists and watches metadata only (``PartialObjectMetadata`` on a real server):
+the Secret informer uses it, so Secret contents are never even fetched. ``transform`` runs on
+every object before it is cached (the Secret informer also drops ``data`` and ``stringData`` with
+it, in case a client ignores ``metadata_only``).
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class Informer:
         namespace: str | None = None,
         indexers: dict[str, Indexer] | None = None,
         transform: Callable[[Manifest], Manifest] | None = None,
+        metadata_only: bool = False,
         missing_kind_retry: float = 60.0,
         error_backoff: float = 1.0,
         max_backoff: float = 60.0,
@@ -107,6 +110,7 @@ class Informer:
         self.cluster_scoped = is_cluster_scoped(kind)
         self.indexers = dict(indexers or {})
         self.transform = transform
+        self.metadata_only = metadata_only
         self.missing_kind_retry = missing_kind_retry
         self.error_backoff = error_backoff
         self.max_backoff = max_backoff
@@ -192,7 +196,9 @@ class Informer:
                 await self._wait(self._backoff(failures))
 
     async def _list(self) -> None:
-        result = await self.client.list(self.api_version, self.kind, namespace=self.namespace)
+        result = await self.client.list(
+            self.api_version, self.kind, namespace=self.namespace, metadata_only=self.metadata_only
+        )
         self.relists += 1
         # a server always versions a list; none means the kind is not served (the kubernetes
         # client reads a 404 on list so)
@@ -217,6 +223,7 @@ class Informer:
                 self.kind,
                 namespace=self.namespace,
                 resource_version=self.resource_version or None,
+                metadata_only=self.metadata_only,
             )
             delivered = 0
             try:

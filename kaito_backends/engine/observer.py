@@ -11,7 +11,8 @@ What belongs to a Workspace ``<ns>/<name>`` (`workspace_keys_of` maps any object
   ``karpenter.kaito.sh/workspace-name``/``-namespace``), plus Nodes matching the Workspace's
   ``labelSelector.matchLabels`` without KAITO's reserved keys (bring-your-own nodes);
 - the ConfigMaps its spec names (``inference.config``, ``tuning.config``), by name;
-- the names of the Secrets in its namespace (never their contents).
+- the names of the Secrets in its namespace (read as metadata only: their contents are never
+  fetched).
 
 `CacheObserver` reads informers (what the controller uses: no API call but the provisioner's);
 `ListObserver` issues list calls (for one-shot use and embedding without informers).
@@ -225,6 +226,7 @@ class CacheObserver:
             clock=clock,
             indexers={"namespace": _namespace_index},
             transform=strip_secret_data,
+            metadata_only=True,
         )
         self.node_claims = Informer(
             client, NODE_CLAIM.api_version, NODE_CLAIM.kind, clock=clock, indexers=owner
@@ -293,11 +295,20 @@ class ListObserver:
         self.provisioner = provisioner
 
     async def _list(
-        self, kind: Kind, namespace: str | None, labels: Mapping[str, str] | None
+        self,
+        kind: Kind,
+        namespace: str | None,
+        labels: Mapping[str, str] | None,
+        *,
+        metadata_only: bool = False,
     ) -> list[Manifest]:
         try:
             result = await self.client.list(
-                kind.api_version, kind.kind, namespace=namespace, labels=labels
+                kind.api_version,
+                kind.kind,
+                namespace=namespace,
+                labels=labels,
+                metadata_only=metadata_only,
             )
         except NotFound:  # the kind is not served here (a CRD that is not installed)
             return []
@@ -327,7 +338,8 @@ class ListObserver:
                 if _meta(cm).get("name") == name:
                     config_maps[name] = cm
         secrets = frozenset(
-            str(_meta(s).get("name")) for s in await self._list(SECRET, key.namespace, None)
+            str(_meta(s).get("name"))
+            for s in await self._list(SECRET, key.namespace, None, metadata_only=True)
         )
         claims = await self.provisioner.observe(key)
         return Observed(

@@ -137,9 +137,13 @@ class RetryingClient:
         *,
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
+        metadata_only: bool = False,
     ) -> ObjectList:
         return await self._r.call(
-            "list", lambda: self.inner.list(api_version, kind, namespace=namespace, labels=labels)
+            "list",
+            lambda: self.inner.list(
+                api_version, kind, namespace=namespace, labels=labels, metadata_only=metadata_only
+            ),
         )
 
     async def create(self, obj: Manifest) -> Manifest:
@@ -166,9 +170,14 @@ class RetryingClient:
         *,
         namespace: str | None = None,
         resource_version: str | None = None,
+        metadata_only: bool = False,
     ) -> AsyncIterator[WatchEvent]:
         return self.inner.watch(
-            api_version, kind, namespace=namespace, resource_version=resource_version
+            api_version,
+            kind,
+            namespace=namespace,
+            resource_version=resource_version,
+            metadata_only=metadata_only,
         )
 
 

@@ -9,6 +9,7 @@ history, as a real informer's cache holds the one decoded object; **a watch even
 read-only** (the engine's informers, which cache it as is, never mutate it;
 `tests/engine/test_shared_objects.py` checks that). An event in another API version is a copy.
 Calls do not yield to the event loop (they are instantaneous); watch iterators wait for changes.
+``metadata_only`` lists and watches return ``{"apiVersion", "kind", "metadata"}`` copies.
 Creates (and applies that create) in a terminating namespace raise `Forbidden`, as the API
 server's NamespaceLifecycle admission does (`kaito_backends.fake.namespaces`); the fake's own
 controllers write to the store directly and are not checked.
@@ -84,6 +85,11 @@ def _check(obj: Any) -> Manifest:
     return copied
 
 
+def _metadata_of(obj: Manifest, api_version: str) -> Manifest:
+    """What a metadata-only read returns: apiVersion, kind and a copy of the metadata."""
+    return {"apiVersion": api_version, "kind": obj["kind"], "metadata": clone(obj["metadata"])}
+
+
 def _names(obj: Manifest) -> tuple[str, str | None, str | None]:
     meta = obj.get("metadata") or {}
     return str(obj.get("kind", "")), meta.get("namespace"), meta.get("name")
@@ -121,11 +127,13 @@ class FakeClient:
         *,
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
+        metadata_only: bool = False,
     ) -> ObjectList:
         self._call("list", kind, namespace, None)
         items = self._store.select(api_version, kind, namespace, labels)
+        out = _metadata_of if metadata_only else self._out
         return ObjectList(
-            items=tuple(self._out(o, api_version) for o in items),
+            items=tuple(out(o, api_version) for o in items),
             resource_version=self._store.resource_version,
         )
 
@@ -172,12 +180,18 @@ class FakeClient:
         *,
         namespace: str | None = None,
         resource_version: str | None = None,
+        metadata_only: bool = False,
     ) -> AsyncIterator[WatchEvent]:
         self._recorder.record("watch", kind, namespace, None)
-        return self._watch(api_version, kind, namespace, resource_version)
+        return self._watch(api_version, kind, namespace, resource_version, metadata_only)
 
     async def _watch(
-        self, api_version: str, kind: str, namespace: str | None, resource_version: str | None
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        resource_version: str | None,
+        metadata_only: bool,
     ) -> AsyncIterator[WatchEvent]:
         self._faults.api("watch", kind)
         stream = self._faults.watch_stream()
@@ -190,7 +204,9 @@ class FakeClient:
                     return
                 if broken == "gone":
                     raise self._faults.watch_error()
-                if obj.get("apiVersion") != api_version:
+                if metadata_only:
+                    obj = _metadata_of(obj, api_version)
+                elif obj.get("apiVersion") != api_version:
                     obj = self._out(obj, api_version)
                 yield WatchEvent(type=change, object=obj)
         finally:

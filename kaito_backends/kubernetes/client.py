@@ -16,6 +16,11 @@ included). The verbs:
 - ``apply_status``: ``PATCH <object>/status`` with a JSON patch that replaces ``status`` whole
   (and sets ``metadata.resourceVersion`` when given: a stale one is a 409 Conflict);
 - ``delete``: DELETE with ``DeleteOptions{propagationPolicy}``;
+- ``list``/``watch`` with ``metadata_only``: the same requests with ``Accept:
+  application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`` (``as=PartialObjectMetadata``
+  for a watch) and no plain-JSON fallback, so the server sends metadata only (a Secret's data
+  never crosses the wire; a server that cannot answers 406); items come back as
+  ``{"apiVersion", "kind", "metadata"}`` of the kind asked for;
 - ``watch``: ``GET ?watch=true&allowWatchBookmarks=true&timeoutSeconds=<watch_timeout>``,
   read line by line. BOOKMARK events are passed on (only ``metadata.resourceVersion`` is
   meaningful in them); an ERROR event raises its error (`Gone` for 410 Expired); a dropped
@@ -42,10 +47,20 @@ from kaito_backends.kubernetes.resources import Resource, ResourceMap
 from kaito_backends.objects import Manifest, ObjectRef, clone
 from kaito_backends.protocols import ObjectList, WatchEvent
 
-__all__ = ["APPLY_PATCH", "JSON_PATCH", "KubernetesClient", "label_selector"]
+__all__ = [
+    "APPLY_PATCH",
+    "JSON_PATCH",
+    "METADATA",
+    "METADATA_LIST",
+    "KubernetesClient",
+    "label_selector",
+]
 
 APPLY_PATCH = "application/apply-patch+yaml"
 JSON_PATCH = "application/json-patch+json"
+#: ``Accept`` of a metadata-only watch (and get) and of a metadata-only list.
+METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 _JSON = "application/json"
 _PROPAGATIONS = frozenset({"Background", "Foreground", "Orphan"})
 _EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK"})
@@ -142,6 +157,7 @@ class KubernetesClient:
         body: Any = None,
         content_type: str = _JSON,
         timeout: Any = None,
+        accept: str = _JSON,
     ) -> Any:
         """Send a request; the (unread) aiohttp response. `Transient` when nothing answers."""
         try:
@@ -149,7 +165,7 @@ class KubernetesClient:
                 path,
                 method,
                 query_params=list(query),
-                header_params={"Accept": _JSON, "Content-Type": content_type},
+                header_params={"Accept": accept, "Content-Type": content_type},
                 body=body,
                 auth_settings=["BearerToken"],
                 _preload_content=False,
@@ -166,9 +182,12 @@ class KubernetesClient:
         query: Sequence[tuple[str, str]] = (),
         body: Any = None,
         content_type: str = _JSON,
+        accept: str = _JSON,
     ) -> Any:
         """One request; the decoded JSON answer, or the mapped error."""
-        response = await self._send(method, path, query=query, body=body, content_type=content_type)
+        response = await self._send(
+            method, path, query=query, body=body, content_type=content_type, accept=accept
+        )
         try:
             data = await response.read()
         except _TRANSPORT_ERRORS as exc:
@@ -204,8 +223,11 @@ class KubernetesClient:
         *,
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
+        metadata_only: bool = False,
     ) -> ObjectList:
         resource = self._resource(api_version, kind)
+        accept = METADATA_LIST if metadata_only else _JSON
+        typed = _metadata_only if metadata_only else self._typed
         path = resource.collection(namespace)
         base: list[tuple[str, str]] = []
         if labels:
@@ -219,10 +241,10 @@ class KubernetesClient:
             try:
                 while True:
                     query = [*base, ("continue", token)] if token else base
-                    page = await self._call("GET", path, query=query)
+                    page = await self._call("GET", path, query=query, accept=accept)
                     meta = _meta(page)
                     version = version or str(meta.get("resourceVersion") or "")
-                    items.extend(self._typed(o, api_version, kind) for o in page.get("items") or ())
+                    items.extend(typed(o, api_version, kind) for o in page.get("items") or ())
                     token = str(meta.get("continue") or "")
                     if not token:
                         break
@@ -296,6 +318,7 @@ class KubernetesClient:
         namespace: str | None = None,
         resource_version: str | None = None,
         labels: Mapping[str, str] | None = None,
+        metadata_only: bool = False,
     ) -> AsyncIterator[WatchEvent]:
         resource = self._resource(api_version, kind)
         query = [
@@ -307,17 +330,22 @@ class KubernetesClient:
             query.append(("resourceVersion", resource_version))
         if labels:
             query.append(("labelSelector", label_selector(labels)))
-        return self._watch(resource, resource.collection(namespace), query)
+        return self._watch(resource, resource.collection(namespace), query, metadata_only)
 
     async def _watch(
-        self, resource: Resource, path: str, query: builtins.list[tuple[str, str]]
+        self,
+        resource: Resource,
+        path: str,
+        query: builtins.list[tuple[str, str]],
+        metadata_only: bool = False,
     ) -> AsyncIterator[WatchEvent]:
         timeout = aiohttp.ClientTimeout(
             total=None,
             sock_connect=self.request_timeout,
             sock_read=self.watch_timeout + max(30.0, self.watch_timeout / 10),
         )
-        response = await self._send("GET", path, query=query, timeout=timeout)
+        accept = METADATA if metadata_only else _JSON
+        response = await self._send("GET", path, query=query, timeout=timeout, accept=accept)
         try:
             if response.status != 200:
                 try:
@@ -337,9 +365,24 @@ class KubernetesClient:
                 event = _event(line, resource)
                 if event is None:
                     return  # a torn last line of a dropped stream
+                if metadata_only:
+                    event = WatchEvent(
+                        type=event.type,
+                        object=_metadata_only(event.object, resource.api_version, resource.kind),
+                    )
                 yield event
         finally:
             response.close()
+
+
+def _metadata_only(obj: Any, api_version: str, kind: str) -> Manifest:
+    """A ``PartialObjectMetadata`` as ``{"apiVersion", "kind", "metadata"}`` of the kind asked
+    for; anything else the server sent is dropped."""
+    if not isinstance(obj, dict):
+        raise BackendError(f"expected a {kind} object, got {type(obj).__name__}")
+    meta = obj.get("metadata")
+    metadata = meta if isinstance(meta, dict) else {}
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata}
 
 
 def _event(line: bytes, resource: Resource) -> WatchEvent | None:

@@ -126,9 +126,14 @@ class ScopedClient:
         *,
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
+        metadata_only: bool = False,
     ) -> ObjectList:
         found: ObjectList = await self.client.list(
-            api_version, kind, namespace=self._scope(kind, namespace), labels=labels
+            api_version,
+            kind,
+            namespace=self._scope(kind, namespace),
+            labels=labels,
+            metadata_only=metadata_only,
         )
         return found
 
@@ -158,11 +163,13 @@ class ScopedClient:
         *,
         namespace: str | None = None,
         resource_version: str | None = None,
+        metadata_only: bool = False,
     ) -> AsyncIterator[WatchEvent]:
         stream: AsyncIterator[WatchEvent] = self.client.watch(
             api_version,
             kind,
             namespace=self._scope(kind, namespace),
             resource_version=resource_version,
+            metadata_only=metadata_only,
         )
         return stream

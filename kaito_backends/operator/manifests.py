@@ -5,7 +5,10 @@
 1. the Namespace;
 2. the Workspace CRD (`kaito_backends.operator.crd`);
 3. the ServiceAccount, ClusterRole + ClusterRoleBinding and Role + RoleBinding
-   (`kaito_backends.operator.rbac`: explicit verbs, no wildcard);
+   (`kaito_backends.operator.rbac`: explicit verbs, no wildcard); with ``namespace_scope`` the
+   rules of namespaced resources move from the ClusterRole to a Role ``<name>-workspaces`` (and
+   its RoleBinding) in that namespace, the operator gets ``--namespace-scope``, and the webhook
+   judges that namespace only;
 4. the Service (``webhook`` 443 -> 9443, ``metrics`` 8080);
 5. with cert-manager (the default) a self-signed Issuer and the webhook's Certificate, whose
    Secret the pods mount; without, the Secret must be provided (``kubernetes.io/tls``, same
@@ -22,6 +25,7 @@ Output is deterministic: the same options give byte-identical YAML.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,7 +33,12 @@ import attrs
 
 from kaito_backends.objects import Manifest
 from kaito_backends.operator.crd import workspace_crd
-from kaito_backends.operator.rbac import Backend, cluster_rules, namespace_rules
+from kaito_backends.operator.rbac import (
+    Backend,
+    cluster_rules,
+    namespace_rules,
+    namespaced_rules,
+)
 from kaito_backends.operator.settings import (
     DEFAULT_HEALTH_PORT,
     DEFAULT_LEASE_NAME,
@@ -56,6 +65,7 @@ DEFAULT_REPOSITORY = "ghcr.io/kaito-py/kaito-py"
 DEFAULT_IMAGE = f"{DEFAULT_REPOSITORY}:latest"
 _CERT_MANAGER = "cert-manager.io/v1"
 _NONROOT = 65532
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def default_image() -> str:
@@ -90,6 +100,8 @@ class InstallOptions:
     service_account_annotations: tuple[tuple[str, str], ...] = ()
     log_format: str = "json"
     workers: int = 4
+    #: reconcile the Workspaces of this namespace only, with RBAC confined to it (Roles there)
+    namespace_scope: str | None = None
 
     @property
     def labels(self) -> dict[str, str]:
@@ -127,53 +139,58 @@ def _namespace(options: InstallOptions) -> Manifest:
     }
 
 
-def _rbac(options: InstallOptions) -> list[Manifest]:
+def _binding(options: InstallOptions, kind: str, name: str, namespace: str | None) -> Manifest:
     subject = [{"kind": "ServiceAccount", "name": options.name, "namespace": options.namespace}]
+    meta = _meta(options, name, namespaced=namespace is not None)
+    if namespace is not None:
+        meta["namespace"] = namespace
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": f"{kind}Binding",
+        "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+        "subjects": subject,
+    }
+
+
+def _role(
+    options: InstallOptions, kind: str, name: str, namespace: str | None, rules: list[Any]
+) -> Manifest:
+    meta = _meta(options, name, namespaced=namespace is not None)
+    if namespace is not None:
+        meta["namespace"] = namespace
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": meta,
+        "rules": rules,
+    }
+
+
+def _rbac(options: InstallOptions) -> list[Manifest]:
     account_meta = _meta(options, options.name)
     if options.service_account_annotations:
         account_meta["annotations"] = dict(sorted(options.service_account_annotations))
-    return [
+    scope = options.namespace_scope
+    rules = cluster_rules(options.backend, namespace_scoped=scope is not None)
+    lease_rules = namespace_rules(options.lease_name)
+    objects: list[Manifest] = [
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
             "metadata": account_meta,
             "automountServiceAccountToken": True,
         },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": _meta(options, options.name, namespaced=False),
-            "rules": cluster_rules(options.backend),
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": _meta(options, options.name, namespaced=False),
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": options.name,
-            },
-            "subjects": subject,
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": _meta(options, options.name),
-            "rules": namespace_rules(options.lease_name),
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": _meta(options, options.name),
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": options.name,
-            },
-            "subjects": subject,
-        },
+        _role(options, "ClusterRole", options.name, None, rules),
+        _binding(options, "ClusterRole", options.name, None),
+        _role(options, "Role", options.name, options.namespace, lease_rules),
+        _binding(options, "Role", options.name, options.namespace),
     ]
+    if scope is not None:
+        scoped = f"{options.name}-workspaces"
+        objects.append(_role(options, "Role", scoped, scope, namespaced_rules()))
+        objects.append(_binding(options, "Role", scoped, scope))
+    return objects
 
 
 def _service(options: InstallOptions) -> Manifest:
@@ -234,6 +251,7 @@ def _container(options: InstallOptions) -> dict[str, Any]:
         f"--webhook-key={WEBHOOK_CERT_DIR}/tls.key",
         f"--log-format={options.log_format}",
         f"--workers={options.workers}",
+        *([f"--namespace-scope={options.namespace_scope}"] if options.namespace_scope else []),
         *options.args,
     ]
     env: list[dict[str, Any]] = [
@@ -381,9 +399,18 @@ def _webhook_configuration(options: InstallOptions) -> Manifest:
                 ],
                 "sideEffects": "None",
                 "timeoutSeconds": 10,
+                **_scope_selector(options),
             }
         ],
     }
+
+
+def _scope_selector(options: InstallOptions) -> dict[str, Any]:
+    """With a namespace scope, the webhook judges Workspaces of that namespace only."""
+    if not options.namespace_scope:
+        return {}
+    label = {"kubernetes.io/metadata.name": options.namespace_scope}
+    return {"namespaceSelector": {"matchLabels": label}}
 
 
 def install_manifests(options: InstallOptions | None = None) -> list[Manifest]:
@@ -393,6 +420,9 @@ def install_manifests(options: InstallOptions | None = None) -> list[Manifest]:
         raise ValueError(f"unknown backend {options.backend!r}: use karpenter, aks or byo")
     if options.replicas < 1:
         raise ValueError("replicas must be at least 1")
+    scope = options.namespace_scope
+    if scope is not None and (not _DNS_LABEL.match(scope) or len(scope) > 63):
+        raise ValueError(f"namespace scope {scope!r} is not a valid namespace name")
     objects: list[Manifest] = [_namespace(options), workspace_crd(labels=options.labels)]
     objects += _rbac(options)
     objects.append(_service(options))

@@ -1,39 +1,55 @@
 """Least-privilege RBAC rules of the operator: explicit verbs per resource, no wildcard anywhere.
 
-Cluster-wide (ClusterRole), because Workspaces live in any namespace:
+Each rule is granted for a reason (the verbs are those `kaito_backends.kubernetes.KubernetesClient`
+sends: ``apply`` is ``patch``, plus ``create`` when it creates; docs/security.md explains each):
 
 ===============================  ==========================================  =======================
 resource                         verbs                                       why
 ===============================  ==========================================  =======================
 workspaces (kaito.sh)            get list watch update patch                 informer, finalizers
-workspaces/status                patch                                       status writes (apply)
+workspaces/status                patch                                       status writes
 workspaces/finalizers            update                                      blockOwnerDeletion
 statefulsets,                    get list watch create update patch delete   owned workloads
 controllerrevisions (apps)
 jobs (batch)                     get list watch create update patch delete   tuning
 services, configmaps             get list watch create update patch delete   owned objects
-deployments (apps)               get list watch delete                       leftovers of old
-                                                                             releases
-pods, nodes                      get list watch                              readiness, BYO nodes
-secrets                          get list watch                              a modelAccessSecret
-                                                                             exists (data dropped)
+deployments (apps)               list watch delete                           a Workspace's legacy
+                                                                             Deployment (migrated)
+pods                             list watch                                  readiness
+nodes                            get list watch                              readiness, BYO nodes
+secrets                          list watch                                  metadata only: that a
+                                                                             Secret exists
 events                           get create update patch                     Workspace events
 nodeclaims (karpenter.sh)        get list watch, and with karpenter:         machines
                                  create patch delete
 ===============================  ==========================================  =======================
 
-In the operator's namespace (Role): ``leases`` (``coordination.k8s.io``) ``create``, and
-``get``/``update`` of the election Lease only (``resourceNames``). The engine watches NodeClaims
-whatever the backend (an absent CRD reads as empty), hence read access everywhere. The verbs are
-those `kaito_backends.kubernetes.KubernetesClient` sends (``apply`` is ``patch``), see
-docs/kubernetes.md.
+Cluster-wide by default (`cluster_rules`: one ClusterRole, because Workspaces live in any
+namespace). With a namespace scope (``kaito manifests --namespace-scope NS``, which also passes
+``--namespace-scope NS`` to the operator), the rules of namespaced resources go into a Role in
+that namespace (`namespaced_rules`) and the ClusterRole keeps only the cluster-scoped ones
+(Nodes, NodeClaims). In the operator's own namespace a Role (`namespace_rules`) allows
+``leases`` (``coordination.k8s.io``) ``create``, and ``get``/``update`` of the election Lease
+only (``resourceNames``).
+
+Secrets are read as ``PartialObjectMetadata`` (their data is never requested), but RBAC cannot
+say "metadata only": ``list``/``watch`` on secrets would let a compromised operator read data.
+``get`` is not granted, and ``--namespace-scope`` confines the grant to one namespace.
+`allows` evaluates rules as the RBAC authorizer does, for tests and audits.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-__all__ = ["Backend", "cluster_rules", "namespace_rules", "rules_have_wildcards"]
+__all__ = [
+    "Backend",
+    "allows",
+    "cluster_rules",
+    "namespace_rules",
+    "namespaced_rules",
+    "rules_have_wildcards",
+]
 
 Backend = Literal["karpenter", "aks", "byo"]
 
@@ -48,25 +64,32 @@ def _rule(group: str, resources: list[str], verbs: list[str], **extra: Any) -> d
     return rule
 
 
-def cluster_rules(backend: Backend) -> list[dict[str, Any]]:
-    """The ClusterRole rules for ``backend``, in a fixed order."""
-    rules = [
+def namespaced_rules() -> list[dict[str, Any]]:
+    """The rules of namespaced resources (the same for every backend), in a fixed order."""
+    return [
         _rule("kaito.sh", ["workspaces"], ["get", "list", "watch", "update", "patch"]),
         _rule("kaito.sh", ["workspaces/status"], ["patch"]),
         _rule("kaito.sh", ["workspaces/finalizers"], ["update"]),
         _rule("apps", ["statefulsets", "controllerrevisions"], _OWN),
-        _rule("apps", ["deployments"], ["get", "list", "watch", "delete"]),
+        _rule("apps", ["deployments"], ["list", "watch", "delete"]),
         _rule("batch", ["jobs"], _OWN),
         _rule("", ["services", "configmaps"], _OWN),
-        _rule("", ["pods", "nodes"], _READ),
-        _rule("", ["secrets"], _READ),
+        _rule("", ["pods"], ["list", "watch"]),
+        _rule("", ["secrets"], ["list", "watch"]),
         _rule("", ["events"], ["get", "create", "update", "patch"]),
     ]
-    if backend == "karpenter":
-        rules.append(_rule("karpenter.sh", ["nodeclaims"], [*_READ, "create", "patch", "delete"]))
-    else:
-        rules.append(_rule("karpenter.sh", ["nodeclaims"], _READ))
-    return rules
+
+
+def _cluster_scoped_rules(backend: Backend) -> list[dict[str, Any]]:
+    claims = [*_READ, "create", "patch", "delete"] if backend == "karpenter" else _READ
+    return [_rule("", ["nodes"], _READ), _rule("karpenter.sh", ["nodeclaims"], claims)]
+
+
+def cluster_rules(backend: Backend, *, namespace_scoped: bool = False) -> list[dict[str, Any]]:
+    """The ClusterRole rules for ``backend``, in a fixed order: every rule, or with
+    ``namespace_scoped`` only those of cluster-scoped resources (the rest go in a Role)."""
+    scoped = _cluster_scoped_rules(backend)
+    return scoped if namespace_scoped else [*namespaced_rules(), *scoped]
 
 
 def namespace_rules(lease_name: str) -> list[dict[str, Any]]:
@@ -75,6 +98,28 @@ def namespace_rules(lease_name: str) -> list[dict[str, Any]]:
         _rule("coordination.k8s.io", ["leases"], ["create"]),
         _rule("coordination.k8s.io", ["leases"], ["get", "update"], resourceNames=[lease_name]),
     ]
+
+
+def allows(
+    rules: list[dict[str, Any]], *, verb: str, group: str, resource: str, name: str = ""
+) -> bool:
+    """Whether ``rules`` grant ``verb`` on ``resource`` (``plural`` or ``plural/subresource``)
+    of ``group``, for the object ``name`` (``resourceNames`` rules need one), as Kubernetes'
+    RBAC authorizer decides it (wildcards included)."""
+    for rule in rules:
+        if not _has(rule.get("verbs"), verb) or not _has(rule.get("apiGroups"), group):
+            continue
+        if not _has(rule.get("resources"), resource):
+            continue
+        names = rule.get("resourceNames") or ()
+        if names and name not in names:
+            continue
+        return True
+    return False
+
+
+def _has(values: Any, wanted: str) -> bool:
+    return any(v == "*" or v == wanted for v in values or ())
 
 
 def rules_have_wildcards(rules: list[dict[str, Any]]) -> bool:

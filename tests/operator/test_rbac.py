@@ -1,0 +1,231 @@
+"""The operator's RBAC: exactly the rules it needs, each for a reason, confined to one namespace
+with ``--namespace-scope``; and every request the engine makes is allowed by what is rendered."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from kaito_backends.cli import main
+from kaito_backends.engine.controller import Controller
+from kaito_backends.fake import FakeCluster
+from kaito_backends.karpenter import KarpenterProvisioner
+from kaito_backends.objects import Manifest, ObjectRef, group_of, resource_of
+from kaito_backends.operator.backends import ScopedClient
+from kaito_backends.operator.manifests import InstallOptions, install_manifests
+from kaito_backends.operator.rbac import allows, cluster_rules, namespaced_rules
+from tests.engine.conftest import workspace
+
+_R = ["get", "list", "watch"]
+_OWN = ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+#: (group, resources, verbs): the rendered table, rule by rule (the reasons are in rbac.py and
+#: docs/security.md).
+NAMESPACED = [
+    ("kaito.sh", ["workspaces"], ["get", "list", "watch", "update", "patch"]),
+    ("kaito.sh", ["workspaces/status"], ["patch"]),
+    ("kaito.sh", ["workspaces/finalizers"], ["update"]),
+    ("apps", ["controllerrevisions", "statefulsets"], _OWN),
+    ("apps", ["deployments"], ["list", "watch", "delete"]),
+    ("batch", ["jobs"], _OWN),
+    ("", ["configmaps", "services"], _OWN),
+    ("", ["pods"], ["list", "watch"]),
+    ("", ["secrets"], ["list", "watch"]),
+    ("", ["events"], ["get", "create", "update", "patch"]),
+]
+
+
+def _table(rules: list[dict[str, Any]]) -> list[tuple[str, list[str], list[str]]]:
+    return [(r["apiGroups"][0], r["resources"], r["verbs"]) for r in rules]
+
+
+@pytest.mark.parametrize(
+    ("backend", "claims"),
+    [("karpenter", [*_R, "create", "patch", "delete"]), ("byo", _R), ("aks", _R)],
+    ids=["karpenter", "byo", "aks"],
+)
+def test_the_cluster_role_is_the_table(backend: Any, claims: list[str]) -> None:
+    """Cluster-wide: the namespaced table, then Nodes and NodeClaims."""
+    expected = [*NAMESPACED, ("", ["nodes"], _R), ("karpenter.sh", ["nodeclaims"], claims)]
+    assert _table(cluster_rules(backend)) == expected
+    assert _table(cluster_rules(backend, namespace_scoped=True)) == expected[-2:]
+
+
+def test_secrets_are_never_granted_get_and_deployments_only_delete() -> None:
+    """Secrets: list/watch (metadata only), no get; Deployments: no create, update or patch."""
+    rules = namespaced_rules()
+    assert not allows(rules, verb="get", group="", resource="secrets", name="any")
+    assert allows(rules, verb="watch", group="", resource="secrets")
+    for verb in ("create", "update", "patch", "get"):
+        assert not allows(rules, verb=verb, group="apps", resource="deployments", name="x")
+
+
+def _by(objects: list[Manifest], kind: str) -> list[Manifest]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def test_namespace_scope_renders_roles_in_that_namespace() -> None:
+    """--namespace-scope team-a: namespaced rules in a Role (and RoleBinding) in team-a, the
+    ClusterRole keeps Nodes and NodeClaims, the operator and the webhook are scoped too."""
+    objects = install_manifests(InstallOptions(namespace_scope="team-a"))
+    (cluster_role,) = _by(objects, "ClusterRole")
+    assert [r["resources"] for r in cluster_role["rules"]] == [["nodes"], ["nodeclaims"]]
+    roles = {r["metadata"]["namespace"]: r for r in _by(objects, "Role")}
+    assert set(roles) == {"kaito-system", "team-a"}
+    assert roles["team-a"]["metadata"]["name"] == "kaito-workspace-workspaces"
+    assert _table(roles["team-a"]["rules"]) == NAMESPACED
+    bindings = {b["metadata"]["namespace"]: b for b in _by(objects, "RoleBinding")}
+    assert bindings["team-a"]["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "kaito-workspace-workspaces",
+    }
+    assert bindings["team-a"]["subjects"] == [
+        {"kind": "ServiceAccount", "name": "kaito-workspace", "namespace": "kaito-system"}
+    ]
+    (deployment,) = _by(objects, "Deployment")
+    assert (
+        "--namespace-scope=team-a"
+        in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
+    (hook,) = _by(objects, "ValidatingWebhookConfiguration")
+    assert hook["webhooks"][0]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "team-a"}
+    }
+    unscoped = install_manifests(InstallOptions())
+    assert (
+        "namespaceSelector" not in _by(unscoped, "ValidatingWebhookConfiguration")[0]["webhooks"][0]
+    )
+
+
+@pytest.mark.parametrize("scope", ["Team_A", "-a", "a" * 64], ids=["case", "dash", "long"])
+def test_a_bad_namespace_scope_is_refused(scope: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """One line, exit 2, from the CLI; ValueError from the library."""
+    with pytest.raises(ValueError, match="not a valid namespace name"):
+        install_manifests(InstallOptions(namespace_scope=scope))
+    assert main(["manifests", f"--namespace-scope={scope}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "--namespace-scope" in err[0]
+
+
+class _Audit:
+    """A `ClusterClient` wrapper recording each request as RBAC attributes."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        #: (verb, group, resource, namespace, name)
+        self.requests: list[tuple[str, str, str, str, str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _note(
+        self, verb: str, api_version: str, kind: str, namespace: Any, name: Any, sub: str = ""
+    ) -> None:
+        plural = resource_of(api_version, kind).partition(".")[0]
+        resource = f"{plural}/{sub}" if sub else plural
+        self.requests.append((verb, group_of(api_version), resource, namespace or "", name or ""))
+
+    def _object(self, verb: str, obj: Manifest, sub: str = "") -> None:
+        meta = obj.get("metadata") or {}
+        self._note(
+            verb, obj["apiVersion"], obj["kind"], meta.get("namespace"), meta.get("name"), sub
+        )
+        for ref in meta.get("ownerReferences") or ():
+            if ref.get("blockOwnerDeletion") and verb == "create":
+                # OwnerReferencesPermissionEnforcement: update of the owner's finalizers
+                self._note(
+                    "update",
+                    ref["apiVersion"],
+                    ref["kind"],
+                    meta.get("namespace"),
+                    ref["name"],
+                    "finalizers",
+                )
+
+    async def get(self, ref: ObjectRef) -> Manifest:
+        self._note("get", ref.api_version, ref.kind, ref.namespace, ref.name)
+        found: Manifest = await self.inner.get(ref)
+        return found
+
+    async def list(self, api_version: str, kind: str, **options: Any) -> Any:
+        self._note("list", api_version, kind, options.get("namespace"), "")
+        return await self.inner.list(api_version, kind, **options)
+
+    def watch(self, api_version: str, kind: str, **options: Any) -> Any:
+        self._note("watch", api_version, kind, options.get("namespace"), "")
+        return self.inner.watch(api_version, kind, **options)
+
+    async def create(self, obj: Manifest) -> Manifest:
+        self._object("create", obj)
+        created: Manifest = await self.inner.create(obj)
+        return created
+
+    async def apply(self, obj: Manifest, **options: Any) -> Manifest:
+        self._object("patch", obj)
+        try:
+            await self.inner.get(ObjectRef.of_(obj))
+        except Exception:  # absent: server-side apply creates it, which needs create too
+            self._object("create", obj)
+        applied: Manifest = await self.inner.apply(obj, **options)
+        return applied
+
+    async def update(self, obj: Manifest) -> Manifest:
+        self._object("update", obj)
+        updated: Manifest = await self.inner.update(obj)
+        return updated
+
+    async def apply_status(self, obj: Manifest) -> Manifest:
+        self._object("patch", obj, "status")
+        written: Manifest = await self.inner.apply_status(obj)
+        return written
+
+    async def delete(self, ref: ObjectRef, **options: Any) -> None:
+        self._note("delete", ref.api_version, ref.kind, ref.namespace, ref.name)
+        await self.inner.delete(ref, **options)
+
+
+def _granted(objects: list[Manifest], request: tuple[str, str, str, str, str]) -> bool:
+    verb, group, resource, namespace, name = request
+    for role in objects:
+        applies = role["kind"] == "ClusterRole" or (
+            role["kind"] == "Role" and namespace and role["metadata"]["namespace"] == namespace
+        )
+        if applies and allows(role["rules"], verb=verb, group=group, resource=resource, name=name):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("scope", [None, "team-a"], ids=["cluster-wide", "namespace-scoped"])
+async def test_every_request_of_the_engine_is_allowed(scope: str | None) -> None:
+    """Converge and delete an inference and a tuning Workspace with the Karpenter provisioner:
+    every request the engine makes is granted by the rendered RBAC (and Secrets are only ever
+    listed and watched)."""
+    namespace = scope or "default"
+    cluster = FakeCluster()
+    for ws in (
+        workspace("phi", namespace=namespace),
+        workspace("tune", namespace=namespace, tuning=True),
+    ):
+        cluster.store.create(copy.deepcopy(ws))
+    audit = _Audit(cluster.client())
+    client: Any = ScopedClient(audit, scope) if scope else audit
+    async with Controller(client, KarpenterProvisioner(audit), clock=cluster.clock) as ctl:
+        await ctl.run_until_settled(3600)
+        for name in ("phi", "tune"):  # the user deletes them (not the operator)
+            ref = ObjectRef("kaito.sh/v1beta1", "Workspace", name, namespace)
+            await cluster.client().delete(ref)
+        await ctl.run_until_settled(3600)
+    objects = install_manifests(InstallOptions(namespace_scope=scope))
+    denied = sorted({r for r in audit.requests if not _granted(objects, r)})
+    assert denied == []
+    verbs = {(r[0], r[2]) for r in audit.requests}
+    assert {
+        ("create", "nodeclaims"),
+        ("patch", "workspaces/status"),
+        ("delete", "nodeclaims"),
+    } <= verbs
+    assert {v for v, resource in verbs if resource == "secrets"} == {"list", "watch"}
