@@ -42,7 +42,7 @@ async def _collect(n: int) -> tuple[list[Any], list[Any], Any]:
             for i in range(n):
                 ws = _workspace(i)
                 k = WorkspaceKey(ws["metadata"]["namespace"], ws["metadata"]["name"])
-                manifest = controller.workspaces.get(k.namespace, k.name)
+                manifest = controller.informer("Workspace").get(k.namespace, k.name)
                 assert manifest is not None
                 observed = await controller.observer.observe(k, manifest)
                 pairs.append((Workspace.from_manifest(manifest), observed))

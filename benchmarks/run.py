@@ -155,7 +155,7 @@ async def _converge(n: int, *, plan_samples: int, resync: bool) -> dict[str, Any
         steady = []
         for ws in sample:
             k = WorkspaceKey(ws.namespace, ws.name)
-            manifest = controller.workspaces.get(k.namespace, k.name)
+            manifest = controller.informer("Workspace").get(k.namespace, k.name)
             assert manifest is not None
             observed = await controller.observer.observe(k, manifest)
             current = Workspace.from_manifest(manifest)

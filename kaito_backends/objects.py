@@ -1,6 +1,9 @@
 """Object identity and small helpers over plain manifests (``dict`` in wire shape).
 
-- `ObjectRef`: which object (apiVersion, kind, name, namespace); `WorkspaceKey`: which Workspace.
+- `ObjectRef`: which object (apiVersion, kind, name, namespace); `Key`: which object of a
+  registered kind (kind, namespace, name), what the engine's queue, results and the node
+  provisioners are keyed by (`WorkspaceKey(ns, name)` is ``Key("Workspace", ns, name)``);
+  `machine_labels`: the labels naming a key's NodeClaims and Nodes.
 - `ref_of` / `ObjectRef.of_`: the ref of a manifest (cluster-scoped kinds get no namespace).
 - `matches_labels`: equality label selectors, as ``kubectl get -l a=b,c=d`` does.
 - `deep_merge`: apply-style merge (maps merged, lists replaced, ``None`` removes a key).
@@ -17,8 +20,11 @@ from typing import Any
 
 import attrs
 
+from kaito_core.kinds import conventional_owner_labels
+
 __all__ = [
     "CLUSTER_SCOPED_KINDS",
+    "Key",
     "Manifest",
     "ObjectRef",
     "WorkspaceKey",
@@ -27,6 +33,7 @@ __all__ = [
     "group_of",
     "is_cluster_scoped",
     "labels_of",
+    "machine_labels",
     "matches_labels",
     "ref_of",
     "resource_of",
@@ -88,15 +95,38 @@ class ObjectRef:
         return f"{self.kind}/{self.namespace}/{self.name}"
 
 
-@attrs.frozen
-class WorkspaceKey:
-    """Names one Workspace: ``WorkspaceKey("default", "phi-4")``."""
+@attrs.frozen(cache_hash=True)
+class Key:
+    """Names one object of a registered kind: ``Key("Workspace", "default", "phi-4")``.
 
+    ``str(key)`` is ``namespace/name`` (the kind is told apart where it matters: log lines bind
+    it under the kind's singular name, ``workspace=default/phi-4``); `qualified` adds the kind.
+    """
+
+    kind: str
     namespace: str
     name: str
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def qualified(self) -> str:
+        """``Kind/namespace/name``."""
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+def WorkspaceKey(namespace: str, name: str) -> Key:
+    """The `Key` of a Workspace: ``WorkspaceKey("default", "phi-4")``."""
+    return Key("Workspace", namespace, name)
+
+
+def machine_labels(key: Key) -> dict[str, str]:
+    """The labels a key's NodeClaims (and their Nodes) carry: ``kaito.sh/<kind>`` = name and
+    ``kaito.sh/<kind>namespace`` = namespace (upstream's, for Workspaces and RAGEngines)."""
+    labels = conventional_owner_labels(key.kind)
+    assert labels.namespace is not None
+    return {labels.name: key.name, labels.namespace: key.namespace}
 
 
 def ref_of(obj: Mapping[str, Any]) -> ObjectRef:

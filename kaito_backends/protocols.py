@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import attrs
 
-from kaito_backends.objects import Manifest, ObjectRef, WorkspaceKey
+from kaito_backends.objects import Key, Manifest, ObjectRef
 
 if TYPE_CHECKING:
     from kaito_presets import GpuSku
@@ -146,10 +146,12 @@ class ClusterClient(Protocol):
 
 @runtime_checkable
 class NodeProvisioner(Protocol):
-    """Gets GPU machines for Workspaces, as NodeClaim-shaped objects.
+    """Gets GPU machines for objects of registered kinds (Workspaces, ...), as NodeClaim-shaped
+    objects.
 
-    Each Workspace's machines are keyed by `WorkspaceKey`; NodeClaims carry the labels
-    ``kaito.sh/workspace`` and ``kaito.sh/workspacenamespace``.
+    Each object's machines are keyed by its `Key` (kind, namespace, name); NodeClaims carry the
+    labels `kaito_backends.objects.machine_labels` gives: ``kaito.sh/<kind>`` and
+    ``kaito.sh/<kind>namespace`` (``kaito.sh/workspace`` and ``kaito.sh/workspacenamespace``).
     """
 
     name: str
@@ -158,30 +160,31 @@ class NodeProvisioner(Protocol):
         """The instance types this provisioner can launch. Read-only."""
         ...
 
-    async def provision(self, key: WorkspaceKey, node_claims: Sequence[Manifest]) -> None:
-        """Ensure exactly these NodeClaims exist for the workspace. Idempotent.
+    async def provision(self, key: Key, node_claims: Sequence[Manifest]) -> None:
+        """Ensure exactly these NodeClaims exist for the key. Idempotent.
 
         Missing ones are created by name (never a duplicate); ones present are left as they are;
-        the workspace's other NodeClaims are deleted. Raises `InsufficientCapacity` when the
+        the key's other NodeClaims are deleted. Raises `InsufficientCapacity` when the
         provider refuses the machines (the message is the provider's), `Invalid` for a claim the
         provider rejects.
         """
         ...
 
-    async def observe(self, key: WorkspaceKey) -> tuple[Manifest, ...]:
-        """The workspace's NodeClaims as they are now (deleting ones included), by name, with
+    async def observe(self, key: Key) -> tuple[Manifest, ...]:
+        """The key's NodeClaims as they are now (deleting ones included), by name, with
         their status conditions (Launched, Registered, Initialized, Ready). Read-only.
         Backends without NodeClaims synthesize NodeClaim-shaped manifests."""
         ...
 
-    async def release(self, key: WorkspaceKey) -> None:
-        """Delete every machine of the workspace. Idempotent: absent machines are fine."""
+    async def release(self, key: Key) -> None:
+        """Delete every machine of the key. Idempotent: absent machines are fine."""
         ...
 
 
 @attrs.frozen(kw_only=True)
 class Notice:
-    """Something a backend tells the user about one Workspace: recorded as an Event on it."""
+    """Something a backend tells the user about one object (a Workspace): recorded as an Event
+    on it."""
 
     #: ``Normal`` or ``Warning``
     type: str
@@ -191,9 +194,10 @@ class Notice:
 
 @runtime_checkable
 class NoticeSource(Protocol):
-    """Optional for a `NodeProvisioner`: notices about Workspaces, each handed out once."""
+    """Optional for a `NodeProvisioner`: notices about the objects it provisions for, each
+    handed out once."""
 
-    def take_notices(self, key: WorkspaceKey) -> Sequence[Notice]:
-        """The notices about the Workspace not handed out yet (oldest first); they are
+    def take_notices(self, key: Key) -> Sequence[Notice]:
+        """The notices about the key's object not handed out yet (oldest first); they are
         handed out by this call and never again. No I/O."""
         ...

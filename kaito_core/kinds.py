@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -204,6 +205,7 @@ class OwnerLabels:
     namespace: str | None = None
 
 
+@cache
 def conventional_owner_labels(kind: str) -> OwnerLabels:
     """``kaito.sh/<kind>`` + ``kaito.sh/<kind>namespace`` (lower case), the labels upstream puts
     on the NodeClaims and Nodes of a Workspace or a RAGEngine, and that node provisioners stamp.

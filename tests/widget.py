@@ -23,17 +23,19 @@ import attrs
 from kaito_core.api import Condition, ManifestError, ObjectMeta
 from kaito_core.api.serde import converter
 from kaito_core.errors import FieldError, SpecError
-from kaito_core.kinds import KindRef, KindSpec, PrinterColumn, Registry
+from kaito_core.kinds import KindRef, KindSpec, PrinterColumn, Registry, ignoring_settings
 from kaito_core.observed import Observed
 from kaito_core.outcome import Event, Outcome
 from kaito_core.registry import default_registry
 
 __all__ = [
     "API_VERSION",
+    "CRATE",
     "WIDGET",
     "Widget",
     "WidgetSpec",
     "WidgetStatus",
+    "crate",
     "parse_widget",
     "plan_widget",
     "validate_widget",
@@ -246,4 +248,110 @@ def widget(name: str, message: str = "hello", namespace: str = "default") -> dic
         "kind": "Widget",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"message": message},
+    }
+
+
+# -- Crate: a kind built from another registered kind (as an InferenceSet is from Workspaces) ----
+@attrs.frozen(kw_only=True)
+class Crate:
+    metadata: ObjectMeta
+    count: int
+    message: str
+    status: WidgetStatus | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name or ""
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace or "default"
+
+
+def parse_crate(manifest: Mapping[str, Any]) -> Crate:
+    """A Crate manifest (``spec.count`` Widgets saying ``spec.message``)."""
+    spec = manifest.get("spec") if isinstance(manifest.get("spec"), Mapping) else {}
+    count, message = spec.get("count"), spec.get("message")
+    errors = []
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 < count < 10:
+        errors.append(FieldError(path="spec.count", message="expected an integer from 1 to 9"))
+    if not isinstance(message, str):
+        errors.append(FieldError(path="spec.message", message="expected a string"))
+    if errors:
+        raise ManifestError(errors)
+    status = manifest.get("status")
+    return Crate(
+        metadata=converter.structure(manifest.get("metadata"), ObjectMeta),
+        count=int(count),
+        message=str(message),
+        status=converter.structure(status, WidgetStatus) if status else None,
+    )
+
+
+def plan_crate(obj: Crate, *, observed: Observed, catalog: Any, now: str) -> Outcome[WidgetStatus]:
+    """``count`` child Widgets; Ready once every one of them is."""
+    if obj.metadata.deletion_timestamp:
+        return Outcome(status=obj.status or WidgetStatus(), deleting=True)
+    desired = []
+    for i in range(obj.count):
+        child = widget(f"{obj.name}-{i}", obj.message, obj.namespace)
+        child["metadata"]["ownerReferences"] = [
+            {
+                "apiVersion": API_VERSION,
+                "kind": "Crate",
+                "name": obj.name,
+                "uid": obj.metadata.uid or "",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        desired.append(child)
+    names = {c["metadata"]["name"] for c in desired}
+    present = {o["metadata"]["name"]: o for o in observed.objects if o.get("kind") == "Widget"}
+    ready = all(
+        any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (present[n].get("status") or {}).get("conditions") or ()
+        )
+        for n in names
+        if n in present
+    ) and names <= set(present)
+    condition = _ready(
+        ready,
+        "WidgetsReady" if ready else "WidgetsPending",
+        "every widget is ready" if ready else "waiting for the widgets",
+        obj.status,
+        now,
+    )
+    return Outcome(
+        desired=tuple(desired),
+        apply=tuple(c for c in desired if c["metadata"]["name"] not in present),
+        status=WidgetStatus(conditions=(condition,), state="Ready" if ready else "Pending"),
+    )
+
+
+CRATE: KindSpec[Crate, WidgetStatus] = attrs.evolve(
+    WIDGET,
+    kind="Crate",
+    plural="crates",
+    singular="crate",
+    short_names=(),
+    finalizer="crate.finalizer.test.kaito.sh",
+    parse=parse_crate,
+    validate=lambda obj, *, old=None, catalog=None, context=None: [],
+    plan=ignoring_settings(plan_crate),
+    owns=(KindRef(API_VERSION, "Widget"),),
+    printer_columns={},
+)
+
+
+def crate(
+    name: str, count: int = 2, message: str = "hi", namespace: str = "default"
+) -> dict[str, Any]:
+    """A Crate manifest."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Crate",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"count": count, "message": message},
     }

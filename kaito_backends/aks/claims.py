@@ -36,7 +36,7 @@ from kaito_backends.aks.failures import error_codes, is_capacity
 from kaito_backends.aks.naming import LABEL_AGENTPOOL
 from kaito_backends.aks.pools import GPU_TAINT, claim_names
 from kaito_backends.errors import BackendError, InsufficientCapacity
-from kaito_backends.objects import Manifest, WorkspaceKey, clone
+from kaito_backends.objects import Key, Manifest, clone
 
 __all__ = [
     "ANNOTATION_AGENTPOOL",
@@ -166,7 +166,7 @@ def _stages(
 
 
 def node_claims_of_pool(
-    key: WorkspaceKey,
+    key: Key,
     pool: Mapping[str, Any],
     *,
     nodes: Sequence[Mapping[str, Any]] | None,

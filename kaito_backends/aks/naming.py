@@ -16,7 +16,7 @@ import base64
 import hashlib
 import re
 
-from kaito_backends.objects import WorkspaceKey
+from kaito_backends.objects import Key
 
 __all__ = [
     "LABEL_AGENTPOOL",
@@ -45,7 +45,7 @@ TAG_CLAIMS = "kaito-nodeclaims"
 _HASH_CHARS = 10
 
 
-def pool_name(key: WorkspaceKey) -> str:
+def pool_name(key: Key) -> str:
     """The agent-pool name of a Workspace: ``ws`` + 10 base32 characters, e.g. ``wsq3k7b2mfxa``."""
     digest = hashlib.sha256(f"{key.namespace}/{key.name}".encode()).digest()
     return "ws" + base64.b32encode(digest).decode("ascii").lower()[:_HASH_CHARS]

@@ -29,7 +29,7 @@ from kaito_backends.aks.naming import (
     TAG_WORKSPACE_NAMESPACE,
 )
 from kaito_backends.errors import Invalid
-from kaito_backends.objects import Manifest, WorkspaceKey
+from kaito_backends.objects import Key, Manifest, WorkspaceKey
 
 __all__ = [
     "GPU_TAINT",
@@ -154,7 +154,7 @@ def _claim_tags(names: Sequence[str]) -> dict[str, str]:
     return {TAG_CLAIMS: joined}
 
 
-def desired_pool(key: WorkspaceKey, claims: Sequence[Manifest], *, name: str) -> PoolSpec | None:
+def desired_pool(key: Key, claims: Sequence[Manifest], *, name: str) -> PoolSpec | None:
     """The pool that serves these NodeClaims; None when there are none (no pool at all).
 
     Raises `Invalid` for a claim without a name or an instance type, or claims asking for
@@ -261,7 +261,7 @@ def needs_update(existing: Mapping[str, Any], spec: PoolSpec) -> bool:
     return any(tags.get(k) != v for k, v in spec.tags.items())
 
 
-def owner_of(pool: Mapping[str, Any]) -> WorkspaceKey | None:
+def owner_of(pool: Mapping[str, Any]) -> Key | None:
     """The Workspace a pool's tags say it serves, or None (not a pool of ours)."""
     tags = _properties(pool).get("tags") or {}
     name, namespace = tags.get(TAG_WORKSPACE), tags.get(TAG_WORKSPACE_NAMESPACE)

@@ -26,7 +26,7 @@ from kaito_backends.aks.quota import AzureQuota, QuotaCheck, check_quota
 from kaito_backends.aks.skus import AzureSkus
 from kaito_backends.clock import Clock
 from kaito_backends.errors import BackendError, QuotaExceeded, Transient
-from kaito_backends.objects import WorkspaceKey
+from kaito_backends.objects import Key
 from kaito_backends.protocols import Notice
 
 __all__ = ["REASON_QUOTA_NOT_CHECKED", "QuotaPreflight"]
@@ -56,10 +56,10 @@ class QuotaPreflight:
         self._location = location
         self._subscription_id = subscription_id
         self._log = log
-        self._notices: dict[WorkspaceKey, list[Notice]] = {}
-        self._told: set[WorkspaceKey] = set()
+        self._notices: dict[Key, list[Notice]] = {}
+        self._told: set[Key] = set()
 
-    async def check(self, key: WorkspaceKey, vm_size: str, nodes: int) -> QuotaCheck | None:
+    async def check(self, key: Key, vm_size: str, nodes: int) -> QuotaCheck | None:
         """Raise `QuotaExceeded` when `nodes` more VMs of `vm_size` do not fit; else the check
         made (None: nothing to check, or it could not be made)."""
         if self.quota is None or self.skus is None or nodes <= 0:
@@ -100,16 +100,16 @@ class QuotaPreflight:
         if check is not None and self.quota is not None:
             self.quota.reserve(check)
 
-    def take_notices(self, key: WorkspaceKey) -> tuple[Notice, ...]:
+    def take_notices(self, key: Key) -> tuple[Notice, ...]:
         """The notices about the Workspace not handed out yet; each is handed out once."""
         return tuple(self._notices.pop(key, ()))
 
-    def forget(self, key: WorkspaceKey) -> None:
+    def forget(self, key: Key) -> None:
         """The Workspace's pool is gone: a Workspace of that name is told again."""
         self._notices.pop(key, None)
         self._told.discard(key)
 
-    def _not_checked(self, key: WorkspaceKey, why: str) -> None:
+    def _not_checked(self, key: Key, why: str) -> None:
         if key in self._told:
             return
         self._told.add(key)

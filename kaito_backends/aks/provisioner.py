@@ -50,7 +50,7 @@ from kaito_backends.aks.preflight import QuotaPreflight
 from kaito_backends.aks.skus import AzureSkus
 from kaito_backends.clock import Clock, SystemClock, rfc3339
 from kaito_backends.errors import BackendError, Conflict, InsufficientCapacity, NotFound, Transient
-from kaito_backends.objects import Manifest, WorkspaceKey
+from kaito_backends.objects import Key, Manifest
 from kaito_backends.protocols import Notice
 
 if TYPE_CHECKING:
@@ -148,12 +148,12 @@ class AksProvisioner:
             ttl=config.quota_ttl,
             log=log,
         )
-        self._ops: dict[WorkspaceKey, _Operation] = {}
+        self._ops: dict[Key, _Operation] = {}
         #: the latest pool asked for while an operation ran (None: no pool), applied when it ends
-        self._pending: dict[WorkspaceKey, PoolSpec | None] = {}
-        self._failures: dict[WorkspaceKey, BackendError] = {}
-        self._deleting_since: dict[WorkspaceKey, str] = {}
-        self._locks: dict[WorkspaceKey, asyncio.Lock] = {}
+        self._pending: dict[Key, PoolSpec | None] = {}
+        self._failures: dict[Key, BackendError] = {}
+        self._deleting_since: dict[Key, str] = {}
+        self._locks: dict[Key, asyncio.Lock] = {}
 
     # -- construction ----------------------------------------------------------------------------
     @classmethod
@@ -236,18 +236,18 @@ class AksProvisioner:
             self._location = str(cluster.location).lower()
         return self._location
 
-    def pool_name(self, key: WorkspaceKey) -> str:
+    def pool_name(self, key: Key) -> str:
         """The agent-pool name of a Workspace."""
         return pool_name(key)
 
-    def in_flight(self, key: WorkspaceKey) -> str | None:
+    def in_flight(self, key: Key) -> str | None:
         """``"put"``, ``"delete"`` or ``"wait"`` while we poll the Workspace's pool."""
         op = self._ops.get(key)
         if op is None or op.finished:
             return None
         return op.kind
 
-    async def wait(self, key: WorkspaceKey | None = None) -> None:
+    async def wait(self, key: Key | None = None) -> None:
         """Wait until we poll no operation (of one Workspace, or any), follow-ups included."""
         while True:
             ops = [op for k, op in self._ops.items() if key is None or k == key]
@@ -275,7 +275,7 @@ class AksProvisioner:
             return self.catalog.skus(cloud="azure")
         return await self.skus.instance_types()
 
-    async def provision(self, key: WorkspaceKey, node_claims: Sequence[Manifest]) -> None:
+    async def provision(self, key: Key, node_claims: Sequence[Manifest]) -> None:
         spec = desired_pool(key, node_claims, name=pool_name(key))  # Invalid: at once
         async with self._lock(key):
             if self.in_flight(key) is not None:
@@ -285,7 +285,7 @@ class AksProvisioner:
             self._pending.pop(key, None)
             await self._converge(key, spec)
 
-    async def _converge(self, key: WorkspaceKey, spec: PoolSpec | None) -> None:
+    async def _converge(self, key: Key, spec: PoolSpec | None) -> None:
         """Bring the pool towards `spec` with at most one operation (the caller holds the lock)."""
         name = pool_name(key)
         self._ops.pop(key, None)
@@ -319,7 +319,7 @@ class AksProvisioner:
             await self._put(key, name, pool_body(spec, pool), create=False)
             self.preflight.reserve(check)
 
-    async def observe(self, key: WorkspaceKey) -> tuple[Manifest, ...]:
+    async def observe(self, key: Key) -> tuple[Manifest, ...]:
         name = pool_name(key)
         pool = await self._get(name)
         if pool is None or owner_of(pool) != key:
@@ -339,7 +339,7 @@ class AksProvisioner:
             deleting_since=deleting_since,
         )
 
-    async def release(self, key: WorkspaceKey) -> None:
+    async def release(self, key: Key) -> None:
         name = pool_name(key)
         self._pending.pop(key, None)
         async with self._lock(key):
@@ -362,20 +362,20 @@ class AksProvisioner:
             await self._delete(key, name)
 
     # -- effects ---------------------------------------------------------------------------------
-    def _lock(self, key: WorkspaceKey) -> asyncio.Lock:
+    def _lock(self, key: Key) -> asyncio.Lock:
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
-    def _forget(self, key: WorkspaceKey) -> None:
+    def _forget(self, key: Key) -> None:
         self._ops.pop(key, None)
         self._failures.pop(key, None)
         self._deleting_since.pop(key, None)
         self._locks.pop(key, None)
         self.preflight.forget(key)
 
-    def _check_owner(self, key: WorkspaceKey, name: str, pool: Mapping[str, Any]) -> None:
+    def _check_owner(self, key: Key, name: str, pool: Mapping[str, Any]) -> None:
         owner = owner_of(pool)
         if owner != key:
             whose = f"Workspace {owner}" if owner is not None else "no kaito Workspace"
@@ -388,11 +388,11 @@ class AksProvisioner:
         if problem is not None:
             raise InsufficientCapacity(problem)
 
-    def take_notices(self, key: WorkspaceKey) -> tuple[Notice, ...]:
+    def take_notices(self, key: Key) -> tuple[Notice, ...]:
         """The notices not handed out yet about a Workspace (`NoticeSource`)."""
         return self.preflight.take_notices(key)
 
-    async def _put(self, key: WorkspaceKey, name: str, body: Manifest, *, create: bool) -> None:
+    async def _put(self, key: Key, name: str, body: Manifest, *, create: bool) -> None:
         try:
             poller = await self._containers.agent_pools.begin_create_or_update(
                 self.config.resource_group, self.config.cluster, name, body
@@ -414,7 +414,7 @@ class AksProvisioner:
         )
         self._track(key, _Operation(kind="put", pool=name), poller)
 
-    async def _delete(self, key: WorkspaceKey, name: str) -> None:
+    async def _delete(self, key: Key, name: str) -> None:
         try:
             poller = await self._containers.agent_pools.begin_delete(
                 self.config.resource_group, self.config.cluster, name
@@ -429,16 +429,14 @@ class AksProvisioner:
         self._log.info("aks.pool.delete", pool=name, workspace=str(key))
         self._track(key, _Operation(kind="delete", pool=name), poller)
 
-    def _track(self, key: WorkspaceKey, op: _Operation, poller: Any) -> None:
+    def _track(self, key: Key, op: _Operation, poller: Any) -> None:
         self._start_task(key, op, self._poll(key, op, poller))
 
-    def _start_task(
-        self, key: WorkspaceKey, op: _Operation, work: Coroutine[Any, Any, None]
-    ) -> None:
+    def _start_task(self, key: Key, op: _Operation, work: Coroutine[Any, Any, None]) -> None:
         op.task = asyncio.get_running_loop().create_task(work, name=f"aks-{op.kind}-{op.pool}")
         self._ops[key] = op
 
-    async def _wait_idle(self, key: WorkspaceKey, op: _Operation) -> None:
+    async def _wait_idle(self, key: Key, op: _Operation) -> None:
         """Poll the pool (GET) until no operation runs on it, then apply the pending wish."""
         name = op.pool
         try:
@@ -456,7 +454,7 @@ class AksProvisioner:
             op.finished = True
         await self._follow_up(key)
 
-    async def _poll(self, key: WorkspaceKey, op: _Operation, poller: Any) -> None:
+    async def _poll(self, key: Key, op: _Operation, poller: Any) -> None:
         try:
             await poller.result()
         except asyncio.CancelledError:
@@ -480,7 +478,7 @@ class AksProvisioner:
                 self._deleting_since.pop(key, None)
         await self._follow_up(key)
 
-    async def _follow_up(self, key: WorkspaceKey) -> None:
+    async def _follow_up(self, key: Key) -> None:
         """Apply the pool asked for while the operation ran (unless a newer call did)."""
         if key not in self._pending:
             return

@@ -1,4 +1,5 @@
-"""The engine: what makes Workspaces run. A thin loop around the pure core.
+"""The engine: what makes Workspaces (and every other registered kind) run. A thin loop around
+the pure core.
 
     from kaito_backends.engine import Controller
     from kaito_backends.fake import FakeCluster
@@ -13,8 +14,11 @@
   delete, status, events; time-boxed deletion). The planner is injectable.
 - `WorkQueue` and its rate limiters: client-go's work queue semantics.
 - `retrying`: retries `Transient` backend errors, keeping the backend's protocol.
-- `CacheObserver` / `ListObserver`: the `Observed` snapshot of one Workspace.
+- `CacheObserver` / `ListObserver`: the `Observed` snapshot of one object.
 - `ReconcileResult`, `Settled`, `workspace_state`: what reconciles and runs end with.
+
+Every part serves the kinds of a `kaito_core.kinds.Registry` (``registry=``; default: Workspace),
+keyed by `kaito_backends.objects.Key` (kind, namespace, name).
 - `EventRecorder`, `EngineMetrics`, `configure_logging`: Events, Prometheus metrics, logs.
 
 See ``docs/engine.md`` (how it works) and ``docs/embedding.md`` (using the pieces yourself).

@@ -1,19 +1,25 @@
-"""The loop: informers feed a work queue; N async workers reconcile one Workspace key each.
+"""The loop: informers feed one work queue; N async workers reconcile one key each.
 
-- Informers (`kaito_backends.engine.informers`) watch Workspaces and everything a Workspace
-  owns or reads; each change maps to the Workspace keys it concerns (owner references,
-  workspace labels, the ConfigMaps and Secrets a spec names, bring-your-own Nodes by selector)
-  and those keys are added to the `WorkQueue`. A Workspace's own status writes do not enqueue it
-  (controller-runtime's GenerationChangedPredicate, widened to metadata the engine reads).
+One controller serves every kind of its `kaito_core.kinds.Registry` (default: Workspace). Keys
+are `Key(kind, namespace, name)`; the workers, the queue, the rate limiters and the informers
+are shared, so a kind built from another (an InferenceSet's Workspaces) settles in one loop.
+
+- Informers (`kaito_backends.engine.informers`, built by the `CacheObserver`) watch every
+  registered kind and everything those kinds own or read; each change maps to the keys it
+  concerns (owner references and owner labels: `kaito_backends.kinds.owner_keys`; the kinds'
+  `kaito_backends.kinds.Watch`es: the ConfigMaps and Secrets a Workspace names, bring-your-own
+  Nodes by selector) and those keys are added to the `WorkQueue`. An object's own status
+  writes do not enqueue it (controller-runtime's GenerationChangedPredicate, widened to
+  metadata the engine reads); they do enqueue the objects that own it.
 - ``workers`` tasks take keys (never the same key twice at once) and run `Reconciler.reconcile`.
   The result decides what happens next: ``requeue_after`` adds the key back later; success
   forgets its backoff; a `SpecError` waits for the spec to change (or a resync); `Conflict` and
   `Transient` (after `retrying` gave up) back off per key, at least the server's Retry-After;
-  any other exception is logged and backs off too. One Workspace's failure never stops a worker.
+  any other exception is logged and backs off too. One object's failure never stops a worker.
 - `Controller.run` runs forever on a real clock (with a periodic resync).
   `Controller.run_until_settled` runs on a `VirtualClock`: it drains the queue until nothing is
   left to do, then advances virtual time to the next timer (fake-cluster progress, delayed
-  keys), and repeats until every Workspace is terminal (``Succeeded`` or ``Failed``; being
+  keys), and repeats until every object is terminal (``Succeeded`` or ``Failed``; being
   deleted is not terminal) or the virtual timeout passes.
 """
 
@@ -32,20 +38,18 @@ from kaito_backends.engine.events import EventRecorder, RecordedEvent
 from kaito_backends.engine.informers import Informer, pause
 from kaito_backends.engine.logs import engine_logger
 from kaito_backends.engine.metrics import EngineMetrics
-from kaito_backends.engine.observer import (
-    WORKSPACE,
-    WORKSPACE_INDEXERS,
-    CacheObserver,
-    selector_labels,
-    workspace_keys_of,
-)
+from kaito_backends.engine.observer import CacheObserver
 from kaito_backends.engine.queue import WorkQueue
 from kaito_backends.engine.reconciler import Planner, Reconciler
 from kaito_backends.engine.results import TERMINAL_STATES, ReconcileResult, Settled
 from kaito_backends.engine.retry import RetryPolicy, retrying
+from kaito_backends.engine.routing import route
 from kaito_backends.errors import BackendError, Conflict, Transient
-from kaito_backends.objects import Manifest, WorkspaceKey
+from kaito_backends.kinds import KindHooks
+from kaito_backends.objects import Key, Manifest
 from kaito_backends.protocols import ClusterClient, NodeProvisioner
+from kaito_core.kinds import Registry
+from kaito_core.registry import default_registry
 
 __all__ = ["TERMINAL_STATES", "Controller", "Settled"]
 
@@ -55,21 +59,6 @@ _DEFAULT_RETRY = RetryPolicy()
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta: Mapping[str, Any] = obj.get("metadata") or {}
     return meta
-
-
-def _workspace_changed(new: Manifest, old: Manifest | None) -> bool:
-    """Whether a Workspace update is one the engine must react to (not its own status write)."""
-    if old is None:
-        return True
-    a, b = _meta(new), _meta(old)
-    return (
-        a.get("generation") != b.get("generation")
-        or a.get("deletionTimestamp") != b.get("deletionTimestamp")
-        or a.get("finalizers") != b.get("finalizers")
-        or a.get("labels") != b.get("labels")
-        or a.get("annotations") != b.get("annotations")
-        or a.get("uid") != b.get("uid")
-    )
 
 
 class _RetryClock:
@@ -94,7 +83,13 @@ class _RetryClock:
 
 
 class Controller:
-    """The Workspace controller (see the module docstring). Use as ``async with``."""
+    """The controller of every registered kind (see the module docstring). Use as
+    ``async with``.
+
+    ``registry`` (default `default_registry`) and ``hooks`` (default
+    `kaito_backends.kinds.DEFAULT_HOOKS`) say which kinds it reconciles and how; ``planner``
+    replaces the planner of the registry's first kind, ``planners`` those of any kind by name.
+    """
 
     def __init__(
         self,
@@ -105,6 +100,9 @@ class Controller:
         planner: Planner | None = None,
         catalog: Any = None,
         settings: Any = None,
+        registry: Registry | None = None,
+        hooks: Mapping[str, KindHooks] | None = None,
+        planners: Mapping[str, Planner] | None = None,
         workers: int = 4,
         resync_period: float | None = 600.0,
         retry_policy: RetryPolicy | None = _DEFAULT_RETRY,
@@ -117,31 +115,28 @@ class Controller:
         log: Any = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
-        if planner is None or catalog is None or settings is None:
-            from kaito_core.plan import PlanSettings, plan
+        if catalog is None or settings is None:
+            from kaito_core.plan import PlanSettings
             from kaito_presets import default_catalog
 
-            planner = planner or plan
             catalog = catalog if catalog is not None else default_catalog()
             settings = (
                 settings if settings is not None else PlanSettings(provisioner=provisioner.name)
             )
+        self.registry = registry if registry is not None else default_registry()
         self.log = log if log is not None else engine_logger()
         self.metrics = metrics or EngineMetrics()
+        for spec in self.registry:
+            self.metrics.gauge(spec.plural, spec.kind)  # every series exists from the start
         if retry_policy is not None:
             waits = _RetryClock(self)
             client = retrying(client, policy=retry_policy, clock=waits)
             provisioner = retrying(provisioner, policy=retry_policy, clock=waits)
         self.client = client
         self.provisioner = provisioner
-        self.queue: WorkQueue[WorkspaceKey] = WorkQueue(clock=self.clock)
-        self.observer = CacheObserver(client, provisioner, clock=self.clock)
-        self.workspaces = Informer(
-            client,
-            WORKSPACE.api_version,
-            WORKSPACE.kind,
-            clock=self.clock,
-            indexers=WORKSPACE_INDEXERS,
+        self.queue: WorkQueue[Key] = WorkQueue(clock=self.clock)
+        self.observer = CacheObserver(
+            client, provisioner, clock=self.clock, registry=self.registry, hooks=hooks
         )
         self.recorder = EventRecorder(
             client,
@@ -155,11 +150,13 @@ class Controller:
             provisioner,
             observer=self.observer,
             planner=planner,
+            planners=planners,
             catalog=catalog,
             settings=settings,
             clock=self.clock,
+            registry=self.registry,
             recorder=self.recorder,
-            cache=self._cached_workspace,
+            cache=self._cached,
             field_manager=field_manager,
             finalizer_timeout=finalizer_timeout,
             failure_grace=failure_grace,
@@ -167,7 +164,7 @@ class Controller:
         )
         self.n_workers = max(1, workers)
         self.resync_period = resync_period
-        self.results: dict[WorkspaceKey, ReconcileResult] = {}
+        self.results: dict[Key, ReconcileResult] = {}
         self._states: Counter[str] = Counter()
         self.reconciles = 0
         self.errors = 0
@@ -179,79 +176,29 @@ class Controller:
     # -- informer wiring -------------------------------------------------------------------------
     @property
     def informers(self) -> list[Informer]:
-        """Every informer, the Workspace one first."""
-        return [self.workspaces, *self.observer.informers()]
+        """Every informer, the registered kinds' first (in registry order)."""
+        return self.observer.informers()
 
     def informer(self, kind: str) -> Informer:
         """The informer of a kind (``Workspace``, ``Pod``, ``Node``, ``StatefulSet``, ...)."""
-        for informer in self.informers:
-            if informer.kind == kind:
-                return informer
-        raise KeyError(kind)
+        found = self.observer.informer(kind)
+        if found is None:
+            raise KeyError(kind)
+        return found
 
     def _wire(self) -> None:
-        self.workspaces.add_handler(self._on_workspace)
-        for informer in self.observer.informers():
-            if informer.kind == "ConfigMap":
-                informer.add_handler(self._on_config_map)
-            elif informer.kind == "Secret":
-                informer.add_handler(self._on_secret)
-            elif informer.kind == "Node":
-                informer.add_handler(self._on_node)
-            else:
-                informer.add_handler(self._on_owned)
-
-    def _on_workspace(self, change: str, obj: Manifest, old: Manifest | None) -> None:
-        meta = _meta(obj)
-        key = WorkspaceKey(str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
-        if change == "DELETED":
-            self.reconciler.forget(key)
-            self._set_result(key, None)
-            self.queue.add(key)  # a final pass that sees it gone (and forgets its backoff)
-        elif change == "ADDED" or _workspace_changed(obj, old):
-            self.queue.add(key)
-
-    def _on_owned(self, change: str, obj: Manifest, old: Manifest | None) -> None:
-        for key in workspace_keys_of(obj):
-            self.queue.add(key)
-
-    def _on_config_map(self, change: str, obj: Manifest, old: Manifest | None) -> None:
-        self._on_owned(change, obj, old)
-        meta = _meta(obj)
-        ref = (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
-        for ws in self.workspaces.by_index("config", ref):
-            self._add_manifest(ws)
-
-    def _on_secret(self, change: str, obj: Manifest, old: Manifest | None) -> None:
-        if change == "MODIFIED":
-            return  # only existence is read: contents never matter
-        namespace = str(_meta(obj).get("namespace") or "default")
-        for ws in self.workspaces.by_index("namespace", namespace):
-            self._add_manifest(ws)
-
-    def _on_node(self, change: str, obj: Manifest, old: Manifest | None) -> None:
-        keys = workspace_keys_of(obj)
-        for key in keys:
-            self.queue.add(key)
-        if keys:
-            return
-        labels = _meta(obj).get("labels") or {}
-        for ws in self.workspaces.by_index("byo", "byo"):
-            selector = selector_labels(ws)
-            if all(labels.get(k) == v for k, v in selector.items()):
-                self._add_manifest(ws)
-
-    def _add_manifest(self, ws: Manifest) -> None:
-        meta = _meta(ws)
-        self.queue.add(
-            WorkspaceKey(str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
+        route(
+            self.observer,
+            self.queue,
+            on_deleted=lambda key: (self.reconciler.forget(key), self._set_result(key, None)),
         )
 
-    def _cached_workspace(self, key: WorkspaceKey) -> Manifest | None:
-        return self.workspaces.get(key.namespace, key.name)
+    def _cached(self, key: Key) -> Manifest | None:
+        informer = self.observer.kinds.get(key.kind)
+        return informer.get(key.namespace, key.name) if informer is not None else None
 
     # -- results ---------------------------------------------------------------------------------
-    def _set_result(self, key: WorkspaceKey, result: ReconcileResult | None) -> None:
+    def _set_result(self, key: Key, result: ReconcileResult | None) -> None:
         previous = self.results.get(key)
         old_state = previous.state if previous is not None else None
         if previous is not None:
@@ -263,17 +210,24 @@ class Controller:
             self.results[key] = result.slim()
             self._states[result.state] += 1
             new_state = result.state
-        self.metrics.workspace_moved(old_state, new_state)
+        spec = self.registry.get(key.kind)
+        if spec is not None:
+            self.metrics.moved(spec.plural, spec.kind, old_state, new_state)
 
     def states(self) -> dict[str, int]:
-        """How many Workspaces are in each state (by their last reconcile)."""
+        """How many objects are in each state (by their last reconcile), all kinds together."""
         return {state: n for state, n in self._states.items() if n > 0}
 
     # -- one key ---------------------------------------------------------------------------------
-    async def process(self, key: WorkspaceKey) -> ReconcileResult | None:
-        """Reconcile ``key`` once and schedule what comes next (the queue's ``done`` excepted)."""
+    async def process(self, key: Key) -> ReconcileResult | None:
+        """Reconcile ``key`` once and schedule what comes next (the queue's ``done`` excepted).
+
+        Log lines are bound with the key under the kind's singular name
+        (``workspace=default/phi``) and a ``reconcile_id``."""
         rid = f"{next(self._ids):06x}"
-        log = self.log.bind(workspace=str(key), reconcile_id=rid)
+        spec = self.registry.get(key.kind)
+        singular = spec.singular if spec is not None else key.kind.lower()
+        log = self.log.bind(**{singular: str(key)}, reconcile_id=rid)
         started = time.perf_counter()
         self.reconciles += 1
         try:
@@ -365,7 +319,8 @@ class Controller:
         await self._wait_synced()
         for i in range(self.n_workers):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"worker-{i}"))
-        self.log.info("controller.started", workers=self.n_workers, workspaces=len(self.workspaces))
+        counts = {spec.plural: len(self.observer.kinds[spec.kind]) for spec in self.registry}
+        self.log.info("controller.started", workers=self.n_workers, **counts)
 
     async def _wait_synced(self) -> None:
         """Wait for every informer's first list. On a `VirtualClock` an informer backing off
@@ -398,9 +353,17 @@ class Controller:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def _keys(self) -> list[Key]:
+        """Every cached object of every registered kind (registry order, then by name)."""
+        return [
+            Key(kind, ns or "default", name)
+            for kind, informer in self.observer.kinds.items()
+            for ns, name in sorted(informer.objects)
+        ]
+
     def resync(self) -> int:
-        """Add every cached Workspace to the queue (a periodic resync); returns how many."""
-        keys = [WorkspaceKey(ns or "default", name) for ns, name in sorted(self.workspaces.objects)]
+        """Add every cached object to the queue (a periodic resync); returns how many."""
+        keys = self._keys()
         self.queue.add_all(keys)
         return len(keys)
 
@@ -412,7 +375,7 @@ class Controller:
                 await pause(self.clock, self.resync_period or 3600.0)
                 if self.resync_period:
                     n = self.resync()
-                    self.log.debug("controller.resync", workspaces=n)
+                    self.log.debug("controller.resync", objects=n)
         finally:
             await self.stop()
 
@@ -434,21 +397,23 @@ class Controller:
                 last = now
 
     def terminal(self) -> bool:
-        """Every cached Workspace's last result is terminal and nothing is queued for it."""
+        """Every cached object's last result is terminal and nothing is queued for it."""
         queue = self.queue
-        for ns, name in self.workspaces.objects:
-            key = WorkspaceKey(ns or "default", name)
-            result = self.results.get(key)
-            if result is None or result.state not in TERMINAL_STATES:
-                return False
-            if queue.is_dirty(key) or queue.is_processing(key):
-                return False
+        results = self.results
+        for kind, informer in self.observer.kinds.items():
+            for ns, name in informer.objects:
+                key = Key(kind, ns or "default", name)
+                result = results.get(key)
+                if result is None or result.state not in TERMINAL_STATES:
+                    return False
+                if queue.is_dirty(key) or queue.is_processing(key):
+                    return False
         return True
 
     async def run_until_settled(
         self, timeout_virtual_seconds: float = 3600.0, *, on_step: Callable[[], None] | None = None
     ) -> Settled:
-        """Process, then jump virtual time to the next timer, until all Workspaces are terminal.
+        """Process, then jump virtual time to the next timer, until all objects are terminal.
 
         Requires a `VirtualClock`. Starts the controller if it is not running (it keeps running
         afterwards: call `stop` or use ``async with``). ``on_step`` runs after each quiet point.

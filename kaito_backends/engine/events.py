@@ -1,12 +1,15 @@
-"""Kubernetes ``core/v1`` Events on a Workspace's key transitions, deduplicated by count.
+"""Kubernetes ``core/v1`` Events on an object's key transitions, deduplicated by count.
 
-Like client-go's event correlator, an Event that repeats (same Workspace, type, reason and
+Events are recorded on objects of any registered kind (a Workspace, ...): the involved object
+and owner are the manifest's own apiVersion, kind, name and uid.
+
+Like client-go's event correlator, an Event that repeats (same object, type, reason and
 message) is not written again as a new object: the existing one gets ``count + 1`` and a new
 ``lastTimestamp``, which is what ``kubectl describe`` shows as ``(x3 over 5m)``. Names are
-deterministic (``<workspace>.<16 hex of uid, type, reason, message>``), so an engine that
+deterministic (``<name>.<16 hex of uid, type, reason, message>``), so an engine that
 restarts continues the count it finds in the cluster instead of starting a second Event.
 
-Events carry a (non-controller) owner reference to their Workspace: deleting the Workspace
+Events carry a (non-controller) owner reference to their object: deleting the object
 garbage-collects them, as it does every other child.
 
 Recording never fails a reconcile: an Event that cannot be written is dropped with a warning in
@@ -24,7 +27,7 @@ import attrs
 
 from kaito_backends.clock import Clock, rfc3339
 from kaito_backends.errors import AlreadyExists, BackendError, NotFound
-from kaito_backends.objects import Manifest, ObjectRef, WorkspaceKey
+from kaito_backends.objects import Key, Manifest, ObjectRef
 from kaito_backends.protocols import ClusterClient
 
 __all__ = ["COMPONENT", "EventRecorder", "RecordedEvent", "event_name"]
@@ -34,9 +37,9 @@ COMPONENT = "kaito-workspace-controller"
 
 @attrs.frozen(kw_only=True)
 class RecordedEvent:
-    """An Event as the recorder saw it: which Workspace, what, and its count so far."""
+    """An Event as the recorder saw it: which object, what, and its count so far."""
 
-    key: WorkspaceKey
+    key: Key
     type: str
     reason: str
     message: str
@@ -47,10 +50,10 @@ class RecordedEvent:
 Sink = Callable[[RecordedEvent], None]
 
 
-def event_name(workspace: str, uid: str, type_: str, reason: str, message: str) -> str:
-    """``<workspace>.<16 hex>``: one name per (Workspace incarnation, type, reason, message)."""
+def event_name(name: str, uid: str, type_: str, reason: str, message: str) -> str:
+    """``<name>.<16 hex>``: one name per (object incarnation, type, reason, message)."""
     digest = hashlib.sha256(f"{uid}\x00{type_}\x00{reason}\x00{message}".encode()).hexdigest()
-    return f"{workspace[:236]}.{digest[:16]}"
+    return f"{name[:236]}.{digest[:16]}"
 
 
 class EventRecorder:
@@ -73,8 +76,8 @@ class EventRecorder:
         self.on_error = on_error
         #: False: only the sinks see Events (nothing is written to the cluster)
         self.write = write
-        # (namespace, event name) -> (count, firstTimestamp)
-        self._counts: dict[tuple[str, str], tuple[int, str]] = {}
+        # (kind, namespace, event name) -> (count, firstTimestamp)
+        self._counts: dict[tuple[str, str, str], tuple[int, str]] = {}
         #: Events written (created or counted up)
         self.writes = 0
 
@@ -82,24 +85,25 @@ class EventRecorder:
         self.sinks.append(sink)
 
     async def record(
-        self, workspace: Mapping[str, Any], type_: str, reason: str, message: str
+        self, obj: Mapping[str, Any], type_: str, reason: str, message: str
     ) -> RecordedEvent:
-        """Record one Event on ``workspace`` (its manifest: name, namespace, uid are read)."""
-        meta = workspace.get("metadata") or {}
+        """Record one Event on ``obj`` (its manifest: kind, name, namespace, uid are read)."""
+        meta = obj.get("metadata") or {}
+        kind = str(obj.get("kind") or "")
         namespace = str(meta.get("namespace") or "default")
         name = str(meta.get("name") or "")
         uid = str(meta.get("uid") or "")
         now = rfc3339(self.clock.now())
         ev_name = event_name(name, uid, type_, reason, message)
-        seen, first = self._counts.get((namespace, ev_name), (0, now))
+        seen, first = self._counts.get((kind, namespace, ev_name), (0, now))
         count = seen + 1
         if self.write:
             count, first = await self._write(
-                workspace, namespace, ev_name, (type_, reason, message), count, first, now
+                obj, namespace, ev_name, (type_, reason, message), count, first, now
             )
-        self._counts[(namespace, ev_name)] = (count, first)
+        self._counts[(kind, namespace, ev_name)] = (count, first)
         recorded = RecordedEvent(
-            key=WorkspaceKey(namespace, name),
+            key=Key(kind, namespace, name),
             type=type_,
             reason=reason,
             message=message,
@@ -110,17 +114,19 @@ class EventRecorder:
             sink(recorded)
         return recorded
 
-    def forget(self, key: WorkspaceKey) -> None:
-        """Drop the cached counts of a Workspace that is gone."""
+    def forget(self, key: Key) -> None:
+        """Drop the cached counts of an object that is gone."""
         prefix = f"{key.name[:236]}."
         for cached in [
-            k for k in self._counts if k[0] == key.namespace and k[1].startswith(prefix)
+            k
+            for k in self._counts
+            if k[0] == key.kind and k[1] == key.namespace and k[2].startswith(prefix)
         ]:
             del self._counts[cached]
 
     async def _write(
         self,
-        workspace: Mapping[str, Any],
+        obj: Mapping[str, Any],
         namespace: str,
         ev_name: str,
         what: tuple[str, str, str],
@@ -132,7 +138,7 @@ class EventRecorder:
             if count == 1:
                 try:
                     await self.client.create(
-                        self._manifest(workspace, namespace, ev_name, what, 1, first, now)
+                        self._manifest(obj, namespace, ev_name, what, 1, first, now)
                     )
                     self.writes += 1
                     return 1, first
@@ -140,11 +146,11 @@ class EventRecorder:
                     existing = await self.client.get(ObjectRef("v1", "Event", ev_name, namespace))
                     count = int(existing.get("count") or 1) + 1
                     first = str(existing.get("firstTimestamp") or first)
-            obj = self._manifest(workspace, namespace, ev_name, what, count, first, now)
-            await self.client.apply(obj, field_manager=self.component)
+            event = self._manifest(obj, namespace, ev_name, what, count, first, now)
+            await self.client.apply(event, field_manager=self.component)
             self.writes += 1
         except NotFound:
-            pass  # the namespace or the Workspace went away: nothing to tell
+            pass  # the namespace or the object went away: nothing to tell
         except BackendError as error:
             if self.on_error is not None:
                 self.on_error(error)
@@ -152,7 +158,7 @@ class EventRecorder:
 
     def _manifest(
         self,
-        workspace: Mapping[str, Any],
+        obj: Mapping[str, Any],
         namespace: str,
         ev_name: str,
         what: tuple[str, str, str],
@@ -161,10 +167,10 @@ class EventRecorder:
         last: str,
     ) -> Manifest:
         type_, reason, message = what
-        meta = workspace.get("metadata") or {}
+        meta = obj.get("metadata") or {}
         involved: dict[str, Any] = {
-            "apiVersion": workspace.get("apiVersion", "kaito.sh/v1beta1"),
-            "kind": "Workspace",
+            "apiVersion": obj.get("apiVersion", ""),
+            "kind": obj.get("kind", ""),
             "name": meta.get("name", ""),
             "namespace": namespace,
         }
@@ -173,8 +179,8 @@ class EventRecorder:
             involved["uid"] = meta["uid"]
             owner = [
                 {
-                    "apiVersion": workspace.get("apiVersion", "kaito.sh/v1beta1"),
-                    "kind": "Workspace",
+                    "apiVersion": obj.get("apiVersion", ""),
+                    "kind": obj.get("kind", ""),
                     "name": meta.get("name", ""),
                     "uid": meta["uid"],
                 }

@@ -1,28 +1,28 @@
-"""What the reconciler remembers between passes over one Workspace. Nothing here is a source of
+"""What the reconciler remembers between passes over one object. Nothing here is a source of
 truth: forgetting all of it (an engine restart) only costs extra work.
 
-- **Parsed Workspaces**, by uid and ``resourceVersion``: a manifest is parsed once per version.
-- **Our own writes** (read-your-writes): after we update a Workspace (finalizer, status), the
+- **Parsed objects**, by uid and ``resourceVersion``: a manifest is parsed once per version
+  (with its kind's ``parse``).
+- **Our own writes** (read-your-writes): after we update an object (finalizer, status), the
   informer cache still holds the version we replaced until the watch delivers ours. Reading the
   stale copy would plan from an old status and write it again against an old
   ``resourceVersion`` (a `Conflict`). `ReconcileMemory.read` returns our write instead, until
   the cache has moved past the versions it replaced.
-- **The inputs of the last plan** (`fingerprint`: the Workspace and every observed object, by
+- **The inputs of the last plan** (`fingerprint`: the object and every observed object, by
   uid and ``resourceVersion``). When a pass sees exactly those inputs again, the plan would be
   the same and nothing would be written: `ReconcileMemory.recall` returns the last result
-  instead of planning. This is what makes a resync of converged Workspaces cheap.
+  instead of planning. This is what makes a resync of converged objects cheap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from kaito_backends.engine.results import ReconcileResult
-from kaito_backends.objects import Manifest, WorkspaceKey
-from kaito_core.api import Workspace, WorkspaceStatus
+from kaito_backends.objects import Key, Manifest
 from kaito_core.observed import Observed
 
 __all__ = ["ReconcileMemory", "fingerprint", "version_of"]
@@ -57,25 +57,29 @@ def fingerprint(manifest: Mapping[str, Any], observed: Observed) -> Fingerprint:
     )
 
 
-def _key_of(obj: Mapping[str, Any]) -> WorkspaceKey:
+def _key_of(obj: Mapping[str, Any]) -> Key:
     meta = _meta(obj)
-    return WorkspaceKey(str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
+    return Key(
+        str(obj.get("kind") or ""),
+        str(meta.get("namespace") or "default"),
+        str(meta.get("name") or ""),
+    )
 
 
 class ReconcileMemory:
-    """Per-Workspace memory of one reconciler (see the module docstring)."""
+    """Per-object memory of one reconciler (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._parsed: dict[WorkspaceKey, tuple[str, str, Workspace]] = {}
+        self._parsed: dict[Key, tuple[str, str, Any]] = {}
         #: (the versions our writes replaced, the object as our last write stored it)
-        self._written: dict[WorkspaceKey, tuple[frozenset[str], Manifest]] = {}
-        self._last_plan: dict[WorkspaceKey, tuple[Fingerprint, ReconcileResult]] = {}
+        self._written: dict[Key, tuple[frozenset[str], Manifest]] = {}
+        self._last_plan: dict[Key, tuple[Fingerprint, ReconcileResult]] = {}
         #: passes that reused the last result instead of planning
         self.hits = 0
 
     # -- read your writes ------------------------------------------------------------------------
-    def read(self, key: WorkspaceKey, cached: Manifest | None) -> Manifest | None:
-        """The Workspace to work from: the cached one, or our own newer write of it."""
+    def read(self, key: Key, cached: Manifest | None) -> Manifest | None:
+        """The object to work from: the cached one, or our own newer write of it."""
         written = self._written.get(key)
         if written is None or cached is None:
             return cached
@@ -94,33 +98,30 @@ class ReconcileMemory:
         self._written[key] = (replaced, after)
 
     # -- parsing ---------------------------------------------------------------------------------
-    def workspace(self, key: WorkspaceKey, manifest: Manifest) -> Workspace:
-        """The parsed Workspace; raises `kaito_core.api.ManifestError`."""
+    def parsed(self, key: Key, manifest: Manifest, parse: Callable[[Manifest], Any]) -> Any:
+        """The object as its kind's ``parse`` reads it; raises `kaito_core.api.ManifestError`."""
         meta = _meta(manifest)
         uid, rv = str(meta.get("uid") or ""), version_of(manifest)
         cached = self._parsed.get(key)
         if cached is not None and cached[0] == uid and cached[1] == rv and rv:
             return cached[2]
-        workspace = Workspace.from_manifest(manifest)
-        self._parsed[key] = (uid, rv, workspace)
-        return workspace
+        obj = parse(manifest)
+        self._parsed[key] = (uid, rv, obj)
+        return obj
 
-    def status_written(
-        self, workspace: Workspace, status: WorkspaceStatus, stored: Manifest
-    ) -> None:
-        """Our status write stored ``stored``: it parses as ``workspace`` with ``status``."""
+    def status_written(self, obj: Any, status: Any, stored: Manifest) -> None:
+        """Our status write stored ``stored``: it parses as ``obj`` with ``status`` (parsed
+        objects are attrs classes with ``metadata`` and ``status``)."""
         rv = version_of(stored)
         if not rv:
             return
         parsed = attrs.evolve(
-            workspace,
-            status=status,
-            metadata=attrs.evolve(workspace.metadata, resource_version=rv),
+            obj, status=status, metadata=attrs.evolve(obj.metadata, resource_version=rv)
         )
         self._parsed[_key_of(stored)] = (str(_meta(stored).get("uid") or ""), rv, parsed)
 
     # -- the last plan ---------------------------------------------------------------------------
-    def recall(self, key: WorkspaceKey, inputs: Fingerprint) -> ReconcileResult | None:
+    def recall(self, key: Key, inputs: Fingerprint) -> ReconcileResult | None:
         """The last result, when it was planned from exactly these inputs."""
         last = self._last_plan.get(key)
         if last is None or last[0] != inputs:
@@ -129,11 +130,11 @@ class ReconcileMemory:
         self.hits += 1
         return last[1]
 
-    def remember(self, key: WorkspaceKey, inputs: Fingerprint, result: ReconcileResult) -> None:
+    def remember(self, key: Key, inputs: Fingerprint, result: ReconcileResult) -> None:
         self._last_plan[key] = (inputs, result.slim())
 
-    def forget(self, key: WorkspaceKey) -> None:
-        """Drop everything about a Workspace that is gone."""
+    def forget(self, key: Key) -> None:
+        """Drop everything about an object that is gone."""
         self._parsed.pop(key, None)
         self._written.pop(key, None)
         self._last_plan.pop(key, None)

@@ -12,8 +12,9 @@ caller serves ``metrics.registry`` there. Names follow controller-runtime's wher
 ``kaito_workqueue_depth``                gauge      keys ready in the work queue
 ``kaito_workqueue_adds_total``           counter    keys added (after dedup)
 ``kaito_workqueue_retries_total``        counter    rate-limited re-adds
-``kaito_workspaces{state}``              gauge      Workspaces by state (``Succeeded``, ``Failed``,
-                                                    ``Pending``, ``Deleting``, ...)
+``kaito_<plural>{state}``                gauge      objects of each registered kind by state:
+                                                    ``kaito_workspaces{state}`` (``Succeeded``,
+                                                    ``Failed``, ``Pending``, ``Deleting``, ...)
 ``kaito_writes_total{verb}``             counter    writes the engine issued (create, apply, ...)
 ======================================  =========  =============================================
 
@@ -70,9 +71,6 @@ class EngineMetrics:
         self.queue_retries = PromCounter(
             "workqueue_retries", "Rate-limited re-adds.", namespace=ns, registry=self.registry
         )
-        self.workspaces = Gauge(
-            "workspaces", "Workspaces, by state.", ["state"], namespace=ns, registry=self.registry
-        )
         self.writes = PromCounter(
             "writes",
             "Writes the engine issued, by verb.",
@@ -83,6 +81,9 @@ class EngineMetrics:
         # pre-create the labelled children so every series exists from the start (and is cheap)
         self._results = {r: self.reconciles.labels(result=r) for r in RESULTS}
         self._writes: dict[str, PromCounter] = {}
+        self._namespace = ns
+        #: ``kaito_<plural>{state}`` gauges, by plural (made when a kind first moves)
+        self.states: dict[str, Gauge] = {}
         self._queue_adds_seen = 0
 
     def reconciled(self, result: str, seconds: float) -> None:
@@ -112,20 +113,35 @@ class EngineMetrics:
     def retried(self) -> None:
         self.queue_retries.inc()
 
-    def workspace_moved(self, old: str | None, new: str | None) -> None:
-        """One Workspace changed state (None: it appeared / it is gone)."""
+    def gauge(self, plural: str, kind: str) -> Gauge:
+        """The ``kaito_<plural>{state}`` gauge of a kind (``kaito_workspaces``)."""
+        gauge = self.states.get(plural)
+        if gauge is None:
+            gauge = self.states[plural] = Gauge(
+                plural,
+                f"{kind}s, by state.",
+                ["state"],
+                namespace=self._namespace,
+                registry=self.registry,
+            )
+        return gauge
+
+    def moved(self, plural: str, kind: str, old: str | None, new: str | None) -> None:
+        """One object of a kind changed state (None: it appeared / it is gone)."""
         if old == new:
             return
+        gauge = self.gauge(plural, kind)
         if old is not None:
-            self.workspaces.labels(state=old).dec()
+            gauge.labels(state=old).dec()
         if new is not None:
-            self.workspaces.labels(state=new).inc()
+            gauge.labels(state=new).inc()
 
-    def set_workspaces(self, states: Mapping[str, int]) -> None:
-        """Replace the per-state Workspace counts."""
-        self.workspaces.clear()
+    def set_states(self, plural: str, kind: str, states: Mapping[str, int]) -> None:
+        """Replace the per-state counts of a kind."""
+        gauge = self.gauge(plural, kind)
+        gauge.clear()
         for state, n in sorted(Counter(states).items()):
-            self.workspaces.labels(state=state).set(n)
+            gauge.labels(state=state).set(n)
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float:
         """The current value of a sample (``kaito_reconcile_total``), 0.0 when absent."""

@@ -1,21 +1,20 @@
-"""Building the `Observed` snapshot of one Workspace, from informer caches or from list calls.
+"""Building the `Observed` snapshot of one object of a registered kind, from caches or lists.
 
-What belongs to a Workspace ``<ns>/<name>`` (`workspace_keys_of` maps any object back):
+What belongs to an object (`kaito_backends.kinds.owner_keys` maps any object back to its keys):
 
-- children (StatefulSet, Service, ConfigMap, Job, ControllerRevision, a legacy Deployment):
-  a controller ownerReference to the Workspace, or the label ``kaito.sh/workspace=<name>``
-  (ControllerRevisions: ``workspace.kaito.io/name``) in its namespace;
-- Pods labelled ``kaito.sh/workspace=<name>`` in its namespace;
-- NodeClaims: whatever the node provisioner's ``observe(key)`` reports;
-- Nodes labelled ``kaito.sh/workspace``/``kaito.sh/workspacenamespace`` (or Karpenter's
-  ``karpenter.kaito.sh/workspace-name``/``-namespace``), plus Nodes matching the Workspace's
-  ``labelSelector.matchLabels`` without KAITO's reserved keys (bring-your-own nodes);
-- the ConfigMaps its spec names (``inference.config``, ``tuning.config``), by name;
-- the names of the Secrets in its namespace (read as metadata only: their contents are never
-  fetched).
+- its children, of the kinds its `KindSpec` ``owns``: an ownerReference to it, or one of the
+  kind's owner labels (a Workspace's StatefulSet, Services, ConfigMaps, Job, ControllerRevisions,
+  a legacy Deployment; an InferenceSet's Workspaces);
+- Pods and Nodes carrying its owner labels (``kaito.sh/workspace``/``-namespace``, Karpenter's
+  ``karpenter.kaito.sh/workspace-name``/``-namespace``) or an owner reference;
+- NodeClaims, for kinds that make them: whatever the node provisioner's ``observe(key)`` reports;
+- whatever its `kaito_backends.kinds.KindHooks` ``related`` hook adds (a Workspace: the
+  ConfigMaps its spec names, the names of its namespace's Secrets, read as metadata only: their
+  contents are never fetched, and bring-your-own Nodes).
 
 `CacheObserver` reads informers (what the controller uses: no API call but the provisioner's);
-`ListObserver` issues list calls (for one-shot use and embedding without informers).
+it owns every informer the controller runs. `ListObserver` issues list calls (for one-shot use
+and embedding without informers).
 """
 
 from __future__ import annotations
@@ -23,21 +22,24 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, Protocol
 
-import attrs
-
 from kaito_backends.clock import Clock
 from kaito_backends.engine.informers import Indexer, Informer, strip_secret_data
 from kaito_backends.errors import NotFound
-from kaito_backends.objects import Manifest, WorkspaceKey
+from kaito_backends.kinds import DEFAULT_HOOKS, KindHooks, owner_keys
+from kaito_backends.kinds.workspace import referenced_config_maps, selector_labels
+from kaito_backends.objects import Key, Manifest, ObjectRef
 from kaito_backends.protocols import ClusterClient, NodeProvisioner
+from kaito_core.kinds import KindRef, Registry
 from kaito_core.observed import Observed
+from kaito_core.registry import default_registry
+from kaito_core.workspace_kind import WORKSPACE
 
 __all__ = [
-    "CHILD_KINDS",
-    "WORKSPACE",
-    "WORKSPACE_INDEXERS",
+    "NODE",
+    "NODE_CLAIM",
+    "POD",
+    "SECRET",
     "CacheObserver",
-    "Kind",
     "ListObserver",
     "Observer",
     "referenced_config_maps",
@@ -45,47 +47,12 @@ __all__ = [
     "workspace_keys_of",
 ]
 
-LABEL_WORKSPACE = "kaito.sh/workspace"
-LABEL_WORKSPACE_NAMESPACE = "kaito.sh/workspacenamespace"
-LABEL_KARPENTER_NAME = "karpenter.kaito.sh/workspace-name"
-LABEL_KARPENTER_NAMESPACE = "karpenter.kaito.sh/workspace-namespace"
-LABEL_REVISION_OWNER = "workspace.kaito.io/name"
-_RESERVED = frozenset(
-    {
-        LABEL_WORKSPACE,
-        LABEL_WORKSPACE_NAMESPACE,
-        LABEL_KARPENTER_NAME,
-        LABEL_KARPENTER_NAMESPACE,
-        "kaito.sh/ragengine",
-        "kaito.sh/ragenginenamespace",
-        "karpenter.kaito.sh/inferenceset",
-        "karpenter.kaito.sh/inferenceset-namespace",
-    }
-)
-
-
-@attrs.frozen
-class Kind:
-    """An API kind the engine reads: ``Kind("apps/v1", "StatefulSet")``."""
-
-    api_version: str
-    kind: str
-
-
-WORKSPACE = Kind("kaito.sh/v1beta1", "Workspace")
-#: The Workspace's own children, the kinds `Observed.objects` holds.
-CHILD_KINDS = (
-    Kind("apps/v1", "StatefulSet"),
-    Kind("v1", "Service"),
-    Kind("v1", "ConfigMap"),
-    Kind("batch/v1", "Job"),
-    Kind("apps/v1", "ControllerRevision"),
-    Kind("apps/v1", "Deployment"),
-)
-POD = Kind("v1", "Pod")
-NODE = Kind("v1", "Node")
-SECRET = Kind("v1", "Secret")
-NODE_CLAIM = Kind("karpenter.sh/v1", "NodeClaim")
+POD = KindRef("v1", "Pod")
+NODE = KindRef("v1", "Node")
+SECRET = KindRef("v1", "Secret")
+NODE_CLAIM = KindRef("karpenter.sh/v1", "NodeClaim")
+_CONFIG_MAP = KindRef("v1", "ConfigMap")
+_NO_HOOKS = KindHooks()
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -93,37 +60,14 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta
 
 
-def workspace_keys_of(obj: Mapping[str, Any]) -> list[WorkspaceKey]:
-    """The Workspaces an object belongs to (owner reference or workspace labels), deduplicated."""
-    meta = _meta(obj)
-    ns = str(meta.get("namespace") or "")
-    keys: list[WorkspaceKey] = []
-    if obj.get("kind") == "Workspace":
-        return [WorkspaceKey(ns or "default", str(meta.get("name") or ""))]
-    for ref in meta.get("ownerReferences") or ():
-        if ref.get("kind") == "Workspace" and ref.get("name") and ns:
-            keys.append(WorkspaceKey(ns, str(ref["name"])))
-    labels = meta.get("labels") or {}
-    name = labels.get(LABEL_WORKSPACE)
-    if name:
-        keys.append(
-            WorkspaceKey(str(labels.get(LABEL_WORKSPACE_NAMESPACE) or ns or "default"), str(name))
-        )
-    name = labels.get(LABEL_KARPENTER_NAME)
-    if name:
-        keys.append(
-            WorkspaceKey(str(labels.get(LABEL_KARPENTER_NAMESPACE) or ns or "default"), str(name))
-        )
-    name = labels.get(LABEL_REVISION_OWNER)
-    if name and ns:
-        keys.append(WorkspaceKey(ns, str(name)))
-    if len(keys) > 1:
-        keys = list(dict.fromkeys(keys))
-    return keys
-
-
-def _owner_index(obj: Manifest) -> Iterable[Hashable]:
-    return workspace_keys_of(obj)
+def workspace_keys_of(obj: Mapping[str, Any]) -> list[Key]:
+    """The Workspaces an object belongs to (owner reference or workspace labels); a Workspace
+    is its own. The default registry's Workspace keys of `owner_keys`."""
+    kind = WORKSPACE.kind
+    if obj.get("kind") == kind:
+        meta = _meta(obj)
+        return [Key(kind, str(meta.get("namespace") or "default"), str(meta.get("name") or ""))]
+    return [key for key in owner_keys(obj, default_registry()) if key.kind == kind]
 
 
 def _label_pairs(obj: Manifest) -> Iterable[Hashable]:
@@ -135,60 +79,11 @@ def _namespace_index(obj: Manifest) -> Iterable[Hashable]:
     return (str(_meta(obj).get("namespace") or ""),)
 
 
-def referenced_config_maps(workspace: Mapping[str, Any]) -> list[str]:
-    """Names of the ConfigMaps a Workspace manifest refers to (inference and tuning config)."""
-    names: list[str] = []
-    for section in ("inference", "tuning"):
-        spec = workspace.get(section)
-        if isinstance(spec, Mapping):
-            name = spec.get("config")
-            if isinstance(name, str) and name:
-                names.append(name)
-    return names
-
-
-def selector_labels(workspace: Mapping[str, Any]) -> dict[str, str]:
-    """The Workspace's ``resource.labelSelector.matchLabels`` without KAITO's reserved keys."""
-    resource = workspace.get("resource")
-    if not isinstance(resource, Mapping):
-        return {}
-    selector = resource.get("labelSelector")
-    if not isinstance(selector, Mapping):
-        return {}
-    match = selector.get("matchLabels")
-    if not isinstance(match, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in sorted(match.items()) if k not in _RESERVED}
-
-
-def _config_refs(ws: Manifest) -> Iterable[Hashable]:
-    ns = str(_meta(ws).get("namespace") or "default")
-    return [(ns, name) for name in referenced_config_maps(ws)]
-
-
-def _workspace_namespace(ws: Manifest) -> Iterable[Hashable]:
-    return (str(_meta(ws).get("namespace") or "default"),)
-
-
-def _brings_own_nodes(ws: Manifest) -> Iterable[Hashable]:
-    return ("byo",) if selector_labels(ws) else ()
-
-
-#: Indexes of the Workspace informer: the ConfigMaps each names (``(namespace, name)``), its
-#: namespace, and ``"byo"`` for those with a node selector (bring-your-own Nodes are matched
-#: against them).
-WORKSPACE_INDEXERS: dict[str, Indexer] = {
-    "config": _config_refs,
-    "namespace": _workspace_namespace,
-    "byo": _brings_own_nodes,
-}
-
-
 class Observer(Protocol):
-    """Builds the snapshot `kaito_core.plan` reads for one Workspace."""
+    """Builds the snapshot a kind's planner reads for one object."""
 
     async def observe(
-        self, key: WorkspaceKey, workspace: Mapping[str, Any], *, provision_error: str | None = None
+        self, key: Key, manifest: Mapping[str, Any], *, provision_error: str | None = None
     ) -> Observed: ...
 
 
@@ -196,20 +91,81 @@ def _sorted(objs: Iterable[Manifest]) -> tuple[Manifest, ...]:
     return tuple(sorted(objs, key=lambda o: (o.get("kind", ""), str(_meta(o).get("name", "")))))
 
 
+def _observed(
+    nodes: dict[str, Manifest],
+    related: Mapping[str, Any],
+    claims: Iterable[Manifest],
+    **parts: Any,
+) -> Observed:
+    """The snapshot from its parts: the related hook's ``nodes`` join the owned ones by name."""
+    extra = dict(related)
+    for node in extra.pop("nodes", ()):
+        nodes.setdefault(str(_meta(node).get("name")), node)
+    return Observed(
+        node_claims=tuple(claims),
+        nodes=tuple(nodes[n] for n in sorted(nodes)),
+        **parts,
+        **extra,
+    )
+
+
+class _CacheView:
+    """The `kaito_backends.kinds.ClusterView` of a `CacheObserver`: its cache reads."""
+
+    __slots__ = ("_observer",)
+
+    def __init__(self, observer: CacheObserver) -> None:
+        self._observer = observer
+
+    async def config_map(self, namespace: str, name: str) -> Manifest | None:
+        return await self._observer.config_map(namespace, name)
+
+    async def secret_names(self, namespace: str) -> frozenset[str]:
+        return self._observer.secret_names(namespace)
+
+    async def nodes_labelled(self, labels: Mapping[str, str]) -> list[Manifest]:
+        return self._observer.nodes_labelled(labels)
+
+
 class CacheObserver:
-    """Observes from informers (built by `CacheObserver.informers`); NodeClaims come from the
-    provisioner."""
+    """Observes from informers (it builds every informer the controller runs); NodeClaims come
+    from the provisioner. Its ``view`` is the `kaito_backends.kinds.ClusterView` of the related
+    hooks."""
 
     def __init__(
-        self, client: ClusterClient, provisioner: NodeProvisioner, *, clock: Clock
+        self,
+        client: ClusterClient,
+        provisioner: NodeProvisioner,
+        *,
+        clock: Clock,
+        registry: Registry | None = None,
+        hooks: Mapping[str, KindHooks] | None = None,
     ) -> None:
         self.client = client
         self.provisioner = provisioner
         self.clock = clock
-        owner: dict[str, Indexer] = {"owner": _owner_index}
+        self.registry = registry = registry if registry is not None else default_registry()
+        self.hooks = hooks if hooks is not None else DEFAULT_HOOKS
+
+        def owner_index(obj: Manifest) -> Iterable[Hashable]:
+            return owner_keys(obj, registry)
+
+        owner: dict[str, Indexer] = {"owner": owner_index}
+        #: one informer per registered kind, in registry order
+        self.kinds = {
+            spec.kind: Informer(
+                client,
+                spec.api_version,
+                spec.kind,
+                clock=clock,
+                indexers={**owner, **self.hooks_of(spec.kind).indexers},
+            )
+            for spec in registry
+        }
+        #: the kinds registered kinds own that are not registered themselves
         self.children = {
             k.kind: Informer(client, k.api_version, k.kind, clock=clock, indexers=owner)
-            for k in CHILD_KINDS
+            for k in registry.child_kinds()
         }
         self.pods = Informer(client, POD.api_version, POD.kind, clock=clock, indexers=owner)
         self.nodes = Informer(
@@ -217,7 +173,7 @@ class CacheObserver:
             NODE.api_version,
             NODE.kind,
             clock=clock,
-            indexers={"owner": _owner_index, "label": _label_pairs},
+            indexers={"owner": owner_index, "label": _label_pairs},
         )
         self.secrets = Informer(
             client,
@@ -233,15 +189,36 @@ class CacheObserver:
         )
         self._secret_names: dict[str, frozenset[str]] = {}
         self.secrets.add_handler(self._secrets_changed)
+        self.view = _CacheView(self)
+
+    def hooks_of(self, kind: str) -> KindHooks:
+        """The shell's hooks of a kind (none: `KindHooks()`)."""
+        return self.hooks.get(kind) or _NO_HOOKS
 
     def informers(self) -> list[Informer]:
-        """Every informer the observer reads (the controller runs them, plus its Workspace one)."""
-        return [*self.children.values(), self.pods, self.nodes, self.secrets, self.node_claims]
+        """Every informer the controller runs: the registered kinds' first, in registry order."""
+        return [
+            *self.kinds.values(),
+            *self.children.values(),
+            self.pods,
+            self.nodes,
+            self.secrets,
+            self.node_claims,
+        ]
 
+    def informer(self, kind: str) -> Informer | None:
+        """The informer of a kind, if there is one."""
+        for informer in self.informers():
+            if informer.kind == kind:
+                return informer
+        return None
+
+    # -- cache reads (the ClusterView of related hooks, through `view`) --------------------------
     def _secrets_changed(self, _type: str, obj: Manifest, _old: Manifest | None) -> None:
         self._secret_names.pop(str(_meta(obj).get("namespace") or ""), None)
 
     def secret_names(self, namespace: str) -> frozenset[str]:
+        """The names of the namespace's Secrets, from the cache."""
         names = self._secret_names.get(namespace)
         if names is None:
             names = frozenset(
@@ -250,53 +227,75 @@ class CacheObserver:
             self._secret_names[namespace] = names
         return names
 
+    async def config_map(self, namespace: str, name: str) -> Manifest | None:
+        informer = self.children.get(_CONFIG_MAP.kind)
+        if informer is not None:
+            return informer.get(namespace, name)
+        try:  # no registered kind owns ConfigMaps: nobody caches them
+            return await self.client.get(ObjectRef("v1", _CONFIG_MAP.kind, name, namespace))
+        except NotFound:
+            return None
+
+    def nodes_labelled(self, labels: Mapping[str, str]) -> list[Manifest]:
+        """The cached Nodes carrying every one of these labels, by name."""
+        candidates: set[tuple[str, str]] | None = None
+        for pair in labels.items():
+            found = self.nodes.index_keys("label", pair)
+            candidates = found if candidates is None else candidates & found
+            if not candidates:
+                break
+        return [self.nodes.objects[nkey] for nkey in sorted(candidates or ())]
+
+    # -- observing -------------------------------------------------------------------------------
     async def observe(
-        self, key: WorkspaceKey, workspace: Mapping[str, Any], *, provision_error: str | None = None
+        self, key: Key, manifest: Mapping[str, Any], *, provision_error: str | None = None
     ) -> Observed:
+        spec = self.registry[key.kind]
         objects: list[Manifest] = []
-        for informer in self.children.values():
+        for ref in spec.owns:
+            informer = self.kinds.get(ref.kind)
+            if informer is None:
+                informer = self.children[ref.kind]
             objects.extend(informer.by_index("owner", key))
         pods = self.pods.by_index("owner", key)
-        nodes = {(_meta(n).get("name")): n for n in self.nodes.by_index("owner", key)}
-        selector = selector_labels(workspace)
-        if selector:
-            candidates: set[tuple[str, str]] | None = None
-            for pair in selector.items():
-                found = self.nodes.index_keys("label", pair)
-                candidates = found if candidates is None else candidates & found
-                if not candidates:
-                    break
-            for nkey in sorted(candidates or ()):
-                node = self.nodes.objects[nkey]
-                nodes.setdefault(_meta(node).get("name"), node)
-        config_maps: dict[str, Manifest] = {}
-        cms = self.children["ConfigMap"]
-        for name in referenced_config_maps(workspace):
-            cm = cms.get(key.namespace, name)
-            if cm is not None:
-                config_maps[name] = cm
-        claims = await self.provisioner.observe(key)
-        return Observed(
-            node_claims=tuple(claims),
-            nodes=tuple(nodes[n] for n in sorted(nodes, key=str)),
+        nodes = {str(_meta(n).get("name")): n for n in self.nodes.by_index("owner", key)}
+        hook = self.hooks_of(key.kind).related
+        related = await hook(key, manifest, self.view) if hook is not None else {}
+        claims = await self.provisioner.observe(key) if spec.makes_node_claims else ()
+        return _observed(
+            nodes,
+            related,
+            claims,
             pods=tuple(pods),
             objects=_sorted(objects),
-            config_maps=config_maps,
-            secrets=self.secret_names(key.namespace),
             provision_error=provision_error,
         )
 
 
 class ListObserver:
-    """Observes with list calls (one per kind): no caches, always current, O(namespace)."""
+    """Observes with list calls (one per kind): no caches, always current, O(namespace).
 
-    def __init__(self, client: ClusterClient, provisioner: NodeProvisioner) -> None:
+    Pods and Nodes are listed by the kind's first owner labels; children by namespace, kept
+    when they belong to the object. Also the `kaito_backends.kinds.ClusterView` of the related
+    hooks (a list call per read).
+    """
+
+    def __init__(
+        self,
+        client: ClusterClient,
+        provisioner: NodeProvisioner,
+        *,
+        registry: Registry | None = None,
+        hooks: Mapping[str, KindHooks] | None = None,
+    ) -> None:
         self.client = client
         self.provisioner = provisioner
+        self.registry = registry if registry is not None else default_registry()
+        self.hooks = hooks if hooks is not None else DEFAULT_HOOKS
 
     async def _list(
         self,
-        kind: Kind,
+        kind: KindRef,
         namespace: str | None,
         labels: Mapping[str, str] | None,
         *,
@@ -314,40 +313,48 @@ class ListObserver:
             return []
         return list(result.items)
 
-    async def observe(
-        self, key: WorkspaceKey, workspace: Mapping[str, Any], *, provision_error: str | None = None
-    ) -> Observed:
-        objects: list[Manifest] = []
-        for kind in CHILD_KINDS:
-            for obj in await self._list(kind, key.namespace, None):
-                if key in workspace_keys_of(obj):
-                    objects.append(obj)
-        pods = await self._list(POD, key.namespace, {LABEL_WORKSPACE: key.name})
-        nodes: dict[str, Manifest] = {}
-        by_labels = await self._list(
-            NODE, None, {LABEL_WORKSPACE: key.name, LABEL_WORKSPACE_NAMESPACE: key.namespace}
-        )
-        selector = selector_labels(workspace)
-        if selector:
-            by_labels += await self._list(NODE, None, selector)
-        for node in by_labels:
-            nodes.setdefault(str(_meta(node).get("name")), node)
-        config_maps: dict[str, Manifest] = {}
-        for name in referenced_config_maps(workspace):
-            for cm in await self._list(CHILD_KINDS[2], key.namespace, None):
-                if _meta(cm).get("name") == name:
-                    config_maps[name] = cm
-        secrets = frozenset(
+    async def secret_names(self, namespace: str) -> frozenset[str]:
+        return frozenset(
             str(_meta(s).get("name"))
-            for s in await self._list(SECRET, key.namespace, None, metadata_only=True)
+            for s in await self._list(SECRET, namespace, None, metadata_only=True)
         )
-        claims = await self.provisioner.observe(key)
-        return Observed(
-            node_claims=tuple(claims),
-            nodes=tuple(nodes[n] for n in sorted(nodes)),
+
+    async def config_map(self, namespace: str, name: str) -> Manifest | None:
+        for cm in await self._list(_CONFIG_MAP, namespace, None):
+            if _meta(cm).get("name") == name:
+                return cm
+        return None
+
+    async def nodes_labelled(self, labels: Mapping[str, str]) -> list[Manifest]:
+        return await self._list(NODE, None, labels)
+
+    async def observe(
+        self, key: Key, manifest: Mapping[str, Any], *, provision_error: str | None = None
+    ) -> Observed:
+        spec = self.registry[key.kind]
+        registry = self.registry
+        objects: list[Manifest] = []
+        for kind in spec.owns:
+            for obj in await self._list(kind, key.namespace, None):
+                if key in owner_keys(obj, registry):
+                    objects.append(obj)
+        owner = spec.owner_labels[0] if spec.owner_labels else None
+        pods: list[Manifest] = []
+        nodes: dict[str, Manifest] = {}
+        if owner is not None:
+            pods = await self._list(POD, key.namespace, {owner.name: key.name})
+            if owner.namespace is not None:
+                labels = {owner.name: key.name, owner.namespace: key.namespace}
+                for node in await self._list(NODE, None, labels):
+                    nodes.setdefault(str(_meta(node).get("name")), node)
+        hook = self.hooks.get(key.kind)
+        related = await hook.related(key, manifest, self) if hook and hook.related else {}
+        claims = await self.provisioner.observe(key) if spec.makes_node_claims else ()
+        return _observed(
+            nodes,
+            related,
+            claims,
             pods=tuple(sorted(pods, key=lambda p: str(_meta(p).get("name")))),
             objects=_sorted(objects),
-            config_maps=config_maps,
-            secrets=secrets,
             provision_error=provision_error,
         )

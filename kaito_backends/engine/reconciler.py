@@ -1,15 +1,19 @@
-"""One level-triggered reconcile of one Workspace: read, decide (the core), write what differs.
+"""One level-triggered reconcile of one object of a registered kind: read, decide (the core),
+write what differs. The kind's `kaito_core.kinds.KindSpec` (looked up by ``key.kind``) says how
+to read, plan and judge it; nothing here names a kind.
 
 `Reconciler.reconcile(key)` does, in order (controller-runtime's contract: the result says
 when to look again; an exception means "retry with backoff"):
 
-1. Read the Workspace (from the cache the controller passes, else ``client.get``). Gone: done.
-2. Being deleted: release the machines (``provisioner.release``), wait until its NodeClaims are
-   gone, then remove the finalizer; children go by owner-reference garbage collection. After
-   ``finalizer_timeout`` seconds the finalizer is removed anyway and a Warning Event (and the
-   ``WorkspaceDeleting`` condition) says what was stuck. Absent objects and kinds are fine.
-3. Add the finalizer ``workspace.finalizer.kaito.sh`` if it is missing.
-4. Observe (`kaito_backends.engine.observer`), then ``planner(workspace, observed=..., ...)``.
+1. Read the object (from the cache the controller passes, else ``client.get``). Gone: done.
+2. Being deleted: for kinds that make NodeClaims, release the machines
+   (``provisioner.release``) and wait until its NodeClaims are gone; then remove the finalizer;
+   children go by owner-reference garbage collection. After ``finalizer_timeout`` seconds the
+   finalizer is removed anyway and a Warning Event (and the status the planner writes for a
+   deleting object, ``WorkspaceDeleting``) says what was stuck. Absent objects and kinds are fine.
+3. Add the kind's finalizer (``workspace.finalizer.kaito.sh``) if it is missing.
+4. Observe (`kaito_backends.engine.observer`), then the kind's planner
+   (``planner(obj, observed=..., catalog=..., now=..., settings=...)``).
 5. A `SpecError` (``outcome.error``): write the False conditions and stop. Nothing is retried
    until the spec changes or a resync comes: the user must act.
 6. ``provisioner.provision(key, outcome.node_claims)`` when the observed claims differ from the
@@ -26,34 +30,31 @@ creates NodeClaims by name, so nothing is ever duplicated.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
 from kaito_backends.clock import Clock, rfc3339
 from kaito_backends.engine.events import EventRecorder
+from kaito_backends.engine.finalization import Finalization
 from kaito_backends.engine.memory import ReconcileMemory, fingerprint
 from kaito_backends.engine.observer import Observer
-from kaito_backends.engine.results import (
-    PERSISTENT_FAILURE_REASONS,
-    ReconcileResult,
-    parse_time,
-    workspace_state,
-)
-from kaito_backends.errors import Conflict, InsufficientCapacity, NotFound
-from kaito_backends.objects import Manifest, ObjectRef, WorkspaceKey, clone
+from kaito_backends.engine.results import ReconcileResult, Writes, workspace_state
+from kaito_backends.errors import InsufficientCapacity, NotFound
+from kaito_backends.objects import Key, Manifest, ObjectRef, clone
 from kaito_backends.protocols import ClusterClient, NodeProvisioner, NoticeSource
-from kaito_core.api import ManifestError, Workspace, WorkspaceStatus
-from kaito_core.api.serde import converter
+from kaito_core.api import ManifestError
+from kaito_core.kinds import KindPlanner, KindSpec, Registry
 from kaito_core.observed import Observed
 from kaito_core.outcome import ObjectKey, Outcome
-from kaito_presets import Catalog
+from kaito_core.registry import default_registry
+from kaito_core.workspace_kind import WORKSPACE_FINALIZER
 
 __all__ = [
     "FINALIZER",
+    "ObjectCache",
     "Planner",
     "ReconcileResult",
     "Reconciler",
@@ -61,27 +62,17 @@ __all__ = [
     "workspace_state",
 ]
 
-FINALIZER = "workspace.finalizer.kaito.sh"
-WORKSPACE_API = "kaito.sh/v1beta1"
+#: The Workspace's finalizer (each kind names its own: `KindSpec.finalizer`).
+FINALIZER = WORKSPACE_FINALIZER
 
+#: What the engine calls to plan: a `kaito_core.kinds.KindPlanner` (``kaito_core.plan.plan``'s
+#: signature, ``(obj, *, observed, catalog, now, settings) -> Outcome``).
+Planner = KindPlanner[Any, Any]
 
-class Planner(Protocol):
-    """`kaito_core.plan.plan`'s signature: anything with it can drive the engine."""
-
-    def __call__(
-        self,
-        workspace: Workspace,
-        /,
-        *,
-        observed: Observed,
-        catalog: Catalog,
-        now: str,
-        settings: Any,
-    ) -> Outcome[WorkspaceStatus]: ...
-
-
-#: Looks a Workspace manifest up in a cache: (namespace, name) -> manifest or None.
-WorkspaceCache = Callable[[WorkspaceKey], "Manifest | None"]
+#: Looks an object's manifest up in a cache: key -> manifest or None.
+ObjectCache = Callable[[Key], "Manifest | None"]
+#: The former name of `ObjectCache`.
+WorkspaceCache = ObjectCache
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -89,8 +80,13 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta
 
 
-class Reconciler:
-    """Reconciles one Workspace at a time (the controller guarantees one worker per key)."""
+class Reconciler(Finalization):
+    """Reconciles one object at a time (the controller guarantees one worker per key).
+
+    ``registry`` holds the kinds it reconciles (default: `default_registry`); ``planner``
+    replaces the planner of the registry's first kind and ``planners`` those of any kind, by
+    name (default: each kind's own ``plan``).
+    """
 
     def __init__(
         self,
@@ -98,12 +94,14 @@ class Reconciler:
         provisioner: NodeProvisioner,
         *,
         observer: Observer,
-        planner: Planner,
-        catalog: Catalog,
+        planner: Planner | None = None,
+        catalog: Any,
         settings: Any,
         clock: Clock,
+        registry: Registry | None = None,
+        planners: Mapping[str, Planner] | None = None,
         recorder: EventRecorder | None = None,
-        cache: WorkspaceCache | None = None,
+        cache: ObjectCache | None = None,
         field_manager: str = "kaito",
         finalizer_timeout: float = 600.0,
         failure_grace: float = 600.0,
@@ -116,7 +114,11 @@ class Reconciler:
         self.client = client
         self.provisioner = provisioner
         self.observer = observer
-        self.planner = planner
+        self.registry = registry if registry is not None else default_registry()
+        self.planners: dict[str, Planner] = {spec.kind: spec.plan for spec in self.registry}
+        if planner is not None:
+            self.planners[self.registry.kinds[0].kind] = planner
+        self.planners.update(planners or {})
         self.catalog = catalog
         self.settings = settings
         self.clock = clock
@@ -129,7 +131,7 @@ class Reconciler:
         self.capacity_retry = capacity_retry
         self.log = log
         self.on_write = on_write
-        self._provision_errors: dict[WorkspaceKey, InsufficientCapacity] = {}
+        self._provision_errors: dict[Key, InsufficientCapacity] = {}
         self._notice_source = provisioner if isinstance(provisioner, NoticeSource) else None
         #: skip planning when every input is the same version as last time (resyncs)
         self.memoize = memoize
@@ -139,29 +141,30 @@ class Reconciler:
         self.plans = 0
 
     # -- the step --------------------------------------------------------------------------------
-    async def reconcile(self, key: WorkspaceKey, *, log: Any = None) -> ReconcileResult:
+    async def reconcile(self, key: Key, *, log: Any = None) -> ReconcileResult:
         """Run one reconcile of ``key``; raises `BackendError`s for the caller to back off."""
         log = log if log is not None else self.log
+        spec = self.registry[key.kind]
         manifest = self.memory.read(key, self.cache(key) if self.cache is not None else None)
         if manifest is None:
             try:
                 manifest = await self.client.get(
-                    ObjectRef(WORKSPACE_API, "Workspace", key.name, key.namespace)
+                    ObjectRef(spec.api_version, spec.kind, key.name, key.namespace)
                 )
             except NotFound:
                 self.forget(key)
                 return ReconcileResult(key=key, state="Gone")
-        writes = _Writes(self.on_write)
+        writes = Writes(self.on_write)
         meta = _meta(manifest)
         if meta.get("deletionTimestamp"):
-            return await self._finalize(key, manifest, writes, log)
-        if FINALIZER not in (meta.get("finalizers") or ()):
-            manifest = await self._add_finalizer(manifest, writes)
+            return await self._finalize(spec, key, manifest, writes, log)
+        if spec.finalizer not in (meta.get("finalizers") or ()):
+            manifest = await self._add_finalizer(spec, manifest, writes)
         try:
-            workspace = self.memory.workspace(key, manifest)
+            obj = self.memory.parsed(key, manifest, spec.parse)
         except ManifestError as error:
             if log is not None:
-                log.warning("workspace.unreadable", error=str(error))
+                log.warning(f"{spec.singular}.unreadable", error=str(error))
             await self._event(manifest, "Warning", "InvalidSpec", str(error))
             return ReconcileResult(
                 key=key, state="Failed", reason="InvalidSpec", message=str(error), spec_error=True
@@ -175,20 +178,20 @@ class Reconciler:
         )
         if previous is not None:
             # every input is the version we planned from last time: same outcome, nothing to do
-            state, reason, message = workspace_state(
+            state, reason, message = spec.state(
                 previous.status, now=now, failure_grace=self.failure_grace
             )
             if previous.spec_error:
                 state, reason, message = "Failed", previous.reason, previous.message
             return attrs.evolve(previous, state=state, reason=reason, message=message, writes=0)
-        outcome = self._plan(workspace, observed, rfc3339(now))
+        outcome = self._plan(spec, obj, observed, rfc3339(now))
         if outcome.error is not None:
-            await self._write_status(manifest, workspace, outcome.status, writes)
+            await self._write_status(spec, manifest, obj, outcome.status, writes)
             await self._events(manifest, outcome)
             spec_error = outcome.error
             if log is not None:
                 log.info(
-                    "workspace.spec_error",
+                    f"{spec.singular}.spec_error",
                     reason=spec_error.reason,
                     path=spec_error.path,
                     message=spec_error.message,
@@ -209,25 +212,25 @@ class Reconciler:
         await self._notices(key, manifest)
         if _refused(observed, capacity_error) is not observed:
             observed = _refused(observed, capacity_error)
-            outcome = self._plan(workspace, observed, rfc3339(now))
-        for obj in outcome.apply:
-            await self.client.apply(obj, field_manager=self.field_manager)
+            outcome = self._plan(spec, obj, observed, rfc3339(now))
+        for child in outcome.apply:
+            await self.client.apply(child, field_manager=self.field_manager)
             writes.add("apply")
         for ref in outcome.delete:
             await self._delete_child(ref, writes)
-        await self._write_status(manifest, workspace, outcome.status, writes)
+        await self._write_status(spec, manifest, obj, outcome.status, writes)
         await self._events(manifest, outcome)
-        state, reason, message = workspace_state(
+        state, reason, message = spec.state(
             outcome.status, now=now, failure_grace=self.failure_grace
         )
         requeue_after = outcome.requeue_after
         if capacity_error is not None:
             requeue_after = _earliest(requeue_after, self.capacity_retry)
-        if state == "Pending" and self._persisting_failure(outcome.status):
+        if state == "Pending" and self._persisting_failure(spec, outcome.status):
             requeue_after = _earliest(requeue_after, self.failure_grace)
         if log is not None:
             log.debug(
-                "workspace.reconciled",
+                f"{spec.singular}.reconciled",
                 state=state,
                 applied=len(outcome.apply),
                 deleted=len(outcome.delete),
@@ -249,22 +252,22 @@ class Reconciler:
 
     def _remember(
         self,
-        key: WorkspaceKey,
+        key: Key,
         manifest: Manifest,
         observed: Observed,
         result: ReconcileResult,
-        writes: _Writes,
+        writes: Writes,
     ) -> None:
         """Memoize a finished reconcile under the versions it will see next time.
 
         Only when it wrote nothing but (maybe) the status: the status write's new version is
-        known (``writes.workspace``), so the next pass over unchanged inputs is recognised.
+        known (``writes.stored``), so the next pass over unchanged inputs is recognised.
         """
         if not self.memoize:
             return
         if writes.n - writes.status > 0:
             return  # children changed: the next observation differs anyway
-        current = writes.workspace if writes.workspace is not None else manifest
+        current = writes.stored if writes.stored is not None else manifest
         self.memory.remember(key, fingerprint(current, observed), result)
 
     @property
@@ -272,34 +275,41 @@ class Reconciler:
         """Passes that reused the last result instead of planning."""
         return self.memory.hits
 
-    def forget(self, key: WorkspaceKey) -> None:
-        """Drop what the reconciler remembers about a Workspace that is gone."""
+    def forget(self, key: Key) -> None:
+        """Drop what the reconciler remembers about an object that is gone."""
         self._provision_errors.pop(key, None)
         self.memory.forget(key)
         if self.recorder is not None:
             self.recorder.forget(key)
 
     # -- pieces ----------------------------------------------------------------------------------
-    def _plan(self, workspace: Workspace, observed: Observed, now: str) -> Outcome[WorkspaceStatus]:
+    def _plan(
+        self, spec: KindSpec[Any, Any], obj: Any, observed: Observed, now: str
+    ) -> Outcome[Any]:
         started = time.perf_counter()
         try:
-            return self.planner(
-                workspace, observed=observed, catalog=self.catalog, now=now, settings=self.settings
+            return self.planners[spec.kind](
+                obj, observed=observed, catalog=self.catalog, now=now, settings=self.settings
             )
         finally:
             self.plan_seconds += time.perf_counter() - started
             self.plans += 1
 
-    def _persisting_failure(self, status: WorkspaceStatus) -> bool:
+    def _persisting_failure(self, spec: KindSpec[Any, Any], status: Any) -> bool:
+        reasons = spec.persistent_failure_reasons
+        if not reasons:
+            return False
         return any(
-            c.status == "False" and c.reason in PERSISTENT_FAILURE_REASONS
-            for c in status.conditions or ()
+            c.status == "False" and c.reason in reasons
+            for c in getattr(status, "conditions", None) or ()
         )
 
-    async def _add_finalizer(self, manifest: Manifest, writes: _Writes) -> Manifest:
+    async def _add_finalizer(
+        self, spec: KindSpec[Any, Any], manifest: Manifest, writes: Writes
+    ) -> Manifest:
         updated = clone(manifest)
         meta = updated["metadata"]
-        meta["finalizers"] = [*(meta.get("finalizers") or ()), FINALIZER]
+        meta["finalizers"] = [*(meta.get("finalizers") or ()), spec.finalizer]
         # resourceVersion stays in: a stale cache gives a Conflict, never a lost update
         result = await self.client.update(updated)
         writes.add("update")
@@ -308,10 +318,10 @@ class Reconciler:
 
     async def _provision(
         self,
-        key: WorkspaceKey,
-        outcome: Outcome[WorkspaceStatus],
+        key: Key,
+        outcome: Outcome[Any],
         observed: Observed,
-        writes: _Writes,
+        writes: Writes,
     ) -> InsufficientCapacity | None:
         if not _claims_differ(outcome.node_claims, observed.node_claims):
             self._provision_errors.pop(key, None)
@@ -325,7 +335,7 @@ class Reconciler:
         self._provision_errors.pop(key, None)
         return None
 
-    async def _delete_child(self, ref: ObjectKey, writes: _Writes) -> None:
+    async def _delete_child(self, ref: ObjectKey, writes: Writes) -> None:
         try:
             await self.client.delete(
                 ObjectRef(ref.api_version, ref.kind, ref.name, ref.namespace),
@@ -336,14 +346,19 @@ class Reconciler:
             pass
 
     async def _write_status(
-        self, manifest: Manifest, workspace: Workspace, status: WorkspaceStatus, writes: _Writes
+        self,
+        spec: KindSpec[Any, Any],
+        manifest: Manifest,
+        obj: Any,
+        status: Any,
+        writes: Writes,
     ) -> None:
-        if workspace.status == status:
+        if spec.status_of(obj) == status:
             return
         meta = _meta(manifest)
         body: Manifest = {
-            "apiVersion": manifest.get("apiVersion", WORKSPACE_API),
-            "kind": "Workspace",
+            "apiVersion": manifest.get("apiVersion", spec.api_version),
+            "kind": spec.kind,
             "metadata": {
                 "name": meta.get("name"),
                 "namespace": meta.get("namespace"),
@@ -351,106 +366,27 @@ class Reconciler:
                 # finalizer write not seen yet); the controller requeues and we look again
                 "resourceVersion": meta.get("resourceVersion"),
             },
-            "status": converter.unstructure(status),
+            "status": spec.dump_status(status),
         }
         stored = await self.client.apply_status(body)
         writes.add("apply_status")
         writes.status += 1
-        writes.workspace = stored
+        writes.stored = stored
         self.memory.wrote(manifest, stored)
         # the stored object is ours plus the new status: keep its parse for the next pass
-        self.memory.status_written(workspace, status, stored)
+        self.memory.status_written(obj, status, stored)
 
-    async def _events(self, manifest: Manifest, outcome: Outcome[WorkspaceStatus]) -> None:
+    async def _events(self, manifest: Manifest, outcome: Outcome[Any]) -> None:
         for event in outcome.events:
             await self._event(manifest, event.type, event.reason, event.message)
 
-    async def _notices(self, key: WorkspaceKey, manifest: Manifest) -> None:
+    async def _notices(self, key: Key, manifest: Manifest) -> None:
         for notice in self._notice_source.take_notices(key) if self._notice_source else ():
             await self._event(manifest, notice.type, notice.reason, notice.message)
 
     async def _event(self, manifest: Manifest, type_: str, reason: str, message: str) -> None:
         if self.recorder is not None:
             await self.recorder.record(manifest, type_, reason, message)
-
-    # -- deletion --------------------------------------------------------------------------------
-    async def _finalize(
-        self, key: WorkspaceKey, manifest: Manifest, writes: _Writes, log: Any
-    ) -> ReconcileResult:
-        meta = _meta(manifest)
-        if FINALIZER not in (meta.get("finalizers") or ()):
-            return ReconcileResult(key=key, state="Deleting")
-        now = self.clock.now()
-        started = parse_time(meta.get("deletionTimestamp")) or now
-        overdue = (now - started).total_seconds() >= self.finalizer_timeout
-        stuck: tuple[Manifest, ...] = ()
-        problem = ""
-        try:
-            await self.provisioner.release(key)
-        except NotFound:
-            pass
-        except Exception as error:
-            if not overdue:
-                raise  # back off and try again, until the time box is up
-            problem = f"; releasing them failed: {error}"
-        try:
-            stuck = tuple(await self.provisioner.observe(key))
-        except NotFound:
-            stuck = ()
-        except Exception as error:
-            if not overdue:
-                raise
-            problem += f"; listing them failed: {error}"
-        if stuck and not overdue:
-            await self._deleting_status(key, manifest, writes)
-            if log is not None:
-                log.debug("workspace.waiting_for_machines", remaining=len(stuck))
-            remaining = self.finalizer_timeout - (now - started).total_seconds()
-            return ReconcileResult(
-                key=key,
-                state="Deleting",
-                requeue_after=max(0.001, min(self.deletion_poll, remaining)),
-                writes=writes.n,
-            )
-        if stuck or problem:
-            names = ", ".join(sorted(str(_meta(c).get("name", "")) for c in stuck)) or "unknown"
-            message = (
-                f"finalizer removed after {int(self.finalizer_timeout)}s with machines still "
-                f"present: {names}{problem}; delete them by hand"
-            )
-            if log is not None:
-                log.warning("workspace.finalizer_timeout", stuck=names)
-            await self._event(_without_owner(manifest), "Warning", "FinalizerTimeout", message)
-        updated = clone(manifest)
-        updated["metadata"]["finalizers"] = [
-            f for f in meta.get("finalizers") or () if f != FINALIZER
-        ]
-        try:
-            await self.client.update(updated)
-            writes.add("update")
-        except NotFound:
-            pass
-        self.forget(key)
-        return ReconcileResult(key=key, state="Gone", writes=writes.n)
-
-    async def _deleting_status(
-        self, key: WorkspaceKey, manifest: Manifest, writes: _Writes
-    ) -> None:
-        try:
-            workspace = self.memory.workspace(key, manifest)
-            observed = Observed()
-            outcome = self._plan(workspace, observed, rfc3339(self.clock.now()))
-        except Exception:  # the status is a courtesy while deleting; never block on it
-            return
-        with contextlib.suppress(Conflict, NotFound):
-            await self._write_status(manifest, workspace, outcome.status, writes)
-
-
-def _without_owner(manifest: Manifest) -> Manifest:
-    """The manifest minus its uid, so an Event about it outlives it (no owner reference)."""
-    meta = dict(_meta(manifest))
-    meta.pop("uid", None)
-    return {**manifest, "metadata": meta}
 
 
 def _claim_names(claims: tuple[Manifest, ...], *, live_only: bool) -> set[str]:
@@ -485,21 +421,3 @@ def _earliest(a: float | None, b: float | None) -> float | None:
     if b is None:
         return a
     return min(a, b)
-
-
-class _Writes:
-    """Counts the writes of one reconcile (and reports them to the metrics hook)."""
-
-    __slots__ = ("hook", "n", "status", "workspace")
-
-    def __init__(self, hook: Callable[[str], None] | None) -> None:
-        self.n = 0
-        self.status = 0
-        self.hook = hook
-        #: the Workspace as stored after our status write, if we wrote it
-        self.workspace: Manifest | None = None
-
-    def add(self, verb: str) -> None:
-        self.n += 1
-        if self.hook is not None:
-            self.hook(verb)

@@ -21,7 +21,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from kaito_backends.clock import Clock, SystemClock
 from kaito_backends.errors import Transient
-from kaito_backends.objects import Manifest, ObjectRef, WorkspaceKey
+from kaito_backends.objects import Key, Manifest, ObjectRef
 from kaito_backends.protocols import ClusterClient, NodeProvisioner, ObjectList, WatchEvent
 
 if TYPE_CHECKING:
@@ -206,13 +206,13 @@ class RetryingProvisioner:
     async def instance_types(self) -> Sequence[GpuSku]:
         return await self._r.call("instance_types", self.inner.instance_types)
 
-    async def provision(self, key: WorkspaceKey, node_claims: Sequence[Manifest]) -> None:
+    async def provision(self, key: Key, node_claims: Sequence[Manifest]) -> None:
         await self._r.call("provision", lambda: self.inner.provision(key, node_claims))
 
-    async def observe(self, key: WorkspaceKey) -> tuple[Manifest, ...]:
+    async def observe(self, key: Key) -> tuple[Manifest, ...]:
         return await self._r.call("observe", lambda: self.inner.observe(key))
 
-    async def release(self, key: WorkspaceKey) -> None:
+    async def release(self, key: Key) -> None:
         await self._r.call("release", lambda: self.inner.release(key))
 
 

@@ -1,10 +1,12 @@
 """`FakeProvisioner`: the `NodeProvisioner` protocol over NodeClaims in the fake store.
 
-NodeClaims are cluster-scoped ``karpenter.sh/v1`` objects labelled ``kaito.sh/workspace`` and
-``kaito.sh/workspacenamespace`` (added when missing); the simulated node controller launches
-them (`kaito_backends.fake.nodes`). ``provision`` creates the missing claims by name, deletes the
-workspace's claims that are not asked for, and raises `InsufficientCapacity` (after creating
-the rest) when the fault plan refuses a machine; the refused claim stays, Launched=False.
+NodeClaims are cluster-scoped ``karpenter.sh/v1`` objects labelled with their key's
+`kaito_backends.objects.machine_labels` (``kaito.sh/workspace`` and
+``kaito.sh/workspacenamespace`` for a Workspace; added when missing); the simulated node
+controller launches them (`kaito_backends.fake.nodes`). ``provision`` creates the missing
+claims by name, deletes the key's claims that are not asked for, and raises
+`InsufficientCapacity` (after creating the rest) when the fault plan refuses a machine; the
+refused claim stays, Launched=False.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from kaito_backends.fake.client import Recorder
 from kaito_backends.fake.faults import Faults
 from kaito_backends.fake.nodes import NODECLAIM_API, instance_type_of, quota_message
 from kaito_backends.fake.store import Store
-from kaito_backends.objects import Manifest, WorkspaceKey, clone
+from kaito_backends.objects import Key, Manifest, clone, machine_labels
 
 if TYPE_CHECKING:
     from kaito_presets import Catalog, GpuSku
@@ -39,21 +41,20 @@ class FakeProvisioner:
         self._recorder = recorder
         self._catalog = catalog
 
-    def _call(self, verb: str, key: WorkspaceKey | None) -> None:
+    def _call(self, verb: str, key: Key | None) -> None:
         self._recorder.record(
             verb, "NodeClaim", key.namespace if key else None, key.name if key else None
         )
         self._faults.api(verb, "NodeClaim", key.name if key else "")
 
-    def _claims(self, key: WorkspaceKey) -> list[Manifest]:
-        labels = {LABEL_WORKSPACE: key.name, LABEL_WORKSPACE_NAMESPACE: key.namespace}
-        return self._store.select(NODECLAIM_API, "NodeClaim", None, labels)
+    def _claims(self, key: Key) -> list[Manifest]:
+        return self._store.select(NODECLAIM_API, "NodeClaim", None, machine_labels(key))
 
     async def instance_types(self) -> Sequence[GpuSku]:
         self._call("instance_types", None)
         return self._catalog.skus()
 
-    async def provision(self, key: WorkspaceKey, node_claims: Sequence[Manifest]) -> None:
+    async def provision(self, key: Key, node_claims: Sequence[Manifest]) -> None:
         self._call("provision", key)
         wanted: dict[str, Manifest] = {}
         for claim in node_claims:
@@ -64,11 +65,7 @@ class FakeProvisioner:
             meta.pop("namespace", None)
             if not meta.get("name"):
                 raise Invalid("a NodeClaim to provision needs metadata.name")
-            meta["labels"] = {
-                **(meta.get("labels") or {}),
-                LABEL_WORKSPACE: key.name,
-                LABEL_WORKSPACE_NAMESPACE: key.namespace,
-            }
+            meta["labels"] = {**(meta.get("labels") or {}), **machine_labels(key)}
             wanted[meta["name"]] = copied
         for existing in self._claims(key):
             meta = existing["metadata"]
@@ -85,11 +82,11 @@ class FakeProvisioner:
         if refused:
             raise InsufficientCapacity(refused[0])
 
-    async def observe(self, key: WorkspaceKey) -> tuple[Manifest, ...]:
+    async def observe(self, key: Key) -> tuple[Manifest, ...]:
         self._call("observe", key)
         return tuple(clone(c) for c in self._claims(key))
 
-    async def release(self, key: WorkspaceKey) -> None:
+    async def release(self, key: Key) -> None:
         self._call("release", key)
         for claim in self._claims(key):
             if not claim["metadata"].get("deletionTimestamp"):

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kaito_backends.karpenter.readiness import node_ready
-from kaito_backends.objects import Manifest, WorkspaceKey
+from kaito_backends.objects import Key, Manifest
 from kaito_backends.protocols import ClusterClient
 from kaito_core.gpu import GpuConfig, GpuLabelsError
 
@@ -54,14 +54,14 @@ class ByoProvisioner:
         """None: bring-your-own nodes are whatever the cluster has."""
         return ()
 
-    async def provision(self, key: WorkspaceKey, node_claims: Sequence[Manifest]) -> None:
+    async def provision(self, key: Key, node_claims: Sequence[Manifest]) -> None:
         """Nothing to do: the nodes exist already."""
 
-    async def observe(self, key: WorkspaceKey) -> tuple[Manifest, ...]:
+    async def observe(self, key: Key) -> tuple[Manifest, ...]:
         """No NodeClaims, ever."""
         return ()
 
-    async def release(self, key: WorkspaceKey) -> None:
+    async def release(self, key: Key) -> None:
         """Nothing to release: the nodes are the user's."""
 
     async def nodes(self, selector: Mapping[str, str]) -> tuple[Manifest, ...]:

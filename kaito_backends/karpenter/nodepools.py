@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from kaito_backends.errors import Invalid
-from kaito_backends.objects import Manifest, WorkspaceKey, clone
+from kaito_backends.objects import Key, Manifest, clone
 from kaito_core.render.nodeclaims import (
     ANNOTATION_NODE_CLASS_NAME,
     LABEL_KARPENTER_MANAGED_BY,
@@ -70,7 +70,7 @@ def instance_type_of(claim: Mapping[str, Any]) -> str | None:
 
 
 def node_pool_from_claims(
-    key: WorkspaceKey,
+    key: Key,
     claims: Sequence[Mapping[str, Any]],
     *,
     node_class: NodeClass | None = None,

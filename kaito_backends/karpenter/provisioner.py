@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from kaito_backends.errors import InsufficientCapacity, Invalid, NotFound
 from kaito_backends.karpenter.nodepools import NodeClass, node_pool_from_claims
 from kaito_backends.karpenter.readiness import Readiness, capacity_refusal
-from kaito_backends.objects import Manifest, ObjectRef, WorkspaceKey, clone
+from kaito_backends.objects import Key, Manifest, ObjectRef, clone, machine_labels
 from kaito_backends.protocols import ClusterClient
 from kaito_core.render.nodeclaims import LABEL_NODEPOOL, node_pool_name
 
@@ -111,7 +111,7 @@ class KarpenterProvisioner:
         )
 
     # -- provisioning ----------------------------------------------------------------------------
-    async def provision(self, key: WorkspaceKey, node_claims: Sequence[Manifest]) -> None:
+    async def provision(self, key: Key, node_claims: Sequence[Manifest]) -> None:
         wanted = self._prepared(key, node_claims)
         if self.mode == "nodepool":
             await self._provision_pool(key, list(wanted.values()))
@@ -127,7 +127,7 @@ class KarpenterProvisioner:
         if refusal:
             raise InsufficientCapacity(refusal)
 
-    def _prepared(self, key: WorkspaceKey, node_claims: Sequence[Manifest]) -> dict[str, Manifest]:
+    def _prepared(self, key: Key, node_claims: Sequence[Manifest]) -> dict[str, Manifest]:
         """The claims by name, as NodeClaims of this workspace (copies; labels stamped)."""
         wanted: dict[str, Manifest] = {}
         for claim in node_claims:
@@ -135,22 +135,22 @@ class KarpenterProvisioner:
             copied.setdefault("apiVersion", NODECLAIM_API)
             copied.setdefault("kind", "NodeClaim")
             if copied["kind"] != "NodeClaim":
-                raise Invalid(f"workspace {key}: expected NodeClaims, got a {copied['kind']}")
+                raise Invalid(
+                    f"{key.kind.lower()} {key}: expected NodeClaims, got a {copied['kind']}"
+                )
             meta = copied["metadata"] = dict(copied.get("metadata") or {})
             meta.pop("namespace", None)
             meta.pop("resourceVersion", None)
             copied.pop("status", None)
             if not meta.get("name"):
-                raise Invalid(f"workspace {key}: a NodeClaim to provision needs metadata.name")
-            meta["labels"] = {
-                **(meta.get("labels") or {}),
-                LABEL_WORKSPACE: key.name,
-                LABEL_WORKSPACE_NAMESPACE: key.namespace,
-            }
+                raise Invalid(
+                    f"{key.kind.lower()} {key}: a NodeClaim to provision needs metadata.name"
+                )
+            meta["labels"] = {**(meta.get("labels") or {}), **machine_labels(key)}
             wanted[str(meta["name"])] = copied
         return wanted
 
-    async def _provision_pool(self, key: WorkspaceKey, claims: list[Manifest]) -> None:
+    async def _provision_pool(self, key: Key, claims: list[Manifest]) -> None:
         if not claims:
             return
         ref = self._pool_ref(key)
@@ -170,22 +170,22 @@ class KarpenterProvisioner:
             raise InsufficientCapacity(refusal)
 
     # -- reading ---------------------------------------------------------------------------------
-    def _pool_ref(self, key: WorkspaceKey) -> ObjectRef:
+    def _pool_ref(self, key: Key) -> ObjectRef:
         return ObjectRef(NODECLAIM_API, "NodePool", node_pool_name(key.namespace, key.name))
 
-    def _selector(self, key: WorkspaceKey) -> dict[str, str]:
+    def _selector(self, key: Key) -> dict[str, str]:
         if self.mode == "nodepool":
             return {LABEL_NODEPOOL: node_pool_name(key.namespace, key.name)}
-        return {LABEL_WORKSPACE: key.name, LABEL_WORKSPACE_NAMESPACE: key.namespace}
+        return machine_labels(key)
 
-    async def _claims(self, key: WorkspaceKey) -> tuple[Manifest, ...]:
+    async def _claims(self, key: Key) -> tuple[Manifest, ...]:
         listed = await self.client.list(NODECLAIM_API, "NodeClaim", labels=self._selector(key))
         return tuple(sorted(listed.items, key=_name))
 
-    async def observe(self, key: WorkspaceKey) -> tuple[Manifest, ...]:
+    async def observe(self, key: Key) -> tuple[Manifest, ...]:
         return await self._claims(key)
 
-    async def readiness(self, key: WorkspaceKey, *, wanted: int | None = None) -> Readiness:
+    async def readiness(self, key: Key, *, wanted: int | None = None) -> Readiness:
         """The workspace's claims and their Nodes summed up (`Readiness`). Read-only.
 
         ``wanted``: how many machines the workspace needs (None: as many claims as exist).
@@ -202,7 +202,7 @@ class KarpenterProvisioner:
         return Readiness.of(claims, nodes, wanted=wanted)
 
     # -- releasing -------------------------------------------------------------------------------
-    async def release(self, key: WorkspaceKey) -> None:
+    async def release(self, key: Key) -> None:
         if self.mode == "nodepool":
             await self._delete(self._pool_ref(key))
         for claim in await self._claims(key):

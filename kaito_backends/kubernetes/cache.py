@@ -24,7 +24,7 @@ use them to decide, and write with idempotent calls or ``resourceVersion`` preco
 - ``subscribe()`` returns an unbounded ``asyncio.Queue[Change]`` fed with every later change,
   in the order the cache saw them; ``add_handler(fn)`` calls ``fn(change)`` synchronously
   instead (a handler that returns an awaitable is awaited before the next change is applied:
-  keep handlers short, e.g. put a `WorkspaceKey` on a work queue).
+  keep handlers short, e.g. put a `Key` on a work queue).
 - ``Change.object`` is the object after the change (the last known state for DELETED), and
   ``Change.old`` the cached one before it (None for ADDED). One copy is shared by every
   subscriber and handler of that change: do not mutate it.
@@ -49,7 +49,7 @@ import attrs
 from kaito_backends.clock import SystemClock
 from kaito_backends.engine.informers import Indexer
 from kaito_backends.engine.informers import Informer as EngineInformer
-from kaito_backends.objects import Manifest, WorkspaceKey, clone, matches_labels
+from kaito_backends.objects import Key, Manifest, WorkspaceKey, clone, matches_labels
 from kaito_backends.protocols import ClusterClient
 
 __all__ = ["Change", "Informer", "workspace_keys"]
@@ -78,13 +78,13 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta if isinstance(meta, Mapping) else {}
 
 
-def workspace_keys(obj: Mapping[str, Any]) -> list[WorkspaceKey]:
+def workspace_keys(obj: Mapping[str, Any]) -> list[Key]:
     """The Workspaces an object is labelled with: ``kaito.sh/workspace`` (+ ``...namespace``,
     else the object's namespace) and Karpenter's ``karpenter.kaito.sh/workspace-name``."""
     meta = _meta(obj)
     labels = meta.get("labels") or {}
     namespace = str(meta.get("namespace") or "")
-    keys: list[WorkspaceKey] = []
+    keys: list[Key] = []
     for name_label, namespace_label in (
         (LABEL_WORKSPACE, LABEL_WORKSPACE_NAMESPACE),
         (LABEL_KARPENTER_WORKSPACE, LABEL_KARPENTER_WORKSPACE_NAMESPACE),
@@ -209,7 +209,7 @@ class Informer:
         """Copies of the objects whose ``index`` values include ``value``, by (ns, name)."""
         return [clone(obj) for obj in self.cache.by_index(index, value)]
 
-    def by_workspace(self, key: WorkspaceKey) -> builtins.list[Manifest]:
+    def by_workspace(self, key: Key) -> builtins.list[Manifest]:
         """Copies of the objects labelled with this Workspace (see `workspace_keys`)."""
         return self.by_index(_WORKSPACE_INDEX, key)
 

@@ -356,7 +356,10 @@ def test_memory_reads_our_own_writes_until_the_cache_catches_up() -> None:
     from kaito_backends.engine.memory import ReconcileMemory
 
     def ws(rv: str) -> dict[str, Any]:
-        return {"metadata": {"name": "phi", "namespace": "default", "resourceVersion": rv}}
+        return {
+            "kind": "Workspace",
+            "metadata": {"name": "phi", "namespace": "default", "resourceVersion": rv},
+        }
 
     memory = ReconcileMemory()
     v1, v2, v3 = ws("1"), ws("2"), ws("3")
