@@ -188,10 +188,16 @@ def _segments(dotted: str) -> Iterator[str]:
 
 @attrs.frozen
 class KindRef:
-    """A kind by apiVersion and name: ``KindRef("apps/v1", "StatefulSet")``."""
+    """A kind by apiVersion and name: ``KindRef("apps/v1", "StatefulSet")``.
+
+    In `KindSpec.owns`, ``creates=False`` marks a child kind the planner only observes and
+    deletes, never creates (a Workspace's legacy Deployment): the operator's RBAC then grants
+    no create or update on it.
+    """
 
     api_version: str
     kind: str
+    creates: bool = True
 
 
 @attrs.frozen(kw_only=True)

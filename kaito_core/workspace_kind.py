@@ -149,7 +149,7 @@ WORKSPACE: KindSpec[Workspace, WorkspaceStatus] = KindSpec(
         KindRef("v1", "ConfigMap"),
         KindRef("batch/v1", "Job"),
         KindRef("apps/v1", "ControllerRevision"),
-        KindRef("apps/v1", "Deployment"),
+        KindRef("apps/v1", "Deployment", creates=False),  # legacy: deleted, never made
     ),
     owner_labels=(
         OwnerLabels(name="kaito.sh/workspace", namespace="kaito.sh/workspacenamespace"),

@@ -36,10 +36,11 @@ def register(subparsers: Any) -> None:
     """Add ``manifests`` to the ``kaito`` command."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "manifests",
-        help="print the manifests that install the operator (CRD, RBAC, Deployment, webhook)",
-        description="Print the Namespace, the Workspace CRD, least-privilege RBAC, the "
-        "Deployment, Service, PodDisruptionBudget and the validating webhook configuration "
-        "(with cert-manager objects for its certificate), ready for kubectl apply.",
+        help="print the manifests that install the operator (CRDs, RBAC, Deployment, webhooks)",
+        description="Print the Namespace, the CRD of every kind (Workspace, ...), "
+        "least-privilege RBAC, the Deployment, Service, PodDisruptionBudget and the validating "
+        "webhook configurations (with cert-manager objects for their certificate), ready for "
+        "kubectl apply.",
     )
     one_line_errors(parser, _PROG)
     parser.add_argument(
@@ -97,7 +98,9 @@ def register(subparsers: Any) -> None:
         help="the operator reconciles this namespace only, with Roles there instead of "
         "cluster-wide rules for namespaced resources",
     )
-    parser.add_argument("--crd-only", action="store_true", help="print only the Workspace CRD")
+    parser.add_argument(
+        "--crd-only", action="store_true", help="print only the CRDs (Workspace, ...)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -138,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
         return 2
-    objects = install_manifests(options)
+    objects = install_manifests(options, registry=getattr(args, "registry", None))
     if args.crd_only:
         objects = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
     if args.output == "json":

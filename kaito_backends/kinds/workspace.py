@@ -1,4 +1,4 @@
-"""The Workspace's hooks: the objects a Workspace reads without owning them.
+"""The Workspace's hooks: the objects a Workspace reads without owning them, and its CRD.
 
 - the ConfigMaps its spec names (``inference.config``, ``tuning.config``), by name: a change
   of one reconciles the Workspaces naming it (informer index ``config``);
@@ -8,6 +8,10 @@
 - bring-your-own Nodes, matched by ``resource.labelSelector.matchLabels`` without KAITO's
   reserved keys: a Node with no owner reconciles the Workspaces whose selector it matches
   (index ``byo``: the Workspaces that have a selector).
+
+The admission webhook reads, for a CREATE, the ConfigMaps the spec names (a missing one is
+reported) and, with bring-your-own nodes, the Nodes its selector matches (the GPU checks). The
+CRD is `kaito_backends.operator.crd.workspace_crd`, generated from the attrs model.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-from kaito_backends.kinds.hooks import ClusterView, IndexLookup, KindHooks, Watch
+import attrs
+
+from kaito_backends.kinds.hooks import AdmissionReader, ClusterView, IndexLookup, KindHooks, Watch
 from kaito_backends.objects import Key, Manifest
+from kaito_core.render.meta import sanitized_match_labels
+from kaito_core.validation import ValidationContext
 
 __all__ = ["RESERVED_LABELS", "WORKSPACE_HOOKS", "referenced_config_maps", "selector_labels"]
 
@@ -125,6 +133,39 @@ async def _related(key: Key, workspace: Mapping[str, Any], view: ClusterView) ->
     return related
 
 
+# -- what admission reads -------------------------------------------------------------------------
+async def _admission(
+    ws: Any, context: ValidationContext, reader: AdmissionReader
+) -> ValidationContext:
+    names = sorted(
+        {
+            name
+            for name in (
+                ws.inference.config if ws.inference is not None else None,
+                ws.tuning.config if ws.tuning is not None else None,
+            )
+            if name
+        }
+    )
+    if names and context.config_maps is None:
+        found = await reader.config_maps(ws.namespace, names)
+        if found is not None:
+            context = attrs.evolve(context, config_maps=found)
+    if not context.nap and not context.nodes:
+        labels = sanitized_match_labels(ws)
+        if labels:
+            nodes = await reader.nodes(labels)
+            if nodes:
+                context = attrs.evolve(context, nodes=nodes)
+    return context
+
+
+def _crd(*, labels: Mapping[str, str] | None = None) -> Manifest:
+    from kaito_backends.operator.crd import workspace_crd
+
+    return workspace_crd(labels=labels)
+
+
 WORKSPACE_HOOKS = KindHooks(
     indexers={"config": _config_refs, "namespace": _namespace, "byo": _brings_own_nodes},
     watches=(
@@ -133,4 +174,6 @@ WORKSPACE_HOOKS = KindHooks(
         Watch(kind="Node", enqueue=_node_changed),
     ),
     related=_related,
+    admission=_admission,
+    crd=_crd,
 )

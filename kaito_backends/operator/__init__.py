@@ -3,11 +3,13 @@
     kaito manifests | kubectl apply --server-side -f -     # CRD, RBAC, Deployment, webhook
     kaito operator --backend karpenter --leader-elect      # what the Deployment runs
 
+Every part serves the kinds of a `kaito_core.kinds.Registry` (default: Workspace).
 Modules: `leader` (`LeaderElector` over a coordination.k8s.io Lease), `webhook`
-(`WorkspaceValidator`: AdmissionReview v1 over aiohttp), `health` (``/healthz``, ``/readyz``,
-``/metrics``), `crd` (the Workspace CRD from the attrs model), `rbac`, `manifests`
-(`install_manifests`), `settings` (`OperatorSettings`), `backends` (`connect`: client and
-provisioner of a backend), `runner` (`run_operator`). See docs/operator.md.
+(`AdmissionValidator`: AdmissionReview v1 over aiohttp, a path per kind), `health`
+(``/healthz``, ``/readyz``, ``/metrics``), `crd` (the Workspace CRD from the attrs model),
+`rbac`, `manifests` (`install_manifests`: a CRD and a webhook configuration per kind),
+`settings` (`OperatorSettings`), `backends` (`connect`: client and provisioner of a backend),
+`runner` (`run_operator`). See docs/operator.md.
 
 The names are imported on first use: `manifests`, `crd`, `rbac`, `settings` and `leader` need
 only the base install; `webhook`, `health` and `runner` need aiohttp (the ``kubernetes`` extra).
@@ -23,13 +25,14 @@ if TYPE_CHECKING:
     from kaito_backends.operator.crd import workspace_crd, workspace_schema
     from kaito_backends.operator.health import Health
     from kaito_backends.operator.leader import LeaderElector, LeaseRecord
-    from kaito_backends.operator.manifests import InstallOptions, install_manifests
+    from kaito_backends.operator.manifests import InstallOptions, crd_of, install_manifests
     from kaito_backends.operator.rbac import cluster_rules, namespace_rules
     from kaito_backends.operator.runner import Operator, run_operator
     from kaito_backends.operator.settings import BindAddress, OperatorSettings, parse_bind_address
-    from kaito_backends.operator.webhook import WorkspaceValidator, tls_context
+    from kaito_backends.operator.webhook import AdmissionValidator, WorkspaceValidator, tls_context
 
 __all__ = [
+    "AdmissionValidator",
     "BindAddress",
     "Connection",
     "Health",
@@ -43,6 +46,7 @@ __all__ = [
     "WorkspaceValidator",
     "cluster_rules",
     "connect",
+    "crd_of",
     "install_manifests",
     "namespace_rules",
     "parse_bind_address",
@@ -53,6 +57,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "AdmissionValidator": "webhook",
     "BindAddress": "settings",
     "Connection": "backends",
     "Health": "health",
@@ -66,6 +71,7 @@ _HOMES = {
     "WorkspaceValidator": "webhook",
     "cluster_rules": "rbac",
     "connect": "backends",
+    "crd_of": "manifests",
     "install_manifests": "manifests",
     "namespace_rules": "rbac",
     "parse_bind_address": "settings",

@@ -34,7 +34,9 @@ from typing import Any, Literal
 
 import attrs
 
+from kaito_backends.kinds.crd import custom_resource_definition
 from kaito_core.api import types as api
+from kaito_core.workspace_kind import WORKSPACE
 
 __all__ = [
     "CRD_NAME",
@@ -150,26 +152,11 @@ _DESCRIPTIONS: dict[tuple[type, str], str] = {
     (api.WorkspaceStatus, "state"): "Pending, Ready, NotReady, Running, Succeeded or Failed.",
 }
 
-#: Printer columns, exactly as upstream's (v1alpha1 lacks TargetNodeCount and State).
-PRINTER_COLUMNS: dict[Version, list[dict[str, str]]] = {
-    "v1beta1": [
-        {"jsonPath": ".resource.instanceType", "name": "Instance", "type": "string"},
-        *(
-            {
-                "jsonPath": f'.status.conditions[?(@.type=="{condition}")].status',
-                "name": condition,
-                "type": "string",
-            }
-            for condition in ("ResourceReady", "InferenceReady", "JobStarted", "WorkspaceSucceeded")
-        ),
-        {"jsonPath": ".status.targetNodeCount", "name": "TargetNodeCount", "type": "integer"},
-        {"jsonPath": ".status.state", "name": "State", "type": "string"},
-        {"jsonPath": ".metadata.creationTimestamp", "name": "Age", "type": "date"},
-    ],
+#: Printer columns, exactly as upstream's (v1alpha1 lacks TargetNodeCount and State): the
+#: Workspace's `kaito_core.kinds.KindSpec` holds them.
+PRINTER_COLUMNS: dict[Version, list[dict[str, Any]]] = {
+    version: [c.to_crd() for c in WORKSPACE.columns(version)] for version in ("v1beta1", "v1alpha1")
 }
-PRINTER_COLUMNS["v1alpha1"] = [
-    c for c in PRINTER_COLUMNS["v1beta1"] if c["name"] not in ("TargetNodeCount", "State")
-]
 
 
 def _camel(name: str) -> str:
@@ -285,37 +272,6 @@ def workspace_schema(version: Version = "v1beta1") -> dict[str, Any]:
     return dict(_canonical(schema))
 
 
-def _version(version: Version, *, storage: bool) -> dict[str, Any]:
-    return {
-        "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS[version]],
-        "name": version,
-        "schema": {"openAPIV3Schema": workspace_schema(version)},
-        "served": True,
-        "storage": storage,
-        "subresources": {"status": {}},
-    }
-
-
 def workspace_crd(*, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The ``workspaces.kaito.sh`` CustomResourceDefinition (apiextensions.k8s.io/v1)."""
-    metadata: dict[str, Any] = {"name": CRD_NAME}
-    if labels:
-        metadata["labels"] = dict(sorted(labels.items()))
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": metadata,
-        "spec": {
-            "group": "kaito.sh",
-            "names": {
-                "categories": ["workspace"],
-                "kind": "Workspace",
-                "listKind": "WorkspaceList",
-                "plural": "workspaces",
-                "shortNames": ["wk", "wks"],
-                "singular": "workspace",
-            },
-            "scope": "Namespaced",
-            "versions": [_version("v1alpha1", storage=False), _version("v1beta1", storage=True)],
-        },
-    }
+    return custom_resource_definition(WORKSPACE, labels=labels, schema=workspace_schema)

@@ -3,9 +3,12 @@
 `install_manifests` returns, in apply order:
 
 1. the Namespace;
-2. the Workspace CRD (`kaito_backends.operator.crd`);
+2. the CRD of every registered kind (`kaito_core.kinds.Registry`, default: Workspace), from
+   its `kaito_backends.kinds.KindHooks` ``crd`` (the Workspace's: `kaito_backends.operator.crd`,
+   generated from the model) or, without one, from its `KindSpec` with a permissive schema;
 3. the ServiceAccount, ClusterRole + ClusterRoleBinding and Role + RoleBinding
-   (`kaito_backends.operator.rbac`: explicit verbs, no wildcard); with ``namespace_scope`` the
+   (`kaito_backends.operator.rbac`: explicit verbs, no wildcard, the registered kinds' rules);
+   with ``namespace_scope`` the
    rules of namespaced resources move from the ClusterRole to a Role ``<name>-workspaces`` (and
    its RoleBinding) in that namespace, the operator gets ``--namespace-scope``, and the webhook
    judges that namespace only;
@@ -16,8 +19,10 @@
 6. the Deployment: 2 replicas with leader election, spread over nodes, probes on ``/healthz``
    and ``/readyz``, non-root with a read-only root file system, bounded resources;
 7. a PodDisruptionBudget (one replica always up: the webhook's ``failurePolicy`` is Fail);
-8. the ValidatingWebhookConfiguration ``validation.workspace.kaito.sh`` (CREATE and UPDATE of
-   both Workspace versions, ``failurePolicy: Fail``, ``sideEffects: None``, AdmissionReview v1).
+8. a ValidatingWebhookConfiguration per registered kind, ``validation.<singular>.<group>``
+   (``validation.workspace.kaito.sh``: CREATE and UPDATE of both Workspace versions at
+   ``/validate/workspace.kaito.sh``, ``failurePolicy: Fail``, ``sideEffects: None``,
+   AdmissionReview v1).
 
 Output is deterministic: the same options give byte-identical YAML.
 """
@@ -31,8 +36,9 @@ from typing import Any
 
 import attrs
 
+from kaito_backends.kinds import DEFAULT_HOOKS, KindHooks
+from kaito_backends.kinds.crd import custom_resource_definition
 from kaito_backends.objects import Manifest
-from kaito_backends.operator.crd import workspace_crd
 from kaito_backends.operator.rbac import (
     Backend,
     cluster_rules,
@@ -46,14 +52,17 @@ from kaito_backends.operator.settings import (
     DEFAULT_NAMESPACE,
     DEFAULT_WEBHOOK_PORT,
     WEBHOOK_CERT_DIR,
-    WEBHOOK_NAME,
-    WEBHOOK_PATH,
+    webhook_name,
+    webhook_path,
 )
+from kaito_core.kinds import KindSpec, Registry
+from kaito_core.registry import default_registry
 
 __all__ = [
     "DEFAULT_IMAGE",
     "DEFAULT_REPOSITORY",
     "InstallOptions",
+    "crd_of",
     "default_image",
     "install_manifests",
     "kinds",
@@ -167,12 +176,25 @@ def _role(
     }
 
 
-def _rbac(options: InstallOptions) -> list[Manifest]:
+def crd_of(
+    spec: KindSpec[Any, Any],
+    hooks: Mapping[str, KindHooks] | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+) -> Manifest:
+    """A kind's CRD: its hooks' ``crd`` (full schema), else one from its `KindSpec`."""
+    found = (hooks if hooks is not None else DEFAULT_HOOKS).get(spec.kind)
+    if found is not None and found.crd is not None:
+        return found.crd(labels=labels)
+    return custom_resource_definition(spec, labels=labels)
+
+
+def _rbac(options: InstallOptions, registry: Registry) -> list[Manifest]:
     account_meta = _meta(options, options.name)
     if options.service_account_annotations:
         account_meta["annotations"] = dict(sorted(options.service_account_annotations))
     scope = options.namespace_scope
-    rules = cluster_rules(options.backend, namespace_scoped=scope is not None)
+    rules = cluster_rules(options.backend, registry, namespace_scoped=scope is not None)
     lease_rules = namespace_rules(options.lease_name)
     objects: list[Manifest] = [
         {
@@ -188,7 +210,7 @@ def _rbac(options: InstallOptions) -> list[Manifest]:
     ]
     if scope is not None:
         scoped = f"{options.name}-workspaces"
-        objects.append(_role(options, "Role", scoped, scope, namespaced_rules()))
+        objects.append(_role(options, "Role", scoped, scope, namespaced_rules(registry)))
         objects.append(_binding(options, "Role", scoped, scope))
     return objects
 
@@ -361,18 +383,19 @@ def _disruption_budget(options: InstallOptions) -> Manifest:
     }
 
 
-def _webhook_configuration(options: InstallOptions) -> Manifest:
+def _webhook_configuration(options: InstallOptions, spec: KindSpec[Any, Any]) -> Manifest:
+    name = webhook_name(spec)
     client: dict[str, Any] = {
         "service": {
             "name": options.name,
             "namespace": options.namespace,
-            "path": WEBHOOK_PATH,
+            "path": webhook_path(spec),
             "port": 443,
         }
     }
     if options.ca_bundle:
         client["caBundle"] = base64.b64encode(options.ca_bundle.encode()).decode()
-    meta = _meta(options, WEBHOOK_NAME, namespaced=False)
+    meta = _meta(options, name, namespaced=False)
     if options.cert_manager:
         meta["annotations"] = {
             "cert-manager.io/inject-ca-from": f"{options.namespace}/{options.certificate}"
@@ -383,18 +406,18 @@ def _webhook_configuration(options: InstallOptions) -> Manifest:
         "metadata": meta,
         "webhooks": [
             {
-                "name": WEBHOOK_NAME,
+                "name": name,
                 "admissionReviewVersions": ["v1"],
                 "clientConfig": client,
                 "failurePolicy": "Fail",
                 "matchPolicy": "Exact",
                 "rules": [
                     {
-                        "apiGroups": ["kaito.sh"],
-                        "apiVersions": ["v1alpha1", "v1beta1"],
+                        "apiGroups": [spec.group],
+                        "apiVersions": sorted(spec.versions),
                         "operations": ["CREATE", "UPDATE"],
-                        "resources": ["workspaces"],
-                        "scope": "Namespaced",
+                        "resources": [spec.plural],
+                        "scope": "Namespaced" if spec.namespaced else "Cluster",
                     }
                 ],
                 "sideEffects": "None",
@@ -413,9 +436,16 @@ def _scope_selector(options: InstallOptions) -> dict[str, Any]:
     return {"namespaceSelector": {"matchLabels": label}}
 
 
-def install_manifests(options: InstallOptions | None = None) -> list[Manifest]:
-    """Every object of an installation, in apply order (see the module docstring)."""
+def install_manifests(
+    options: InstallOptions | None = None,
+    *,
+    registry: Registry | None = None,
+    hooks: Mapping[str, KindHooks] | None = None,
+) -> list[Manifest]:
+    """Every object of an installation, in apply order (see the module docstring), for the
+    kinds of ``registry`` (default `default_registry`)."""
     options = options or InstallOptions()
+    registry = registry if registry is not None else default_registry()
     if options.backend not in ("karpenter", "aks", "byo"):
         raise ValueError(f"unknown backend {options.backend!r}: use karpenter, aks or byo")
     if options.replicas < 1:
@@ -423,15 +453,16 @@ def install_manifests(options: InstallOptions | None = None) -> list[Manifest]:
     scope = options.namespace_scope
     if scope is not None and (not _DNS_LABEL.match(scope) or len(scope) > 63):
         raise ValueError(f"namespace scope {scope!r} is not a valid namespace name")
-    objects: list[Manifest] = [_namespace(options), workspace_crd(labels=options.labels)]
-    objects += _rbac(options)
+    objects: list[Manifest] = [_namespace(options)]
+    objects += [crd_of(spec, hooks, labels=options.labels) for spec in registry]
+    objects += _rbac(options, registry)
     objects.append(_service(options))
     if options.cert_manager:
         objects += _certificates(options)
     objects.append(_deployment(options))
     if options.replicas > 1:
         objects.append(_disruption_budget(options))
-    objects.append(_webhook_configuration(options))
+    objects += [_webhook_configuration(options, spec) for spec in registry]
     return objects
 
 

@@ -1,5 +1,10 @@
 """Least-privilege RBAC rules of the operator: explicit verbs per resource, no wildcard anywhere.
 
+The rules of the kinds come from the kind registry (`kaito_core.kinds.Registry`, `kind_rules`):
+each registered kind gets read, update and patch (finalizers), ``/status`` patch and
+``/finalizers`` update; the child kinds they own get full verbs when a planner creates them,
+else list, watch and delete only (plus create and delete on a registered kind another one owns,
+as an InferenceSet its Workspaces). For the default registry (Workspace) the table below.
 Each rule is granted for a reason (the verbs are those `kaito_backends.kubernetes.KubernetesClient`
 sends: ``apply`` is ``patch``, plus ``create`` when it creates; docs/security.md explains each):
 
@@ -42,10 +47,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from kaito_backends.objects import group_of, resource_of
+from kaito_core.kinds import Registry
+from kaito_core.registry import default_registry
+
 __all__ = [
     "Backend",
     "allows",
     "cluster_rules",
+    "kind_rules",
     "namespace_rules",
     "namespaced_rules",
     "rules_have_wildcards",
@@ -64,16 +74,35 @@ def _rule(group: str, resources: list[str], verbs: list[str], **extra: Any) -> d
     return rule
 
 
-def namespaced_rules() -> list[dict[str, Any]]:
-    """The rules of namespaced resources (the same for every backend), in a fixed order."""
+def kind_rules(registry: Registry | None = None) -> list[dict[str, Any]]:
+    """The rules the registered kinds and their child kinds need (see the module docstring):
+    the kinds in registry order, then the children by API group (core last), full verbs first.
+    """
+    registry = registry if registry is not None else default_registry()
+    made = {ref.kind for spec in registry for ref in spec.owns if ref.creates}
+    rules: list[dict[str, Any]] = []
+    for spec in registry:
+        verbs = _OWN if spec.kind in made else ["get", "list", "watch", "update", "patch"]
+        rules.append(_rule(spec.group, [spec.plural], verbs))
+        rules.append(_rule(spec.group, [f"{spec.plural}/status"], ["patch"]))
+        rules.append(_rule(spec.group, [f"{spec.plural}/finalizers"], ["update"]))
+    grouped: dict[tuple[str, bool], list[str]] = {}
+    for ref in registry.child_kinds():
+        creates = ref.kind in made
+        plural = resource_of(ref.api_version, ref.kind).split(".")[0]
+        grouped.setdefault((group_of(ref.api_version), creates), []).append(plural)
+    for (group, creates), plurals in sorted(
+        grouped.items(), key=lambda item: (item[0][0] == "", item[0][0], not item[0][1])
+    ):
+        rules.append(_rule(group, plurals, _OWN if creates else ["list", "watch", "delete"]))
+    return rules
+
+
+def namespaced_rules(registry: Registry | None = None) -> list[dict[str, Any]]:
+    """The rules of namespaced resources (the same for every backend), in a fixed order: the
+    registered kinds' (`kind_rules`), then what the engine reads."""
     return [
-        _rule("kaito.sh", ["workspaces"], ["get", "list", "watch", "update", "patch"]),
-        _rule("kaito.sh", ["workspaces/status"], ["patch"]),
-        _rule("kaito.sh", ["workspaces/finalizers"], ["update"]),
-        _rule("apps", ["statefulsets", "controllerrevisions"], _OWN),
-        _rule("apps", ["deployments"], ["list", "watch", "delete"]),
-        _rule("batch", ["jobs"], _OWN),
-        _rule("", ["services", "configmaps"], _OWN),
+        *kind_rules(registry),
         _rule("", ["pods"], ["list", "watch"]),
         _rule("", ["secrets"], ["list", "watch"]),
         _rule("", ["events"], ["get", "create", "update", "patch"]),
@@ -85,11 +114,14 @@ def _cluster_scoped_rules(backend: Backend) -> list[dict[str, Any]]:
     return [_rule("", ["nodes"], _READ), _rule("karpenter.sh", ["nodeclaims"], claims)]
 
 
-def cluster_rules(backend: Backend, *, namespace_scoped: bool = False) -> list[dict[str, Any]]:
-    """The ClusterRole rules for ``backend``, in a fixed order: every rule, or with
-    ``namespace_scoped`` only those of cluster-scoped resources (the rest go in a Role)."""
+def cluster_rules(
+    backend: Backend, registry: Registry | None = None, *, namespace_scoped: bool = False
+) -> list[dict[str, Any]]:
+    """The ClusterRole rules for ``backend`` and the registered kinds, in a fixed order: every
+    rule, or with ``namespace_scoped`` only those of cluster-scoped resources (the rest go in a
+    Role)."""
     scoped = _cluster_scoped_rules(backend)
-    return scoped if namespace_scoped else [*namespaced_rules(), *scoped]
+    return scoped if namespace_scoped else [*namespaced_rules(registry), *scoped]
 
 
 def namespace_rules(lease_name: str) -> list[dict[str, Any]]:

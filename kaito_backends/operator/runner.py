@@ -3,10 +3,12 @@
 `run_operator` is what ``kaito operator`` runs. In order:
 
 1. connect (`kaito_backends.operator.backends.connect`) unless a `Connection` is given;
-2. check the cluster: list Workspaces within ``connect_timeout`` (unreachable, forbidden, or the
-   CRD missing -> one line on stderr, exit 2);
-3. listen: health probes, metrics, and the admission webhook (TLS with the cert/key files given,
-   reloaded when they change; plain HTTP without them) -> a port that cannot be bound is exit 2;
+2. check the cluster: list each registered kind (`kaito_core.kinds.Registry`, default:
+   Workspace) within ``connect_timeout`` (unreachable, forbidden, or a CRD missing -> one line
+   on stderr, exit 2);
+3. listen: health probes, metrics, and the admission webhook of every registered kind (TLS
+   with the cert/key files given, reloaded when they change; plain HTTP without them) -> a port
+   that cannot be bound is exit 2;
 4. run: without leader election the engine's `Controller` at once; with it a `LeaderElector`
    on the Lease, and only the leader runs the controller (followers serve probes, metrics and
    the webhook; see `kaito_backends.operator.health` for readiness);
@@ -22,7 +24,7 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from aiohttp import web
@@ -31,25 +33,31 @@ from prometheus_client import Gauge, GCCollector, PlatformCollector, ProcessColl
 from kaito_backends.clock import Clock, SystemClock
 from kaito_backends.engine.logs import library_logger
 from kaito_backends.errors import BackendError, NotFound
+from kaito_backends.kinds import KindHooks
 from kaito_backends.operator.backends import Connection, ScopedClient, SetupError, connect
 from kaito_backends.operator.health import Health, health_routes, metrics_routes
 from kaito_backends.operator.leader import LeaderElector, RunOutcome
 from kaito_backends.operator.settings import BindAddress, OperatorSettings
 from kaito_backends.operator.webhook import (
+    AdmissionValidator,
     CertificateReloader,
     WebhookMetrics,
-    WorkspaceValidator,
     tls_context,
 )
+from kaito_core.kinds import Registry
+from kaito_core.registry import default_registry
 
 __all__ = ["Operator", "install_signal_handlers", "run_operator"]
 
-_WORKSPACE_API = "kaito.sh/v1beta1"
 _CERT_RELOAD_INTERVAL = 30.0
 
 
 class Operator:
-    """One operator process (see the module docstring). `start`, then `serve`, then `shutdown`."""
+    """One operator process (see the module docstring). `start`, then `serve`, then `shutdown`.
+
+    ``registry`` and ``hooks`` (default `default_registry` and
+    `kaito_backends.kinds.DEFAULT_HOOKS`) are the kinds it reconciles and validates.
+    """
 
     def __init__(
         self,
@@ -58,9 +66,14 @@ class Operator:
         *,
         clock: Clock | None = None,
         log: Any = None,
+        registry: Registry | None = None,
+        hooks: Mapping[str, KindHooks] | None = None,
     ) -> None:
         from kaito_backends.engine.metrics import EngineMetrics
 
+        #: the registered kinds (``registry`` is the Prometheus registry of the metrics)
+        self.kinds = registry if registry is not None else default_registry()
+        self.hooks = hooks
         self.settings = settings
         self.connection = connection
         self.clock: Clock = clock or SystemClock()
@@ -84,7 +97,7 @@ class Operator:
         )
         self.controller: Any = None
         self.elector: LeaderElector | None = None
-        self.validator: WorkspaceValidator | None = None
+        self.validator: AdmissionValidator | None = None
         self.reloader: CertificateReloader | None = None
         #: where each server listens once started: ``health``, ``metrics``, ``webhook``
         self.addresses: dict[str, tuple[str, int]] = {}
@@ -102,16 +115,20 @@ class Operator:
         await self._start_servers()
 
     async def _check_cluster(self) -> None:
+        for spec in self.kinds:
+            await self._check_kind(spec.api_version, spec.kind, spec.qualified)
+        self._cluster_ok = True
+
+    async def _check_kind(self, api_version: str, kind: str, crd: str) -> None:
         scope = self.settings.namespace_scope
         try:
             await asyncio.wait_for(
-                self.connection.client.list(_WORKSPACE_API, "Workspace", namespace=scope),
+                self.connection.client.list(api_version, kind, namespace=scope),
                 timeout=self.settings.connect_timeout,
             )
         except NotFound as error:
             raise SetupError(
-                "the Workspace CRD (workspaces.kaito.sh) is not installed: "
-                "kaito manifests | kubectl apply -f -"
+                f"the {kind} CRD ({crd}) is not installed: kaito manifests | kubectl apply -f -"
             ) from error
         except TimeoutError as error:
             raise SetupError(
@@ -120,7 +137,6 @@ class Operator:
         except (BackendError, OSError) as error:
             message = " ".join(str(error).split()) or type(error).__name__
             raise SetupError(f"cannot reach the cluster: {message}") from error
-        self._cluster_ok = True
 
     def _build_controller(self) -> Any:
         from kaito_backends.engine.controller import Controller
@@ -133,6 +149,8 @@ class Operator:
             settings=settings.plan_settings(),
             workers=settings.workers,
             metrics=self.metrics,
+            registry=self.kinds,
+            hooks=self.hooks,
         )
 
     def _register_checks(self) -> None:
@@ -189,10 +207,12 @@ class Operator:
             )
         else:
             self.log.warning("webhook.plain_http", reason="no --webhook-cert/--webhook-key given")
-        self.validator = WorkspaceValidator(
+        self.validator = AdmissionValidator(
             settings.validation_context(),
             client=self.connection.client,
             metrics=self.webhook_metrics,
+            registry=self.kinds,
+            hooks=self.hooks,
         )
         self.addresses["webhook"] = await self._listen(
             self.validator.app(), bind, ssl_context=context
@@ -357,6 +377,8 @@ async def run_operator(
     on_started: Callable[[Operator], None] | None = None,
     stderr: TextIO | None = None,
     signals: bool = False,
+    registry: Registry | None = None,
+    hooks: Mapping[str, KindHooks] | None = None,
 ) -> int:
     """Run the operator until stopped; returns the exit code (0, 1, or 2 with one line on stderr).
 
@@ -372,7 +394,7 @@ async def run_operator(
     except SetupError as error:
         print(f"kaito operator: error: {error}", file=err)
         return 2
-    operator = Operator(settings, connection, clock=clock)
+    operator = Operator(settings, connection, clock=clock, registry=registry, hooks=hooks)
     remove = install_signal_handlers(stop, operator.log) if signals else (lambda: None)
     try:
         try:

@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 import attrs
 
+from kaito_core.kinds import KindSpec
 from kaito_core.validation import FeatureGates, ValidationContext
+from kaito_core.workspace_kind import WORKSPACE
 
 __all__ = [
     "BACKENDS",
@@ -32,6 +34,8 @@ __all__ = [
     "default_identity",
     "default_namespace",
     "parse_bind_address",
+    "webhook_name",
+    "webhook_path",
 ]
 
 BackendName = Literal["karpenter", "aks", "byo"]
@@ -44,9 +48,23 @@ DEFAULT_HEALTH_PORT = 8081
 DEFAULT_WEBHOOK_PORT = 9443
 #: Where the Deployment mounts the webhook's serving certificate (``tls.crt``, ``tls.key``).
 WEBHOOK_CERT_DIR = "/etc/kaito/webhook"
-#: The webhook's name in the ValidatingWebhookConfiguration, as upstream's.
-WEBHOOK_NAME = "validation.workspace.kaito.sh"
-WEBHOOK_PATH = "/validate/workspace.kaito.sh"
+
+
+def webhook_name(spec: KindSpec[Any, Any]) -> str:
+    """A kind's ValidatingWebhookConfiguration and webhook: ``validation.<singular>.<group>``
+    (upstream's ``validation.workspace.kaito.sh``)."""
+    return f"validation.{spec.singular}.{spec.group}"
+
+
+def webhook_path(spec: KindSpec[Any, Any]) -> str:
+    """Where the webhook serves a kind: ``/validate/<singular>.<group>``."""
+    return f"/validate/{spec.singular}.{spec.group}"
+
+
+#: The Workspace webhook's name in its ValidatingWebhookConfiguration, as upstream's.
+WEBHOOK_NAME = webhook_name(WORKSPACE)
+#: The Workspace webhook's path (every kind has one: `webhook_path`).
+WEBHOOK_PATH = webhook_path(WORKSPACE)
 _SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 

@@ -1,28 +1,32 @@
-"""The validating admission webhook for Workspaces (``AdmissionReview`` v1), served by aiohttp.
+"""The validating admission webhook of every registered kind (``AdmissionReview`` v1), on aiohttp.
 
-``POST /validate/workspace.kaito.sh`` with an ``admission.k8s.io/v1`` AdmissionReview. The answer
-is always HTTP 200 with an AdmissionReview whose ``response`` carries the request's ``uid``:
+Each kind of the registry (`kaito_core.kinds.Registry`; default: Workspace) is served at its
+own path, ``POST /validate/<singular>.<group>`` (``/validate/workspace.kaito.sh``), with an
+``admission.k8s.io/v1`` AdmissionReview. The answer is always HTTP 200 with an AdmissionReview
+whose ``response`` carries the request's ``uid``:
 
-- ``allowed: true`` when the Workspace is valid (and for operations this webhook does not judge:
-  DELETE, CONNECT, subresources, and updates of a Workspace that is being deleted, so a stale
+- ``allowed: true`` when the object is valid (and for operations this webhook does not judge:
+  DELETE, CONNECT, subresources, and updates of an object that is being deleted, so a stale
   spec can never keep its finalizer from being removed);
 - ``allowed: false`` with ``status.code`` 422 (reason ``Invalid``) when it is not: the problems of
-  `kaito_core.api.from_manifest` (the object does not fit the schema) or of
-  `kaito_core.validation.validate` (the webhook's rules; UPDATE compares ``oldObject``), one per
-  line, ``spec.resource.instanceType: Unsupported instance type ...``;
+  the kind's ``parse`` (the object does not fit the schema) or of its ``validate`` (the
+  webhook's rules, `kaito_core.validation.validate` for a Workspace; UPDATE compares
+  ``oldObject``), one per line, ``spec.resource.instanceType: Unsupported instance type ...``;
 - ``allowed: false`` with ``status.code`` 400 (reason ``BadRequest``) when the body is not a
   well-formed AdmissionReview v1 (`kaito_backends.operator.reviews`: not JSON, too deep, a
   non-finite number, no request or uid, an ``operation`` that is not one of the four, a
-  ``namespace`` or ``name`` that is not a string, ...) or not about a Workspace; every
+  ``namespace`` or ``name`` that is not a string, ...) or not about the path's kind; every
   operation is checked so, DELETE and CONNECT included;
 - ``allowed: false`` with 500 when validation itself crashed (logged; the message names only the
   error class).
 
 What the rules need to know of the cluster comes from a `ValidationContext` built from the
-operator's settings. With a ``client``, CREATE also reads the ConfigMaps the Workspace names (so
-a missing one is reported; a read that fails leaves existence unchecked) and, for bring-your-own
-nodes, the Nodes its selector matches (the GPU checks; with none found the node checks are left
-to the controller).
+operator's settings. With a ``client``, a CREATE also reads what the kind's
+`kaito_backends.kinds.KindHooks` ``admission`` hook asks for, through this validator's
+`AdmissionReader` methods (each read time-boxed): a Workspace's ConfigMaps (so a missing one is
+reported; a read that fails leaves existence unchecked) and, for bring-your-own nodes, the Nodes
+its selector matches (the GPU checks; with none found the node checks are left to the
+controller).
 
 Nothing secret leaves the webhook: logs carry the uid, operation, kind, namespace/name and the
 verdict, never the object; denial messages go through `mask_credentials` (URL userinfo,
@@ -38,6 +42,7 @@ Tests serve plain HTTP.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import ssl
 import time
@@ -51,6 +56,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from kaito_backends.credentials import mask_credentials
 from kaito_backends.engine.logs import library_logger
 from kaito_backends.errors import BackendError, NotFound
+from kaito_backends.kinds import DEFAULT_HOOKS, KindHooks
 from kaito_backends.objects import Manifest, ObjectRef
 from kaito_backends.operator.reviews import (
     ADMISSION_API_VERSION,
@@ -58,12 +64,13 @@ from kaito_backends.operator.reviews import (
     ReviewError,
     decode_review,
 )
-from kaito_backends.operator.settings import WEBHOOK_NAME, WEBHOOK_PATH
+from kaito_backends.operator.settings import WEBHOOK_NAME, WEBHOOK_PATH, webhook_path
 from kaito_backends.protocols import ClusterClient
-from kaito_core.api import ManifestError, Workspace, from_manifest
+from kaito_core.api import ManifestError
 from kaito_core.errors import FieldError
-from kaito_core.render.meta import sanitized_match_labels
-from kaito_core.validation import ValidationContext, validate
+from kaito_core.kinds import KindSpec, Registry
+from kaito_core.registry import default_registry
+from kaito_core.validation import ValidationContext
 from kaito_presets import Catalog
 
 __all__ = [
@@ -71,6 +78,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "WEBHOOK_NAME",
     "WEBHOOK_PATH",
+    "AdmissionValidator",
     "CertificateReloader",
     "WebhookMetrics",
     "WorkspaceValidator",
@@ -134,12 +142,13 @@ def _denied(problems: Sequence[FieldError]) -> _Verdict:
 _REASONS = {400: "BadRequest", 422: "Invalid", 500: "InternalError"}
 
 
-class WorkspaceValidator:
-    """Answers AdmissionReviews for Workspaces (see the module docstring).
+class AdmissionValidator:
+    """Answers AdmissionReviews for the registered kinds (see the module docstring).
 
     ``context`` is the `ValidationContext` of the operator's settings, or a callable returning
-    the current one. ``client`` (optional) reads the ConfigMaps and BYO Nodes a CREATE needs,
-    each read bounded by ``lookup_timeout`` seconds.
+    the current one. ``client`` (optional) reads what a CREATE needs (a Workspace's ConfigMaps
+    and BYO Nodes), each read bounded by ``lookup_timeout`` seconds. ``registry`` and ``hooks``
+    default to `default_registry` and `kaito_backends.kinds.DEFAULT_HOOKS`.
     """
 
     def __init__(
@@ -151,7 +160,11 @@ class WorkspaceValidator:
         lookup_timeout: float = 3.0,
         metrics: WebhookMetrics | None = None,
         log: Any = None,
+        registry: Registry | None = None,
+        hooks: Mapping[str, KindHooks] | None = None,
     ) -> None:
+        self.registry = registry if registry is not None else default_registry()
+        self.hooks = hooks if hooks is not None else DEFAULT_HOOKS
         self._context = context if context is not None else ValidationContext()
         self.client = client
         self.catalog = catalog
@@ -165,19 +178,25 @@ class WorkspaceValidator:
         return found if isinstance(found, ValidationContext) else found()
 
     # -- the HTTP edge ---------------------------------------------------------------------------
-    async def handle(self, request: web.Request) -> web.Response:
-        """The aiohttp handler: read the body, review it, answer JSON."""
+    async def handle(self, request: web.Request, *, kind: str | None = None) -> web.Response:
+        """The aiohttp handler: read the body, review it (as ``kind``), answer JSON."""
         body = await request.read()
-        review = await self.review(body)
+        review = await self.review(body, kind=kind)
         return web.json_response(review)
 
-    def app(self, *, path: str = WEBHOOK_PATH) -> web.Application:
-        """An aiohttp application serving this validator at ``path``."""
+    def paths(self) -> dict[str, str]:
+        """Where each kind is served: path -> kind name (`webhook_path`)."""
+        return {webhook_path(spec): spec.kind for spec in self.registry}
+
+    def app(self, *, path: str | None = None) -> web.Application:
+        """An aiohttp application serving every kind at its path (``path``: the first kind
+        at that path instead)."""
         return webhook_app(self, path=path)
 
     # -- reviewing -------------------------------------------------------------------------------
-    async def review(self, body: bytes | str) -> dict[str, Any]:
-        """The AdmissionReview answering ``body`` (the raw request body)."""
+    async def review(self, body: bytes | str, *, kind: str | None = None) -> dict[str, Any]:
+        """The AdmissionReview answering ``body`` (the raw request body); ``kind``: the only
+        kind this path judges (None: any registered kind)."""
         started = time.perf_counter()
         uid, operation = "", ""
         try:
@@ -187,7 +206,7 @@ class WorkspaceValidator:
         else:
             uid, operation = request["uid"], request["operation"]
             try:
-                verdict = await self._judge(request)
+                verdict = await self._judge(request, kind)
             except Exception as error:
                 self.log.error(
                     "webhook.crashed", uid=uid, error=type(error).__name__, exc_info=True
@@ -204,15 +223,28 @@ class WorkspaceValidator:
             self.metrics.latency.observe(time.perf_counter() - started)
         return _review(uid, verdict)
 
-    async def _judge(self, request: Mapping[str, Any]) -> _Verdict:
+    def _kind_of(
+        self, request: Mapping[str, Any], expected: str | None
+    ) -> KindSpec[Any, Any] | str:
+        """The spec of the request's kind, or why it is not one this path judges."""
+        kind = request["kind"]
+        spec = self.registry.get(kind["kind"])
+        judged_here = expected is None or (spec is not None and spec.kind == expected)
+        if spec is not None and spec.group == kind["group"] and judged_here:
+            return spec
+        judged = [self.registry[expected]] if expected is not None else list(self.registry)
+        what = ", ".join(f"{s.group} {s.kind}s" for s in judged)
+        shown = f"{kind['group'][:63]}/{kind['kind'][:63]}"
+        return f"this webhook validates {what}, not {shown}"
+
+    async def _judge(self, request: Mapping[str, Any], expected: str | None = None) -> _Verdict:
         operation = request["operation"]
         where = _where(request)
         if operation not in _JUDGED_OPERATIONS or request.get("subResource"):
             return _allowed()
-        kind = request["kind"]
-        if kind["group"] != "kaito.sh" or kind["kind"] != "Workspace":
-            shown = f"{kind['group'][:63]}/{kind['kind'][:63]}"
-            return _bad_request(f"this webhook validates kaito.sh Workspaces, not {shown}")
+        spec = self._kind_of(request, expected)
+        if isinstance(spec, str):
+            return _bad_request(spec)
         obj = request.get("object")
         if not isinstance(obj, Mapping):
             return _bad_request("request.object is missing or not an object")
@@ -220,65 +252,54 @@ class WorkspaceValidator:
         if operation == "UPDATE" and isinstance(meta, Mapping) and meta.get("deletionTimestamp"):
             return _allowed()
         try:
-            workspace = _with_identity(from_manifest(obj), request)
+            parsed = _with_identity(spec.parse(obj), request)
         except ManifestError as error:
-            self._log_verdict(request, where, len(error.errors))
+            self._log_verdict(spec, request, where, len(error.errors))
             return _denied(error.errors)
-        old: Workspace | None = None
+        old: Any = None
         if operation == "UPDATE":
             old_obj = request.get("oldObject")
             if isinstance(old_obj, Mapping):
                 try:
-                    old = _with_identity(from_manifest(old_obj), request)
+                    old = _with_identity(spec.parse(old_obj), request)
                 except ManifestError:
                     old = None  # a stored object we cannot read: judge the new one on its own
         context = self.context()
         if old is None:
-            context = await self._cluster_facts(workspace, context)
-        problems = validate(workspace, old=old, catalog=self.catalog, context=context)
-        self._log_verdict(request, where, len(problems))
+            context = await self._cluster_facts(spec, parsed, context)
+        problems = spec.validate(parsed, old=old, catalog=self.catalog, context=context)
+        self._log_verdict(spec, request, where, len(problems))
         return _denied(problems) if problems else _allowed()
 
-    def _log_verdict(self, request: Mapping[str, Any], where: str, problems: int) -> None:
+    def _log_verdict(
+        self, spec: KindSpec[Any, Any], request: Mapping[str, Any], where: str, problems: int
+    ) -> None:
         self.log.info(
             "webhook.reviewed",
             uid=request.get("uid"),
             operation=request.get("operation"),
-            workspace=where,
+            **{spec.singular: where},
             allowed=problems == 0,
             problems=problems,
         )
 
     # -- what a CREATE reads from the cluster ----------------------------------------------------
-    async def _cluster_facts(self, ws: Workspace, context: ValidationContext) -> ValidationContext:
+    async def _cluster_facts(
+        self, spec: KindSpec[Any, Any], obj: Any, context: ValidationContext
+    ) -> ValidationContext:
+        hooks = self.hooks.get(spec.kind)
+        if self.client is None or hooks is None or hooks.admission is None:
+            return context
+        found: ValidationContext = await hooks.admission(obj, context, self)
+        return found
+
+    async def config_maps(
+        self, namespace: str, names: Sequence[str]
+    ) -> dict[tuple[str, str], Mapping[str, Any]] | None:
+        """The named ConfigMaps found, by (namespace, name); None when a read failed."""
         client = self.client
         if client is None:
-            return context
-        names = sorted(
-            {
-                name
-                for name in (
-                    ws.inference.config if ws.inference is not None else None,
-                    ws.tuning.config if ws.tuning is not None else None,
-                )
-                if name
-            }
-        )
-        if names and context.config_maps is None:
-            found = await self._config_maps(client, ws.namespace, names)
-            if found is not None:
-                context = attrs.evolve(context, config_maps=found)
-        if not context.nap and not context.nodes:
-            labels = sanitized_match_labels(ws)
-            if labels:
-                nodes = await self._nodes(client, labels)
-                if nodes:
-                    context = attrs.evolve(context, nodes=nodes)
-        return context
-
-    async def _config_maps(
-        self, client: ClusterClient, namespace: str, names: Sequence[str]
-    ) -> dict[tuple[str, str], Mapping[str, Any]] | None:
+            return None
         found: dict[tuple[str, str], Mapping[str, Any]] = {}
         for name in names:
             try:
@@ -296,9 +317,11 @@ class WorkspaceValidator:
             found[(namespace, name)] = cm
         return found
 
-    async def _nodes(
-        self, client: ClusterClient, labels: Mapping[str, str]
-    ) -> tuple[Manifest, ...]:
+    async def nodes(self, labels: Mapping[str, str]) -> tuple[Manifest, ...]:
+        """The Nodes with these labels; empty when the read failed."""
+        client = self.client
+        if client is None:
+            return ()
         try:
             result = await asyncio.wait_for(
                 client.list("v1", "Node", labels=dict(labels)), timeout=self.lookup_timeout
@@ -313,14 +336,14 @@ def _where(request: Mapping[str, Any]) -> str:
     return f"{request.get('namespace') or ''}/{request.get('name') or ''}"
 
 
-def _with_identity(ws: Workspace, request: Mapping[str, Any]) -> Workspace:
+def _with_identity(obj: Any, request: Mapping[str, Any]) -> Any:
     """Fill the namespace (and name) from the request when the object omits them."""
-    meta = ws.metadata
+    meta = obj.metadata
     namespace = meta.namespace or request.get("namespace") or None
     name = meta.name or request.get("name") or None
     if namespace == meta.namespace and name == meta.name:
-        return ws
-    return attrs.evolve(ws, metadata=attrs.evolve(meta, namespace=namespace, name=name))
+        return obj
+    return attrs.evolve(obj, metadata=attrs.evolve(meta, namespace=namespace, name=name))
 
 
 def _review(uid: str, verdict: _Verdict) -> dict[str, Any]:
@@ -335,11 +358,18 @@ def _review(uid: str, verdict: _Verdict) -> dict[str, Any]:
     return {"apiVersion": ADMISSION_API_VERSION, "kind": "AdmissionReview", "response": response}
 
 
-def webhook_app(validator: WorkspaceValidator, *, path: str = WEBHOOK_PATH) -> web.Application:
-    """An aiohttp application with the validator at ``path`` (POST only)."""
+def webhook_app(validator: AdmissionValidator, *, path: str | None = None) -> web.Application:
+    """An aiohttp application with the validator at each kind's path (POST only); with
+    ``path``, the registry's first kind at that path alone."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app.router.add_post(path, validator.handle)
+    paths = validator.paths() if path is None else {path: validator.registry.kinds[0].kind}
+    for where, kind in paths.items():
+        app.router.add_post(where, functools.partial(validator.handle, kind=kind))
     return app
+
+
+#: The former name of `AdmissionValidator` (it judges every registered kind).
+WorkspaceValidator = AdmissionValidator
 
 
 def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
