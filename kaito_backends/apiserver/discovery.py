@@ -21,7 +21,7 @@ import json
 import platform
 from typing import Any
 
-from kaito_backends.apiserver.registry import GROUPS, Group, Resource, find_group
+from kaito_backends.apiserver.registry import Group, Resource, ResourceTable, resource_table
 
 __all__ = [
     "KUBERNETES_VERSION",
@@ -69,18 +69,18 @@ def _group_body(group: Group) -> dict[str, Any]:
     return {"name": group.name, "versions": versions, "preferredVersion": versions[0]}
 
 
-def api_group_list() -> dict[str, Any]:
-    """``/apis``: every named group."""
+def api_group_list(table: ResourceTable | None = None) -> dict[str, Any]:
+    """``/apis``: every named group (of ``table``, default: the default registry's)."""
     return {
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": [_group_body(g) for g in GROUPS if g.name],
+        "groups": [_group_body(g) for g in (table or resource_table()).groups if g.name],
     }
 
 
-def api_group(name: str) -> dict[str, Any] | None:
+def api_group(name: str, table: ResourceTable | None = None) -> dict[str, Any] | None:
     """``/apis/<group>``, or None when the group is not served."""
-    group = find_group(name)
+    group = (table or resource_table()).find_group(name)
     if group is None or not name:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group_body(group)}
@@ -119,9 +119,11 @@ def _resource_entries(resource: Resource) -> list[dict[str, Any]]:
     return entries
 
 
-def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
+def resource_list(
+    group_name: str, version: str, table: ResourceTable | None = None
+) -> dict[str, Any] | None:
     """``/api/v1`` or ``/apis/<group>/<version>``, or None when not served."""
-    group = find_group(group_name)
+    group = (table or resource_table()).find_group(group_name)
     if group is None or version not in group.versions:
         return None
     group_version = f"{group_name}/{version}" if group_name else version
@@ -150,9 +152,11 @@ def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
-def openapi_group_version(group_name: str, version: str) -> dict[str, Any] | None:
+def openapi_group_version(
+    group_name: str, version: str, table: ResourceTable | None = None
+) -> dict[str, Any] | None:
     """The OpenAPI v3 document of one group-version (see the module docstring), or None."""
-    group = find_group(group_name)
+    group = (table or resource_table()).find_group(group_name)
     if group is None or version not in group.versions:
         return None
     paths: dict[str, Any] = {}
@@ -193,12 +197,13 @@ def openapi_group_version(group_name: str, version: str) -> dict[str, Any] | Non
     }
 
 
-def openapi_root() -> dict[str, Any]:
+def openapi_root(table: ResourceTable | None = None) -> dict[str, Any]:
     """``/openapi/v3``: where each group-version's document is."""
+    table = table or resource_table()
     paths = {}
-    for group in GROUPS:
+    for group in table.groups:
         for version in group.versions:
-            document = openapi_group_version(group.name, version)
+            document = openapi_group_version(group.name, version, table)
             digest = (
                 hashlib.sha256(json.dumps(document, sort_keys=True).encode())
                 .hexdigest()[:32]

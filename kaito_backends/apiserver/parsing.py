@@ -22,7 +22,7 @@ from typing import Literal
 
 import attrs
 
-from kaito_backends.apiserver.registry import Resource, find_resource
+from kaito_backends.apiserver.registry import Resource, ResourceTable, resource_table
 from kaito_backends.apiserver.status import ApiError
 
 __all__ = ["Negotiated", "Target", "flag", "negotiate", "parse_target"]
@@ -46,8 +46,11 @@ class Target:
         return self.resource.api_version(self.version)
 
 
-def parse_target(group: str, version: str, segments: list[str]) -> Target:
-    """The target of ``segments`` (the path after the group-version); raises `ApiError` 404."""
+def parse_target(
+    group: str, version: str, segments: list[str], *, table: ResourceTable | None = None
+) -> Target:
+    """The target of ``segments`` (the path after the group-version) among the resources of
+    ``table`` (default: the default registry's); raises `ApiError` 404."""
     legacy_watch = False
     if segments and segments[0] == "watch":
         legacy_watch = True
@@ -65,7 +68,7 @@ def parse_target(group: str, version: str, segments: list[str]) -> Target:
         namespace, plural, rest = segments[1], segments[2], segments[3:]
     else:
         plural, rest = segments[0], segments[1:]
-    resource = find_resource(group, version, plural)
+    resource = (table or resource_table()).find_resource(group, version, plural)
     if resource is None or len(rest) > 2 or any(not part for part in rest):
         raise ApiError.not_found(None, None)
     if namespace is not None and not resource.namespaced:

@@ -9,6 +9,10 @@ On start it seeds the namespaces ``default``, ``kube-system``, ``kube-public`` a
 virtual seconds per real second) and, unless ``engine=False``, the KAITO engine
 (`kaito_backends.engine.controller.Controller`) in-process against the same fake cluster, so a
 Workspace applied with kubectl gets NodeClaims, Nodes, a StatefulSet, Pods and a status.
+
+It serves the kinds of ``registry`` (`kaito_core.kinds.Registry`, default: Workspace) beside
+the built-in ones (`kaito_backends.apiserver.registry.ResourceTable`), and its engine
+reconciles them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,12 +35,15 @@ from kaito_backends.apiserver.handlers import Handlers, json_response
 from kaito_backends.apiserver.kubeconfig import write_kubeconfig
 from kaito_backends.apiserver.pacing import PacedClock, Pacer
 from kaito_backends.apiserver.parsing import Target, flag, parse_target
+from kaito_backends.apiserver.registry import resource_table
 from kaito_backends.apiserver.status import PAGE_NOT_FOUND, ApiError
 from kaito_backends.apiserver.watch import serve_watch
 from kaito_backends.clock import rfc3339
 from kaito_backends.documents import MAX_REQUEST_BYTES
 from kaito_backends.errors import AlreadyExists
 from kaito_backends.fake import FakeCluster
+from kaito_backends.kinds import KindHooks
+from kaito_core.kinds import Registry
 
 __all__ = ["SEEDED_NAMESPACES", "FakeApiServer"]
 
@@ -61,6 +69,8 @@ class FakeApiServer:
         engine_log: Any = None,
         bookmark_interval: float = 5.0,
         access_log: bool = False,
+        registry: Registry | None = None,
+        hooks: Mapping[str, KindHooks] | None = None,
     ) -> None:
         if cluster is None:
             cluster = FakeCluster(clock=PacedClock(datetime.now(UTC).replace(microsecond=0)))
@@ -71,6 +81,10 @@ class FakeApiServer:
         self.cluster = cluster
         self.host = host
         self.port = port
+        self.kinds = registry
+        self.hooks = hooks
+        #: the resources served: the built-in ones and the registered kinds
+        self.table = resource_table(registry)
         self.handlers = Handlers(cluster)
         self.hub = WatchHub(cluster.store)
         self.pacer = Pacer(cluster, speed=speed, tick=tick)
@@ -114,6 +128,8 @@ class FakeApiServer:
             self.cluster.provisioner(),
             clock=self.cluster.clock,
             log=self.engine_log,
+            registry=self.kinds,
+            hooks=self.hooks,
         )
         self._engine_task = asyncio.create_task(self.controller.run(), name="kaito-engine")
 
@@ -149,7 +165,7 @@ class FakeApiServer:
             await self.handlers.ensure_namespace(name)
         client = self.cluster.client()
         now = rfc3339(self.cluster.clock.now())
-        for manifest in crd_manifests():
+        for manifest in crd_manifests(self.table):
             try:
                 created = await client.create(manifest)
             except AlreadyExists:
@@ -208,23 +224,25 @@ class FakeApiServer:
         if head in _HEALTH and len(parts) == 1:
             return web.Response(text="ok", content_type="text/plain")
         if head == "openapi":
-            return self._openapi(parts[1:])
+            return self._openapi(parts[1:], self.table)
         if head == "api":
             if len(parts) == 1:
                 return json_response(discovery.api_versions(f"{self.host}:{self.port}"))
             if parts[1] != "v1":
                 raise ApiError.not_found(None, None)
             if len(parts) == 2:
-                return self._discovered(discovery.resource_list("", "v1"))
-            return await self._resource(request, parse_target("", "v1", parts[2:]))
+                return self._discovered(discovery.resource_list("", "v1", self.table))
+            target = parse_target("", "v1", parts[2:], table=self.table)
+            return await self._resource(request, target)
         if head == "apis":
             if len(parts) == 1:
-                return json_response(discovery.api_group_list())
+                return json_response(discovery.api_group_list(self.table))
             if len(parts) == 2:
-                return self._discovered(discovery.api_group(parts[1]))
+                return self._discovered(discovery.api_group(parts[1], self.table))
             if len(parts) == 3:
-                return self._discovered(discovery.resource_list(parts[1], parts[2]))
-            return await self._resource(request, parse_target(parts[1], parts[2], parts[3:]))
+                return self._discovered(discovery.resource_list(parts[1], parts[2], self.table))
+            target = parse_target(parts[1], parts[2], parts[3:], table=self.table)
+            return await self._resource(request, target)
         raise ApiError.not_found(None, None)
 
     @staticmethod
@@ -234,15 +252,17 @@ class FakeApiServer:
         return json_response(body)
 
     @staticmethod
-    def _openapi(parts: list[str]) -> web.Response:
+    def _openapi(parts: list[str], table: Any) -> web.Response:
         if parts == ["v3"]:
-            return json_response(discovery.openapi_root())
+            return json_response(discovery.openapi_root(table))
         if len(parts) >= 3 and parts[0] == "v3":
             if parts[1] == "api" and len(parts) == 3:
-                return FakeApiServer._discovered(discovery.openapi_group_version("", parts[2]))
+                return FakeApiServer._discovered(
+                    discovery.openapi_group_version("", parts[2], table)
+                )
             if parts[1] == "apis" and len(parts) == 4:
                 return FakeApiServer._discovered(
-                    discovery.openapi_group_version(parts[2], parts[3])
+                    discovery.openapi_group_version(parts[2], parts[3], table)
                 )
         raise ApiError.not_found(None, None)
 

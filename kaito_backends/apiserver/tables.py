@@ -2,7 +2,8 @@
 
 kubectl asks with ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` and prints the
 columns it gets (priority-1 columns only with ``-o wide``). Custom kinds use their CRD printer
-columns (`kaito_backends.apiserver.crds`), evaluated with the JSONPath subset; built-in kinds
+columns (`Resource.columns`: Karpenter's, and each registered kind's from its
+`kaito_core.kinds.KindSpec`), evaluated with the JSONPath subset; built-in kinds
 use columns modelled on kubectl's own printers (pods: NAME READY STATUS RESTARTS AGE, nodes:
 NAME STATUS ROLES AGE VERSION, ...); anything else gets NAME and CREATED AT. Ages are measured
 on the fake cluster's clock, the clock its timestamps come from.
@@ -24,11 +25,11 @@ from kaito_backends.apiserver.columns import (
     parse_time,
     since,
 )
-from kaito_backends.apiserver.crds import PrinterColumn, printer_columns
 from kaito_backends.apiserver.jsonpath import JsonPathError, compile_path
 from kaito_backends.apiserver.printers import BUILTIN_COLUMNS
 from kaito_backends.apiserver.registry import Resource
 from kaito_backends.objects import Manifest
+from kaito_core.kinds import PrinterColumn
 
 __all__ = ["Column", "columns_for", "human_duration", "partial_metadata", "table"]
 
@@ -75,8 +76,8 @@ def _go_text(value: Any) -> str:
 
 def columns_for(resource: Resource, version: str) -> tuple[Column, ...]:
     """The table columns of a resource in one version."""
-    custom = printer_columns(resource.group, resource.kind, version)
-    if custom is not None:
+    if resource.columns is not None:
+        custom = resource.columns.get(version, ())
         return (
             NAME,
             *(
