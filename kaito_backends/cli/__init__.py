@@ -1,6 +1,10 @@
-"""The ``kaito`` command: validate, plan and run Workspaces, and list the catalogs.
+"""The ``kaito`` command: validate, plan and run Workspaces (and every other registered kind),
+and list the catalogs.
 
 Each subcommand lives in its own module with ``register(subparsers)`` and ``run(args) -> int``.
+`main` puts the kinds it serves on ``args.registry`` (a `kaito_core.kinds.Registry`, default
+`kaito_core.registry.default_registry`) and ``args.hooks`` (the shell's
+`kaito_backends.kinds.KindHooks`), which every subcommand reads.
 Exit codes: 0 success, 1 the input is invalid or a Workspace failed, 2 the input could not be
 read (or the command was used wrongly). No subcommand prints a traceback for bad input.
 """
@@ -11,7 +15,8 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -37,10 +42,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``kaito`` console script; returns the exit code."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    registry: Any = None,
+    hooks: Mapping[str, Any] | None = None,
+) -> int:
+    """Entry point of the ``kaito`` console script; returns the exit code.
+
+    ``registry`` and ``hooks`` (embedding, tests) replace the default kind registry and the
+    shell's hooks for every subcommand.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
+    args.registry, args.hooks = registry, hooks
     if args.version:
         from importlib.metadata import PackageNotFoundError, version
 

@@ -70,6 +70,8 @@ async def _serve(args: argparse.Namespace) -> int:
         speed=args.speed,
         engine=args.engine,
         access_log=args.access_log,
+        registry=getattr(args, "registry", None),
+        hooks=getattr(args, "hooks", None),
     )
     try:
         await server.start()

@@ -3,11 +3,13 @@
 One implementation for ``kaito validate``, ``kaito plan`` and ``kaito up``. `read_inputs` reads
 every file (``-`` is stdin), refusing directories and inputs over the size limit unread; a file
 that cannot be read is one ``FILE: error: ...`` line (exit 2) and the other files are still read.
-The ConfigMaps, Secrets and Nodes of all files are pooled, so ``kaito validate cm.yaml ws.yaml``
+Documents of every registered kind (``args.registry``, default
+`kaito_core.registry.default_registry`: Workspace) are parsed with their kind's ``parse``. The
+ConfigMaps, Secrets and Nodes of all files are pooled, so ``kaito validate cm.yaml ws.yaml``
 checks the Workspace against the ConfigMap. `check` then validates every document the way
-KAITO's admission webhook would and prints one ``FILE: Workspace/NAME: FIELD.PATH: message``
-line per problem; an unexpected exception is a one-line internal error (exit 2), never a
-traceback.
+KAITO's admission webhook would (its kind's ``validate``) and prints one
+``FILE: Kind/NAME: FIELD.PATH: message`` line per problem; an unexpected exception is a
+one-line internal error (exit 2), never a traceback.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ import attrs
 from kaito_core.api import Document, ManifestLoadError, Workspace, load_documents
 from kaito_core.api.documents import MAX_INPUT_BYTES
 from kaito_core.api.duplicates import first_occurrences, object_identity
-from kaito_core.validation import PROVISIONERS, FeatureGates, ValidationContext, validate
+from kaito_core.kinds import KindSpec, Registry
+from kaito_core.registry import default_registry
+from kaito_core.validation import PROVISIONERS, FeatureGates, ValidationContext
 
 __all__ = [
     "STDIN",
     "Checked",
     "Inputs",
+    "ObjectInput",
     "WorkspaceInput",
     "add_cluster_arguments",
     "add_validation_arguments",
@@ -39,6 +44,7 @@ __all__ = [
     "parse_feature_gates",
     "problem_line",
     "read_inputs",
+    "registry_of",
 ]
 
 STDIN = "-"
@@ -127,20 +133,48 @@ def parse_feature_gates(text: str) -> FeatureGates:
     return FeatureGates(**values)
 
 
+def registry_of(args: argparse.Namespace) -> Registry:
+    """The kinds a command reads: ``args.registry`` (`kaito_backends.cli.main`'s), else the
+    default registry."""
+    registry = getattr(args, "registry", None)
+    return registry if isinstance(registry, Registry) else default_registry()
+
+
 # -- reading ---------------------------------------------------------------------------------------
 @attrs.frozen(kw_only=True)
-class WorkspaceInput:
+class ObjectInput:
+    """A parsed object of a registered kind, with the file it came from."""
+
     file: str
     document: Document
 
     @property
     def label(self) -> str:
+        """``Kind/NAME``."""
         return self.document.label
+
+    @property
+    def spec(self) -> KindSpec[Any, Any]:
+        assert self.document.spec is not None
+        return self.document.spec
+
+    @property
+    def obj(self) -> Any:
+        return self.document.obj
+
+    @property
+    def namespace(self) -> str:
+        """The object's namespace, ``default`` when it names none."""
+        return self.document.namespace
 
     @property
     def workspace(self) -> Workspace:
         assert self.document.workspace is not None
         return self.document.workspace
+
+
+#: The former name of `ObjectInput`.
+WorkspaceInput = ObjectInput
 
 
 @attrs.frozen(kw_only=True)
@@ -152,12 +186,17 @@ class Inputs:
     errors: tuple[str, ...] = ()
 
     @property
-    def workspaces(self) -> tuple[WorkspaceInput, ...]:
+    def objects(self) -> tuple[ObjectInput, ...]:
+        """Every parsed object of a registered kind, in file order."""
         return tuple(
-            WorkspaceInput(file=f, document=d)
+            ObjectInput(file=f, document=d)
             for f, d in self.documents
-            if d.kind == "Workspace" and d.workspace is not None
+            if d.spec is not None and d.obj is not None
         )
+
+    @property
+    def workspaces(self) -> tuple[ObjectInput, ...]:
+        return tuple(o for o in self.objects if o.document.workspace is not None)
 
     @property
     def config_maps(self) -> dict[tuple[str, str], Mapping[str, Any]]:
@@ -184,10 +223,12 @@ class Inputs:
 
     def config_maps_for(self, workspace: Workspace) -> dict[str, dict[str, Any]]:
         """The pooled ConfigMaps of the workspace's namespace, by name."""
+        return self.config_maps_in(workspace.namespace)
+
+    def config_maps_in(self, namespace: str) -> dict[str, dict[str, Any]]:
+        """The pooled ConfigMaps of a namespace, by name."""
         return {
-            name: dict(cm)
-            for (namespace, name), cm in self.config_maps.items()
-            if namespace == workspace.namespace
+            name: dict(cm) for (where, name), cm in self.config_maps.items() if where == namespace
         }
 
     def context(self, args: argparse.Namespace, *, complete: bool) -> ValidationContext:
@@ -227,14 +268,15 @@ def _read(path: str) -> bytes:
         return handle.read(MAX_INPUT_BYTES + 1)
 
 
-def read_inputs(paths: Sequence[str]) -> Inputs:
-    """Read and parse every file (``-`` = stdin); unreadable ones become `Inputs.errors`."""
+def read_inputs(paths: Sequence[str], *, registry: Registry | None = None) -> Inputs:
+    """Read and parse every file (``-`` = stdin) with the kinds of ``registry`` (default: the
+    default registry); unreadable files become `Inputs.errors`."""
     documents: list[tuple[str, Document]] = []
     errors: list[str] = []
     for path in paths:
         name = _label(path)
         try:
-            result = load_documents(_read(path))
+            result = load_documents(_read(path), registry=registry)
         except ManifestLoadError as exc:
             errors.append(f"{name}: error: {one_line(str(exc))}")
         except OSError as exc:
@@ -250,12 +292,12 @@ def one_line(text: str) -> str:
 
 
 def problem_line(file: str, label: str, path: str, message: str) -> str:
-    """``FILE: Workspace/NAME: FIELD.PATH: message``, always one line."""
+    """``FILE: Kind/NAME: FIELD.PATH: message``, always one line."""
     return f"{file}: {label}: {path or '<document>'}: {one_line(message)}"
 
 
 def internal_error_line(file: str, label: str, error: BaseException) -> str:
-    """``FILE: Workspace/NAME: internal error: TYPE: message``, in place of a traceback."""
+    """``FILE: Kind/NAME: internal error: TYPE: message``, in place of a traceback."""
     return f"{file}: {label}: internal error: {type(error).__name__}: {one_line(str(error))}"
 
 
@@ -287,7 +329,8 @@ def _problems(
         return [("kind", "required field is missing")]
     if not document.api_version:
         return [("apiVersion", "required field is missing")]
-    if document.kind != "Workspace":
+    spec = document.spec
+    if spec is None:
         handled = document.kind in _CONTEXT_KINDS and document.api_version == "v1"
         if strict and not handled:
             return [
@@ -297,8 +340,8 @@ def _problems(
                 )
             ]
         return []
-    assert document.workspace is not None
-    return [(e.path, e.message) for e in validate(document.workspace, context=context)]
+    problems = spec.validate(document.obj, old=None, catalog=None, context=context)
+    return [(e.path, e.message) for e in problems]
 
 
 @attrs.frozen(kw_only=True)
@@ -315,7 +358,7 @@ def check(args: argparse.Namespace, *, command: str, complete: bool = False) -> 
     """Read ``args.files`` and validate them, printing unreadable files and internal errors on
     stderr and problems on stdout. `command` names the subcommand in messages; `complete` as for
     `Inputs.context`."""
-    inputs = read_inputs(list(getattr(args, "files", None) or []))
+    inputs = read_inputs(list(getattr(args, "files", None) or []), registry=registry_of(args))
     for line in inputs.errors:
         print(line, file=sys.stderr)
     status = 2 if inputs.errors else 0

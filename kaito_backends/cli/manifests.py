@@ -141,7 +141,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
         return 2
-    objects = install_manifests(options, registry=getattr(args, "registry", None))
+    objects = install_manifests(
+        options, registry=getattr(args, "registry", None), hooks=getattr(args, "hooks", None)
+    )
     if args.crd_only:
         objects = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
     if args.output == "json":

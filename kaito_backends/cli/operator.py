@@ -208,4 +208,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     configure_logging(format=settings.log_format, level=settings.log_level)
-    return asyncio.run(run_operator(settings, signals=True))
+    return asyncio.run(
+        run_operator(
+            settings,
+            signals=True,
+            registry=getattr(args, "registry", None),
+            hooks=getattr(args, "hooks", None),
+        )
+    )

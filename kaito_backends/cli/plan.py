@@ -1,18 +1,20 @@
-"""``kaito plan FILE...``: every object a Workspace needs, rendered without touching a cluster.
+"""``kaito plan FILE...``: every object a Workspace (or an object of any registered kind)
+needs, rendered without touching a cluster.
 
 The files are read and validated by the code ``kaito validate`` runs, with the same flags
 (``--byo``, ``--provisioner``, ``--cloud-provider``, ``--feature-gates``, ``--node-class``,
 ``--strict``; ``vLLM=false`` plans Transformers); ConfigMaps, Secrets and Nodes are pooled
 across files and, as the files are the whole cluster, a ConfigMap they lack does not exist. Any
-problem prints one ``FILE: Workspace/NAME: FIELD.PATH: message`` line and nothing is planned.
-Each Workspace is then planned against an empty cluster (its ConfigMaps and, for
-``--provisioner byo`` or ``--byo``, the Nodes given in the files) and the NodeClaims and objects
-are printed: multi-document YAML (default) or a JSON ``v1 List``; ``--summary`` prints one line
-per Workspace instead, and with ``--check-quota`` whether each Workspace's nodes fit the Azure
-vCPU quota (`kaito_backends.cli.quota_check`: read-only, needs Azure credentials). Output is
-byte-identical across runs (the quota lines depend on Azure's answer).
+problem prints one ``FILE: Kind/NAME: FIELD.PATH: message`` line and nothing is planned.
+Each object is then planned by its kind's planner against an empty cluster (its namespace's
+ConfigMaps and, for ``--provisioner byo`` or ``--byo``, the Nodes given in the files) and the
+NodeClaims and objects are printed: multi-document YAML (default) or a JSON ``v1 List``;
+``--summary`` prints one line per Workspace instead, and with ``--check-quota`` whether each
+Workspace's nodes fit the Azure vCPU quota (`kaito_backends.cli.quota_check`: read-only, needs
+Azure credentials). Output is byte-identical across runs (the quota lines depend on Azure's
+answer).
 
-Exit codes: 0 planned, 1 invalid input or a Workspace that cannot be planned (one line each) or
+Exit codes: 0 planned, 1 invalid input or an object that cannot be planned (one line each) or
 whose nodes do not fit the quota, 2 unreadable input or a quota check that could not be made.
 """
 
@@ -25,18 +27,18 @@ from typing import Any
 
 from kaito_backends.cli.inputs import (
     Inputs,
-    WorkspaceInput,
+    ObjectInput,
     add_validation_arguments,
     check,
     internal_error_line,
     problem_line,
+    registry_of,
 )
 from kaito_backends.cli.output import dump_json, dump_yaml, table
 from kaito_backends.cli.quota_check import add_quota_arguments, check_quota_of
-from kaito_core.api import WorkspaceStatus
 from kaito_core.observed import Observed
 from kaito_core.outcome import Outcome, PlanSummary
-from kaito_core.plan import PlanSettings, plan
+from kaito_core.plan import PlanSettings
 from kaito_presets import default_catalog
 
 __all__ = ["SUMMARY_HEADERS", "format_duration", "register", "run", "summary_row"]
@@ -112,7 +114,7 @@ def summary_row(summary: PlanSummary) -> tuple[object, ...]:
     )
 
 
-def _problem(item: WorkspaceInput, outcome: Outcome[WorkspaceStatus], byo: bool) -> str:
+def _problem(item: ObjectInput, outcome: Outcome[Any], byo: bool) -> str:
     error = outcome.error
     assert error is not None
     line = problem_line(item.file, item.label, error.path, error.message)
@@ -123,18 +125,18 @@ def _problem(item: WorkspaceInput, outcome: Outcome[WorkspaceStatus], byo: bool)
 
 def _plan_all(
     inputs: Inputs, settings: PlanSettings
-) -> tuple[list[Outcome[WorkspaceStatus]], list[str], list[str]]:
+) -> tuple[list[Outcome[Any]], list[str], list[str]]:
     """Outcomes, problem lines (stdout) and internal errors (stderr)."""
     catalog = default_catalog()
     nodes = inputs.nodes if not settings.node_auto_provisioning else ()
-    outcomes: list[Outcome[WorkspaceStatus]] = []
+    outcomes: list[Outcome[Any]] = []
     problems: list[str] = []
     internal: list[str] = []
-    for item in inputs.workspaces:
-        observed = Observed(config_maps=inputs.config_maps_for(item.workspace), nodes=nodes)
+    for item in inputs.objects:
+        observed = Observed(config_maps=inputs.config_maps_in(item.namespace), nodes=nodes)
         try:
-            outcome = plan(
-                item.workspace,
+            outcome = item.spec.plan(
+                item.obj,
                 observed=observed,
                 catalog=catalog,
                 now=_PLAN_TIME,
@@ -150,7 +152,7 @@ def _plan_all(
     return outcomes, problems, internal
 
 
-def _print_summary(outcomes: Sequence[Outcome[WorkspaceStatus]]) -> None:
+def _print_summary(outcomes: Sequence[Outcome[Any]]) -> None:
     summaries = [o.summary for o in outcomes if o.summary is not None]
     print(table(SUMMARY_HEADERS, [summary_row(s) for s in summaries]))
     for summary in summaries:
@@ -166,8 +168,9 @@ def run(args: argparse.Namespace) -> int:
     if checked.status or checked.context is None:
         return checked.status
     inputs = checked.inputs
-    if not inputs.workspaces:
-        print("nothing to plan: no Workspace documents found", file=sys.stderr)
+    if not inputs.objects:
+        kinds = " or ".join(registry_of(args).names)
+        print(f"nothing to plan: no {kinds} documents found", file=sys.stderr)
         return 0
     settings = PlanSettings(
         provisioner="byo" if args.byo else args.provisioner,
@@ -185,7 +188,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.summary:
         _print_summary(outcomes)
-        return check_quota_of(args, outcomes) if args.check_quota else 0
+        if not args.check_quota:
+            return 0
+        return check_quota_of(args, [o for o in outcomes if o.summary is not None])
     documents = [obj for o in outcomes for obj in (*o.node_claims, *o.desired)]
     if args.output == "json":
         sys.stdout.write(dump_json({"apiVersion": "v1", "kind": "List", "items": documents}))

@@ -1,17 +1,23 @@
-"""``kaito up FILE...``: run Workspaces to completion on an embedded fake cluster, in virtual time.
+"""``kaito up FILE...``: run Workspaces (and objects of any registered kind) to completion on an
+embedded fake cluster, in virtual time.
 
 The files are read and validated by the code ``kaito validate`` runs, for the fake provisioner
 (problems: one line each, exit 1; ``--feature-gates`` and ``--strict`` as there).
-The Workspaces, ConfigMaps and Secrets are then created in an in-memory `FakeCluster`, and the
-engine's controller runs them under a `VirtualClock`: GPU nodes launch, images pull, models load,
-in seconds of wall time. Progress lines show what happens, at virtual time::
+The objects of registered kinds, ConfigMaps and Secrets are then created in an in-memory
+`FakeCluster`, and the engine's controller runs them under a `VirtualClock`: GPU nodes launch,
+images pull, models load, in seconds of wall time. Progress lines show what happens, at virtual
+time::
 
     [00:01:30] workspace-phi-3-mini: node ws1a2b3c4d5-0 Ready (Standard_NC6s_v3)
 
-Then the upstream ``kubectl get workspace`` table. Exit 0 when every Workspace succeeded; 1 when
-one failed or the ``--timeout`` (virtual minutes) passed first, with the failing condition's
-message; 2 when a file cannot be read. ``--faults SEED`` injects moderate, seeded API faults
-(conflicts, throttling, server errors, dropped watches): the result must not change.
+Then a table per kind, of the columns its `kaito_core.kinds.KindSpec` names for ``kaito up``
+(a Workspace's are upstream's ``kubectl get workspace`` v1alpha1 columns). Names are qualified
+as needed: ``namespace/name`` when the objects span namespaces, ``Kind/...`` when more than one
+kind can appear (several in the input, or one that makes objects of another registered kind).
+Exit 0 when every object succeeded; 1 when one failed or the ``--timeout`` (virtual minutes)
+passed first, with the failing condition's message; 2 when a file cannot be read. ``--faults
+SEED`` injects moderate, seeded API faults (conflicts, throttling, server errors, dropped
+watches): the result must not change.
 """
 
 from __future__ import annotations
@@ -19,34 +25,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from kaito_backends.cli.inputs import Inputs, add_validation_arguments, check
+from kaito_backends.cli.inputs import Inputs, add_validation_arguments, check, registry_of
 from kaito_backends.cli.output import dump_json, table
+from kaito_backends.cli.progress import Names, Progress, condition_of, kinds_reached
 from kaito_backends.engine.controller import Controller, Settled
-from kaito_backends.engine.events import RecordedEvent
 from kaito_backends.engine.logs import configure_logging
-from kaito_backends.engine.reconciler import workspace_state
 from kaito_backends.errors import AlreadyExists, BackendError
 from kaito_backends.fake import FakeCluster, FaultPlan
-from kaito_backends.objects import Manifest, WorkspaceKey, clone
-from kaito_core.api import Workspace
+from kaito_backends.objects import Key, Manifest, clone
+from kaito_core.kinds import KindSpec, Registry
 from kaito_core.plan import PlanSettings
 from kaito_core.validation import FeatureGates
 
 __all__ = ["human_duration", "moderate_faults", "register", "run"]
-
-COLUMNS = (
-    "NAME",
-    "INSTANCE",
-    "RESOURCEREADY",
-    "INFERENCEREADY",
-    "JOBSTARTED",
-    "WORKSPACESUCCEEDED",
-    "AGE",
-)
-_CONDITIONS = ("ResourceReady", "InferenceReady", "JobStarted", "WorkspaceSucceeded")
 
 
 def moderate_faults(seed: int) -> FaultPlan:
@@ -68,10 +63,11 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "up",
         help="run Workspaces to completion on an embedded fake cluster (virtual time)",
-        description="Validate the Workspaces in FILE..., create them (with the ConfigMaps and "
-        "Secrets given) in an in-memory cluster with simulated GPU nodes, and run the engine "
-        "until every Workspace succeeded or failed, in virtual time. Exit 0 all succeeded, "
-        "1 invalid input, a failure or a timeout, 2 unreadable input.",
+        description="Validate the Workspaces (and objects of other KAITO kinds) in FILE..., "
+        "create them (with the ConfigMaps and Secrets given) in an in-memory cluster with "
+        "simulated GPU nodes, and run the engine until every object succeeded or failed, in "
+        "virtual time. Exit 0 all succeeded, 1 invalid input, a failure or a timeout, 2 "
+        "unreadable input.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="YAML files ('-' for stdin)")
     parser.add_argument(
@@ -130,155 +126,9 @@ def human_duration(seconds: float) -> str:
     return f"{years}y"
 
 
-def _stamp(seconds: float) -> str:
-    s = int(seconds)
-    return f"[{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}]"
-
-
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta: Mapping[str, Any] = obj.get("metadata") or {}
     return meta
-
-
-def _condition(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
-    for cond in (obj.get("status") or {}).get("conditions") or ():
-        if cond.get("type") == type_:
-            return dict(cond)
-    return None
-
-
-def _pod_phase(pod: Mapping[str, Any]) -> str:
-    """A short description of where a pod is, for progress lines."""
-    status = pod.get("status") or {}
-    phase = status.get("phase", "")
-    if phase == "Succeeded":
-        return "completed"
-    if phase == "Failed":
-        return "failed"
-    scheduled = next(
-        (c for c in status.get("conditions") or () if c.get("type") == "PodScheduled"), None
-    )
-    if scheduled is not None and scheduled.get("status") == "False":
-        return "waiting for a node"
-    containers = status.get("containerStatuses") or ()
-    first = containers[0] if containers else {}
-    state = first.get("state") or {}
-    waiting = state.get("waiting")
-    if waiting is not None:
-        reason = waiting.get("reason", "")
-        if reason == "ContainerCreating":
-            return "pulling image"
-        if reason == "CrashLoopBackOff":
-            last = ((first.get("lastState") or {}).get("terminated") or {}).get("reason", "Error")
-            return f"crash-looping ({last}, {first.get('restartCount', 0)} restarts)"
-        return f"waiting ({reason})"
-    if "running" in state:
-        owners = (pod.get("metadata") or {}).get("ownerReferences") or ()
-        if any(ref.get("kind") == "Job" for ref in owners):
-            return "running"
-        return "Ready" if first.get("ready") else "loading model"
-    if not containers:
-        return "scheduled" if scheduled is not None else "created"
-    return "starting"
-
-
-class Progress:
-    """Prints one line per interesting change, stamped with virtual time since the start."""
-
-    def __init__(self, controller: Controller, out: TextIO, *, qualify: bool) -> None:
-        self.controller = controller
-        self.out = out
-        self.qualify = qualify
-        self.start = controller.clock.monotonic()
-        self._seen: dict[tuple[str, str], str] = {}
-        controller.informer("NodeClaim").add_handler(self._on_claim)
-        controller.informer("Node").add_handler(self._on_node)
-        controller.informer("Pod").add_handler(self._on_pod)
-        controller.informer("Workspace").add_handler(self._on_workspace)
-        controller.recorder.add_sink(self._on_event)
-
-    def _name(self, key: WorkspaceKey) -> str:
-        return str(key) if self.qualify else key.name
-
-    def _say(self, key: WorkspaceKey, text: str, *, what: tuple[str, str] | None = None) -> None:
-        if what is not None:
-            if self._seen.get(what) == text:
-                return
-            self._seen[what] = text
-        elapsed = self.controller.clock.monotonic() - self.start
-        print(f"{_stamp(elapsed)} {self._name(key)}: {text}", file=self.out, flush=True)
-
-    def _owners(self, obj: Manifest) -> list[WorkspaceKey]:
-        from kaito_backends.engine.observer import workspace_keys_of
-
-        return workspace_keys_of(obj)
-
-    def _on_claim(self, change: str, obj: Manifest, old: Manifest | None) -> None:
-        name = str(_meta(obj).get("name"))
-        itype = _instance_type(obj)
-        for key in self._owners(obj):
-            if change == "ADDED":
-                self._say(key, f"node claim {name} requested ({itype})", what=("claim", name))
-            launched = _condition(obj, "Launched")
-            if (
-                launched is not None
-                and launched.get("status") == "False"
-                and launched.get("reason")
-            ):
-                self._say(
-                    key,
-                    f"node claim {name} not launched: {launched.get('reason')}",
-                    what=("claim", name),
-                )
-
-    def _on_node(self, change: str, obj: Manifest, old: Manifest | None) -> None:
-        if change == "DELETED":
-            return
-        name = str(_meta(obj).get("name"))
-        ready = _condition(obj, "Ready")
-        state = "Ready" if ready is not None and ready.get("status") == "True" else "registered"
-        labels = _meta(obj).get("labels") or {}
-        itype = labels.get("node.kubernetes.io/instance-type", "")
-        suffix = f" ({itype})" if itype else ""
-        for key in self._owners(obj):
-            self._say(key, f"node {name} {state}{suffix}", what=("node", name))
-
-    def _on_pod(self, change: str, obj: Manifest, old: Manifest | None) -> None:
-        if change == "DELETED":
-            return
-        name = str(_meta(obj).get("name"))
-        phase = _pod_phase(obj)
-        for key in self._owners(obj):
-            self._say(
-                key, f"pod {name} {phase}", what=("pod", f"{_meta(obj).get('namespace')}/{name}")
-            )
-
-    def _on_workspace(self, change: str, obj: Manifest, old: Manifest | None) -> None:
-        if change == "DELETED":
-            return
-        meta = _meta(obj)
-        key = WorkspaceKey(str(meta.get("namespace") or "default"), str(meta.get("name")))
-        succeeded = _condition(obj, "WorkspaceSucceeded")
-        if succeeded is not None and succeeded.get("status") == "True":
-            text = "Ready" if (obj.get("inference") is not None) else "Succeeded"
-            self._say(key, text, what=("ws", str(key)))
-
-    def _on_event(self, event: RecordedEvent) -> None:
-        # Unschedulable while the GPU node boots is expected: the pod lines say "waiting"
-        if event.type == "Warning" and event.reason != "Unschedulable":
-            self._say(
-                event.key,
-                f"warning: {event.reason}: {event.message}",
-                what=("event", f"{event.key}/{event.reason}/{event.message}"),
-            )
-
-
-def _instance_type(claim: Mapping[str, Any]) -> str:
-    for req in (claim.get("spec") or {}).get("requirements") or ():
-        if req.get("key") == "node.kubernetes.io/instance-type" and req.get("values"):
-            return str(req["values"][0])
-    labels = _meta(claim).get("labels") or {}
-    return str(labels.get("node.kubernetes.io/instance-type", "?"))
 
 
 def _float16_note(obj: Mapping[str, Any]) -> str | None:
@@ -290,7 +140,11 @@ def _float16_note(obj: Mapping[str, Any]) -> str | None:
 
 
 async def _bring_up(
-    inputs: Inputs, args: argparse.Namespace, gates: FeatureGates, progress_out: TextIO | None
+    inputs: Inputs,
+    args: argparse.Namespace,
+    gates: FeatureGates,
+    progress_out: TextIO | None,
+    names: Names,
 ) -> tuple[Settled, FakeCluster, Controller]:
     faults = moderate_faults(args.faults) if args.faults is not None else None
     cluster = FakeCluster(faults=faults)
@@ -299,16 +153,23 @@ async def _bring_up(
         obj = clone(dict(manifest))
         obj.setdefault("metadata", {})["namespace"] = namespace
         await _create(cluster, obj)
-    for item in inputs.workspaces:
+    for item in inputs.objects:
         obj = clone(dict(item.document.manifest))
-        obj.setdefault("metadata", {})["namespace"] = item.workspace.namespace
+        obj.setdefault("metadata", {})["namespace"] = item.namespace
         await _create(cluster, obj)
     provisioner = cluster.provisioner()
     settings = PlanSettings(provisioner=provisioner.name, vllm_enabled=gates.vllm)
-    controller = Controller(client, provisioner, clock=cluster.clock, settings=settings, workers=4)
-    qualify = len({item.workspace.namespace for item in inputs.workspaces}) > 1
+    controller = Controller(
+        client,
+        provisioner,
+        clock=cluster.clock,
+        settings=settings,
+        workers=4,
+        registry=registry_of(args),
+        hooks=getattr(args, "hooks", None),
+    )
     if progress_out is not None:
-        Progress(controller, progress_out, qualify=qualify)
+        Progress(controller, progress_out, names=names)
     try:
         settled = await controller.run_until_settled(args.timeout * 60.0)
     finally:
@@ -332,48 +193,50 @@ async def _create(cluster: FakeCluster, obj: Manifest) -> None:
         raise SetupError(f"{what}: {error}") from None
 
 
-def _rows(cluster: FakeCluster, keys: list[WorkspaceKey], qualify: bool) -> list[list[str]]:
-    now = cluster.clock.now()
-    rows = []
-    for key in keys:
-        obj = cluster.store.find("kaito.sh/v1beta1", "Workspace", key.namespace, key.name)
-        name = str(key) if qualify else key.name
-        if obj is None:
-            rows.append([name, "", "", "", "", "", ""])
-            continue
-        ws_resource = obj.get("resource") or {}
-        values = []
-        for type_ in _CONDITIONS:
-            cond = _condition(obj, type_)
-            values.append(str(cond.get("status", "")) if cond else "")
-        created = _meta(obj).get("creationTimestamp")
-        age = ""
-        if created:
-            from datetime import UTC, datetime
+def _find(cluster: FakeCluster, spec: KindSpec[Any, Any], key: Key) -> Manifest | None:
+    found: Manifest | None = cluster.store.find(
+        spec.api_version, spec.kind, key.namespace, key.name
+    )
+    return found
 
-            born = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-            age = human_duration((now - born).total_seconds())
-        rows.append([name, str(ws_resource.get("instanceType") or ""), *values, age])
-    return rows
+
+def _cells(spec: KindSpec[Any, Any], obj: Mapping[str, Any] | None, now: datetime) -> list[str]:
+    """The summary columns of one object (blank when it is gone), ages as kubectl prints them."""
+    cells = []
+    for column, _ in spec.summary():
+        value = column.text(obj) if obj is not None else ""
+        if value and column.type == "date":
+            try:
+                born = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            except ValueError:
+                value = ""
+            else:
+                value = human_duration((now - born).total_seconds())
+        cells.append(value)
+    return cells
 
 
 def _failure(
-    obj: Mapping[str, Any] | None, key: WorkspaceKey, settled: Settled, now: Any
+    spec: KindSpec[Any, Any],
+    obj: Mapping[str, Any] | None,
+    key: Key,
+    settled: Settled,
+    now: Any,
 ) -> tuple[str, str]:
-    """(reason, message) of a Workspace that did not succeed."""
+    """(reason, message) of an object that did not succeed."""
     result = settled.results.get(key)
     if result is not None and result.state == "Failed":
         return result.reason, result.message
     if obj is not None:
         try:
-            status = Workspace.from_manifest(obj).status
+            status = spec.read_status(obj)
         except Exception:
             status = None
-        state, reason, message = workspace_state(status, now=now, failure_grace=0.0)
+        state, reason, message = spec.state(status, now=now, failure_grace=0.0)
         if state == "Failed":
             return reason, message
-        for type_ in ("ResourceReady", "InferenceReady", "JobStarted", "WorkspaceSucceeded"):
-            cond = _condition(obj, type_)
+        for type_ in spec.conditions:
+            cond = condition_of(obj, type_)
             if cond is not None and cond.get("status") != "True":
                 return str(cond.get("reason") or "NotReady"), str(cond.get("message") or "")
     return "Unknown", "the engine never reconciled it"
@@ -384,52 +247,65 @@ def run(args: argparse.Namespace) -> int:
     if checked.status or checked.context is None:
         return checked.status
     inputs = checked.inputs
-    if not inputs.workspaces:
-        print("no Workspaces found in " + ", ".join(args.files), file=sys.stderr)
+    registry = registry_of(args)
+    if not inputs.objects:
+        kinds = " or ".join(f"{kind}s" for kind in registry.names)
+        print(f"no {kinds} found in " + ", ".join(args.files), file=sys.stderr)
         return 1
+    keys = sorted(
+        {Key(i.spec.kind, i.namespace, i.document.name) for i in inputs.objects},
+        key=lambda k: (registry.names.index(k.kind), str(k)),
+    )
+    names = Names(
+        namespaces=len({k.namespace for k in keys}) > 1,
+        kinds=len(kinds_reached(registry, {k.kind for k in keys})) > 1,
+    )
     configure_logging(format=args.log_format, level="warning")
     progress_out: TextIO | None = None
     if not args.quiet:
         progress_out = sys.stderr if args.output == "json" else sys.stdout
     try:
         settled, cluster, _ = asyncio.run(
-            _bring_up(inputs, args, checked.context.feature_gates, progress_out)
+            _bring_up(inputs, args, checked.context.feature_gates, progress_out, names)
         )
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    keys = sorted(
-        {WorkspaceKey(i.workspace.namespace, i.workspace.name) for i in inputs.workspaces}, key=str
-    )
-    qualify = len({k.namespace for k in keys}) > 1
     now = cluster.clock.now()
-    failures: list[tuple[WorkspaceKey, str, str]] = []
-    notes: dict[WorkspaceKey, str] = {}
-    objs: dict[WorkspaceKey, Mapping[str, Any] | None] = {}
+    failures: list[tuple[Key, str, str]] = []
+    notes: dict[Key, str] = {}
+    objs: dict[Key, Mapping[str, Any] | None] = {}
     for key in keys:
-        obj = cluster.store.find("kaito.sh/v1beta1", "Workspace", key.namespace, key.name)
+        spec = registry[key.kind]
+        obj = _find(cluster, spec, key)
         objs[key] = obj
         if obj is not None:
             note = _float16_note(obj)
             if note:
                 notes[key] = note
         if settled.state(key) != "Succeeded":
-            reason, message = _failure(obj, key, settled, now)
+            reason, message = _failure(spec, obj, key, settled, now)
             failures.append((key, reason, message))
-    label: Callable[[WorkspaceKey], str] = (lambda k: str(k)) if qualify else (lambda k: k.name)
     if args.output == "json":
-        print(dump_json(_json(cluster, keys, settled, notes, failures, objs)), end="")
+        print(dump_json(_json(registry, keys, settled, notes, failures, objs, now)), end="")
     else:
-        print(table(COLUMNS, _rows(cluster, keys, qualify)))
+        tables = []
+        for spec in registry:
+            mine = [k for k in keys if k.kind == spec.kind]
+            if mine:
+                headers = ["NAME", *(column.name for column, _ in spec.summary())]
+                rows = [[names(k), *_cells(spec, objs[k], now)] for k in mine]
+                tables.append(table(headers, rows))
+        print("\n\n".join(tables))
         for key, note in notes.items():
-            print(f"note: {label(key)}: {note}")
+            print(f"note: {names(key)}: {note}")
     for key, reason, message in failures:
         state = settled.state(key)
         if state == "Failed":
-            print(f"error: {label(key)} failed: {reason}: {message}", file=sys.stderr)
+            print(f"error: {names(key)} failed: {reason}: {message}", file=sys.stderr)
         else:
             print(
-                f"error: {label(key)} did not succeed within {human_duration(args.timeout * 60)}: "
+                f"error: {names(key)} did not succeed within {human_duration(args.timeout * 60)}: "
                 f"{reason}: {message}",
                 file=sys.stderr,
             )
@@ -437,37 +313,35 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _json(
-    cluster: FakeCluster,
-    keys: list[WorkspaceKey],
+    registry: Registry,
+    keys: list[Key],
     settled: Settled,
-    notes: Mapping[WorkspaceKey, str],
-    failures: list[tuple[WorkspaceKey, str, str]],
-    objs: Mapping[WorkspaceKey, Mapping[str, Any] | None],
+    notes: Mapping[Key, str],
+    failures: list[tuple[Key, str, str]],
+    objs: Mapping[Key, Mapping[str, Any] | None],
+    now: datetime,
 ) -> dict[str, Any]:
     failed = {k: (r, m) for k, r, m in failures}
-    items = []
-    for key, row in zip(keys, _rows(cluster, keys, qualify=False), strict=True):
-        obj = objs.get(key) or {}
-        item: dict[str, Any] = {
-            "name": key.name,
-            "namespace": key.namespace,
-            "instanceType": row[1],
-            "resourceReady": row[2],
-            "inferenceReady": row[3],
-            "jobStarted": row[4],
-            "workspaceSucceeded": row[5],
-            "age": row[6],
-            "state": settled.state(key),
-            "conditions": list((obj.get("status") or {}).get("conditions") or ()),
-        }
-        if key in failed:
-            item["reason"], item["message"] = failed[key]
-        if key in notes:
-            item["note"] = notes[key]
-        items.append(item)
-    return {
+    out: dict[str, Any] = {
         "settled": settled.settled,
         "virtualSeconds": round(settled.elapsed, 3),
         "reconciles": settled.reconciles,
-        "workspaces": items,
     }
+    for spec in registry:
+        items = []
+        for key in (k for k in keys if k.kind == spec.kind):
+            obj = objs.get(key)
+            item: dict[str, Any] = {"name": key.name, "namespace": key.namespace}
+            cells = _cells(spec, obj, now)
+            for (_, json_key), value in zip(spec.summary(), cells, strict=True):
+                item[json_key] = value
+            item["state"] = settled.state(key)
+            item["conditions"] = list(((obj or {}).get("status") or {}).get("conditions") or ())
+            if key in failed:
+                item["reason"], item["message"] = failed[key]
+            if key in notes:
+                item["note"] = notes[key]
+            items.append(item)
+        if items:
+            out[spec.plural] = items
+    return out

@@ -1,26 +1,32 @@
-"""Reading multi-document YAML: Workspaces, plus the ConfigMaps and Secrets they refer to.
+"""Reading multi-document YAML: objects of the registered kinds (Workspaces, ...), plus the
+ConfigMaps and Secrets they refer to.
 
 Pure: no I/O, no clock, no logging. The caller reads the file and passes its text.
 
 A document that is not valid YAML stops the whole load (`ManifestLoadError`: the CLI exits 2); so
 does YAML that must not be read (too large once its aliases are expanded, too deep, recursive, a
-duplicate key: `kaito_core.api.yamlsafe`). A document that is YAML but not a valid Workspace is
-kept with its problems, so one bad Workspace never hides the others; an object defined a second
-time in the same input (same kind, namespace and name) is one of those problems.
+duplicate key: `kaito_core.api.yamlsafe`). A document of a registered kind
+(`kaito_core.kinds.Registry`, default: Workspace) is parsed with its kind's ``parse``; one that
+does not parse is kept with its problems, so one bad object never hides the others; an object
+defined a second time in the same input (same kind, namespace and name) is one of those
+problems. Documents of other kinds are kept as manifests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from kaito_core.api.duplicates import first_occurrences, object_identity
-from kaito_core.api.serde import ManifestError, from_manifest
+from kaito_core.api.serde import ManifestError
 from kaito_core.api.types import Workspace
 from kaito_core.api.yamlsafe import MAX_INPUT_BYTES, ManifestLoadError, load_yaml_documents
 from kaito_core.errors import FieldError
+
+if TYPE_CHECKING:  # kaito_core.kinds imports this package: no import at load time
+    from kaito_core.kinds import KindSpec, Registry
 
 __all__ = ["MAX_INPUT_BYTES", "Document", "LoadResult", "ManifestLoadError", "load_documents"]
 
@@ -35,10 +41,18 @@ class Document:
     name: str
     namespace: str
     manifest: Mapping[str, Any]
-    workspace: Workspace | None = None
+    #: the kind's registration, for a document of a registered kind
+    spec: KindSpec[Any, Any] | None = None
+    #: the parsed object (None when the kind is not registered or it did not parse)
+    obj: Any = None
     errors: tuple[FieldError, ...] = ()
     #: The 1-based line the document starts on (0 when not read from text).
     line: int = 0
+
+    @property
+    def workspace(self) -> Workspace | None:
+        """The parsed object when it is a Workspace."""
+        return self.obj if isinstance(self.obj, Workspace) else None
 
     @property
     def label(self) -> str:
@@ -53,6 +67,11 @@ class LoadResult:
     @property
     def workspaces(self) -> tuple[Document, ...]:
         return tuple(d for d in self.documents if d.kind == "Workspace")
+
+    @property
+    def objects(self) -> tuple[Document, ...]:
+        """The documents of registered kinds (parsed or not)."""
+        return tuple(d for d in self.documents if d.spec is not None)
 
     @property
     def config_maps(self) -> dict[tuple[str, str], Mapping[str, Any]]:
@@ -76,13 +95,18 @@ def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def load_documents(text: str | bytes) -> LoadResult:
-    """Parse every document; Workspaces are structured, everything else is kept as a manifest.
+def load_documents(text: str | bytes, *, registry: Registry | None = None) -> LoadResult:
+    """Parse every document; objects of the kinds of ``registry`` (default: the default
+    registry's) are structured, everything else is kept as a manifest.
 
     Raises `ManifestLoadError` (one line) for input that is not YAML or must not be read.
     """
+    if registry is None:
+        from kaito_core.registry import default_registry
+
+        registry = default_registry()
     documents = [
-        attrs.evolve(_document(parsed.index, parsed.value), line=parsed.line)
+        attrs.evolve(_document(parsed.index, parsed.value, registry), line=parsed.line)
         for parsed in load_yaml_documents(text)
         if parsed.value is not None
     ]
@@ -105,12 +129,12 @@ def _refuse_duplicates(documents: list[Document]) -> list[Document]:
                 message=f"{identity} is defined twice in this input: first at line "
                 f"{documents[first].line}",
             )
-            document = attrs.evolve(document, workspace=None, errors=(*document.errors, error))
+            document = attrs.evolve(document, obj=None, errors=(*document.errors, error))
         out.append(document)
     return out
 
 
-def _document(index: int, raw: object) -> Document:
+def _document(index: int, raw: object, registry: Registry) -> Document:
     if not isinstance(raw, dict):
         return Document(
             index=index,
@@ -132,10 +156,11 @@ def _document(index: int, raw: object) -> Document:
         namespace=_str(metadata.get("namespace")) or "default",
         manifest=raw,
     )
-    if kind != "Workspace":
+    spec = registry.get(kind)
+    if spec is None:
         return doc
     try:
-        workspace = from_manifest(raw)
+        obj = spec.parse(raw)
     except ManifestError as exc:
-        return attrs.evolve(doc, errors=tuple(exc.errors))
-    return attrs.evolve(doc, workspace=workspace)
+        return attrs.evolve(doc, spec=spec, errors=tuple(exc.errors))
+    return attrs.evolve(doc, spec=spec, obj=obj)

@@ -11,11 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 import yaml
 
 from kaito_backends.cli import inputs, main
 from kaito_backends.cli import validate as command
+from kaito_core.kinds import Registry
+from kaito_core.workspace_kind import WORKSPACE
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed"
 
@@ -437,7 +440,8 @@ def test_never_a_traceback(
     def boom(*_: object, **__: object) -> list[object]:
         raise RuntimeError("kaboom\nsecond line")
 
-    monkeypatch.setattr(inputs, "validate", boom)
+    failing = Registry((attrs.evolve(WORKSPACE, validate=boom),))
+    monkeypatch.setattr(inputs, "default_registry", lambda: failing)
     assert run(write(tmp_path, "ws.yaml", VALID)) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith("Workspace/phi: internal error: RuntimeError: kaboom second line")
