@@ -4,7 +4,8 @@ Pure: no I/O, no clock, no logging.
 
 `WORKSPACE` ties the Workspace slice together: `kaito_core.api.Workspace.from_manifest`,
 `kaito_core.validation.validate`, `kaito_core.plan.plan`, `WorkspaceStatus`, `workspace_state`,
-upstream's names, finalizer and printer columns (``workspaces.kaito.sh`` of KAITO v0.12), the
+upstream's names, finalizer and printer columns (``workspaces.kaito.sh`` of KAITO v0.12, and
+after them in v1beta1 kaito-py's Phase and Since, `PHASE_COLUMNS`), the
 children the planner makes, and the labels that name a Workspace on NodeClaims, Nodes, Pods and
 ControllerRevisions.
 
@@ -29,6 +30,7 @@ from kaito_core.validation import validate
 
 __all__ = [
     "PERSISTENT_FAILURE_REASONS",
+    "PHASE_COLUMNS",
     "TERMINAL_REASONS",
     "WORKSPACE",
     "WORKSPACE_FINALIZER",
@@ -121,11 +123,18 @@ _CONDITIONS = (
 _INSTANCE = PrinterColumn(name="Instance", type="string", json_path=".resource.instanceType")
 _AGE = PrinterColumn(name="Age", type="date", json_path=".metadata.creationTimestamp")
 _V1ALPHA1_COLUMNS = (_INSTANCE, *(_condition_column(t) for t in _CONDITIONS), _AGE)
+#: kaito-py's columns, after upstream's in v1beta1: the phase of a Workspace that is not ready
+#: (``status.phase``; v1alpha1 has none).
+PHASE_COLUMNS = (
+    PrinterColumn(name="Phase", type="string", json_path=".status.phase.name"),
+    PrinterColumn(name="Since", type="date", json_path=".status.phase.since"),
+)
 _V1BETA1_COLUMNS = (
     *_V1ALPHA1_COLUMNS[:-1],
     PrinterColumn(name="TargetNodeCount", type="integer", json_path=".status.targetNodeCount"),
     PrinterColumn(name="State", type="string", json_path=".status.state"),
     _AGE,
+    *PHASE_COLUMNS,
 )
 
 #: The Workspace, registered first in `kaito_core.registry.default_registry`.

@@ -18,9 +18,11 @@ mirrors upstream's CRD (``config/crd/bases/kaito.sh_workspaces.yaml`` of KAITO v
 - what v1alpha1 lacks: ``resource.partition``, ``presetOptions.modelAccessSecret``, and the
   status' ``targetNodeCount``, ``state`` and ``performance``.
 
-Both versions are served, v1beta1 is the storage version, both have the status subresource,
-short names ``wk``/``wks``, category ``workspace`` and upstream's printer columns. No conversion
-webhook: the field names are the same in both versions, as upstream's.
+kaito-py adds ``status.phase`` (name, since, message) to v1beta1, the phase of a Workspace
+that is not ready yet (``docs/status.md``), and two printer columns after upstream's, Phase
+and Since. Both versions are served, v1beta1 is the storage version, both have the status
+subresource, short names ``wk``/``wks``, category ``workspace`` and upstream's printer
+columns. No conversion webhook: the field names are the same in both versions, as upstream's.
 
 Every schema node's keys and properties are sorted, so the output is byte-stable.
 """
@@ -36,10 +38,11 @@ import attrs
 
 from kaito_backends.kinds.crd import custom_resource_definition
 from kaito_core.api import types as api
-from kaito_core.workspace_kind import WORKSPACE
+from kaito_core.workspace_kind import PHASE_COLUMNS, WORKSPACE
 
 __all__ = [
     "CRD_NAME",
+    "EXTRA_PRINTER_COLUMNS",
     "PRINTER_COLUMNS",
     "SchemaTables",
     "SchemaWalker",
@@ -65,6 +68,17 @@ _EXTRA: dict[tuple[type, str], dict[str, Any]] = {
     (api.PresetSpec, "access_mode"): {"default": "public", "enum": ["public", "private"]},
     (api.WorkspaceStatus, "target_node_count"): {"format": "int32"},
     (api.Condition, "last_transition_time"): {"format": "date-time"},
+    (api.WorkspacePhase, "name"): {
+        "enum": [
+            "ProvisioningNodes",
+            "InitializingNodes",
+            "PullingImage",
+            "LoadingWeights",
+            "WarmingUp",
+        ]
+    },
+    (api.WorkspacePhase, "since"): {"format": "date-time"},
+    (api.WorkspacePhase, "message"): {"maxLength": 32768},
     (api.Condition, "message"): {"maxLength": 32768},
     (api.Condition, "observed_generation"): {"format": "int64", "minimum": 0},
     (api.Condition, "reason"): {
@@ -107,6 +121,7 @@ _V1BETA1_ONLY: frozenset[tuple[type, str]] = frozenset(
         (api.WorkspaceStatus, "target_node_count"),
         (api.WorkspaceStatus, "state"),
         (api.WorkspaceStatus, "performance"),
+        (api.WorkspaceStatus, "phase"),
     }
 )
 
@@ -150,10 +165,22 @@ _DESCRIPTIONS: dict[tuple[type, str], str] = {
     (api.TuningSpec, "output"): "Where the tuned adapter goes.",
     (api.WorkspaceStatus, "target_node_count"): "Number of nodes the workspace needs.",
     (api.WorkspaceStatus, "state"): "Pending, Ready, NotReady, Running, Succeeded or Failed.",
+    (api.WorkspaceStatus, "phase"): (
+        "kaito-py: while the workspace is not ready, the phase it is in and since when."
+    ),
+    (api.WorkspacePhase, "name"): (
+        "ProvisioningNodes, InitializingNodes, PullingImage, LoadingWeights or WarmingUp."
+    ),
+    (api.WorkspacePhase, "since"): "When the workspace entered this phase.",
+    (api.WorkspacePhase, "message"): "What the workspace waits for (a node count, a pod).",
 }
 
-#: Printer columns, exactly as upstream's (v1alpha1 lacks TargetNodeCount and State): the
-#: Workspace's `kaito_core.kinds.KindSpec` holds them.
+#: kaito-py's printer columns, after upstream's in v1beta1: the phase of a workspace that is
+#: not ready (`kaito_core.workspace_kind.PHASE_COLUMNS`).
+EXTRA_PRINTER_COLUMNS: list[dict[str, Any]] = [c.to_crd() for c in PHASE_COLUMNS]
+
+#: Printer columns: upstream's, exactly (v1alpha1 lacks TargetNodeCount and State), then in
+#: v1beta1 `EXTRA_PRINTER_COLUMNS`: the Workspace's `kaito_core.kinds.KindSpec` holds them.
 PRINTER_COLUMNS: dict[Version, list[dict[str, Any]]] = {
     version: [c.to_crd() for c in WORKSPACE.columns(version)] for version in ("v1beta1", "v1alpha1")
 }

@@ -51,6 +51,7 @@ from kaito_core.api.types import (
     ResourceSpec,
     TuningSpec,
     Workspace,
+    WorkspacePhase,
     WorkspaceStatus,
 )
 
@@ -99,6 +100,7 @@ __all__ = [
     "UpdateStrategy",
     "VectorDBConfig",
     "Workspace",
+    "WorkspacePhase",
     "WorkspaceStatus",
     "from_manifest",
     "inferenceset_from_manifest",

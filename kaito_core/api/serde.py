@@ -41,6 +41,7 @@ from kaito_core.api.types import (
     ResourceSpec,
     TuningSpec,
     Workspace,
+    WorkspacePhase,
     WorkspaceStatus,
 )
 from kaito_core.errors import FieldError
@@ -222,6 +223,7 @@ _MODEL_CLASSES: tuple[type, ...] = (
     InferenceSpec,
     TuningSpec,
     Condition,
+    WorkspacePhase,
     WorkspaceStatus,
 )
 

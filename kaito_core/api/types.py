@@ -36,6 +36,7 @@ __all__ = [
     "ResourceSpec",
     "TuningSpec",
     "Workspace",
+    "WorkspacePhase",
     "WorkspaceStatus",
 ]
 
@@ -171,12 +172,27 @@ class Condition:
 
 
 @attrs.frozen(kw_only=True)
+class WorkspacePhase:
+    """Where a Workspace that is not ready yet is on its way (``status.phase``, a kaito-py
+    extension): ``ProvisioningNodes``, ``InitializingNodes``, ``PullingImage``,
+    ``LoadingWeights`` or ``WarmingUp`` (`kaito_core.phases`), since when, and what
+    is behind."""
+
+    name: str
+    #: RFC 3339 time the Workspace entered this phase.
+    since: str | None = None
+    message: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class WorkspaceStatus:
     worker_nodes: tuple[str, ...] | None = None
     conditions: tuple[Condition, ...] | None = None
     target_node_count: int | None = None
     state: str | None = None
     performance: JSON | None = None
+    #: kaito-py: the phase of a Workspace that is not ready; absent once it is.
+    phase: WorkspacePhase | None = None
 
     def condition(self, type_: str) -> Condition | None:
         """The condition of this type, if present."""

@@ -27,6 +27,8 @@ WORKSPACE_HEADER = [
     "TARGETNODECOUNT",
     "STATE",
     "AGE",
+    "PHASE",
+    "SINCE",
 ]
 
 
@@ -86,6 +88,30 @@ async def test_playground_end_to_end(engine_server: FakeApiServer, engine_kubect
     code, out, err = await kubectl("get", "workspace", "workspace-phi-4-mini", check=False)
     assert code == 1
     assert 'workspaces.kaito.sh "workspace-phi-4-mini" not found' in err
+
+
+async def test_get_workspace_shows_the_phase_and_since_when(
+    server: FakeApiServer, kubectl: Any
+) -> None:
+    """A Workspace that is not ready: PHASE and SINCE follow upstream's columns."""
+    await kubectl("apply", "-f", str(EXAMPLE))
+    client = server.cluster.client()
+    ref = ObjectRef("kaito.sh/v1beta1", "Workspace", "workspace-phi-4-mini", "default")
+    ws = await client.get(ref)
+    since = ws["metadata"]["creationTimestamp"]
+    ws["status"] = {"state": "Pending", "phase": {"name": "PullingImage", "since": since}}
+    await client.apply_status(ws)
+    _, out, _ = await kubectl("get", "workspace")
+    header, row = out.splitlines()
+    assert header.split() == WORKSPACE_HEADER
+    cells = row.split()
+    assert cells[-4] == "Pending"
+    assert cells[-2] == "PullingImage"
+    assert cells[-1][-1] in "smhd", cells  # an age, as kubectl prints a date column
+    _, out, _ = await kubectl(
+        "get", "wk", "workspace-phi-4-mini", "-o", "jsonpath={.status.phase.name}"
+    )
+    assert out == "PullingImage"
 
 
 async def test_get_watch_streams(server: FakeApiServer, kubectl: Any) -> None:

@@ -162,6 +162,24 @@ def test_human_duration_matches_kubectl(seconds: float, text: str) -> None:
     assert human_duration(seconds) == text
 
 
+def test_workspace_table_shows_the_phase_and_since_when() -> None:
+    """A Workspace that is not ready: Phase and Since (an age) after upstream's columns."""
+    resource = find_resource("kaito.sh", "v1beta1", "workspaces")
+    assert resource is not None
+    now = datetime(2026, 1, 1, 0, 10, tzinfo=UTC)
+    ws = {
+        "metadata": {"name": "w", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "status": {
+            "state": "Pending",
+            "phase": {"name": "PullingImage", "since": "2026-01-01T00:07:30Z"},
+        },
+    }
+    body = table(columns_for(resource, "v1beta1"), [ws], now=now, resource_version="7")
+    assert body["rows"][0]["cells"][-4:] == ["Pending", "10m", "PullingImage", "2m30s"]
+    old = table(columns_for(resource, "v1alpha1"), [ws], now=now, resource_version="7")
+    assert "Phase" not in [c["name"] for c in old["columnDefinitions"]]
+
+
 def test_workspace_table_uses_the_crd_columns() -> None:
     resource = find_resource("kaito.sh", "v1beta1", "workspaces")
     assert resource is not None
@@ -187,6 +205,8 @@ def test_workspace_table_uses_the_crd_columns() -> None:
         "TargetNodeCount",
         "State",
         "Age",
+        "Phase",
+        "Since",
     ]
     assert body["rows"][0]["cells"] == [
         "w",
@@ -198,6 +218,8 @@ def test_workspace_table_uses_the_crd_columns() -> None:
         2,
         "Ready",
         "10m",
+        None,
+        None,
     ]
     assert body["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
     alpha = [c.name for c in columns_for(resource, "v1alpha1")]
@@ -366,6 +388,9 @@ def test_printer_columns_match_upstream_crds(
         ]
         ours = printer_columns(group, kind, version["name"])
         assert ours is not None
+        if (kind, version["name"]) == ("Workspace", "v1beta1"):
+            expected += [("Phase", "string", ".status.phase.name", 0)]
+            expected += [("Since", "date", ".status.phase.since", 0)]
         assert [(c.name, c.type, c.json_path, c.priority) for c in ours] == expected
 
 

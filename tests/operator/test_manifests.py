@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from kaito_backends.cli.output import dump_yaml
-from kaito_backends.operator.crd import workspace_crd, workspace_schema
+from kaito_backends.operator.crd import EXTRA_PRINTER_COLUMNS, workspace_crd, workspace_schema
 from kaito_backends.operator.manifests import InstallOptions, install_manifests
 from kaito_backends.operator.rbac import rules_have_wildcards
 from kaito_backends.operator.settings import DEFAULT_LEASE_NAME
@@ -199,6 +199,27 @@ def enums(node: dict[str, Any]) -> set[Any] | None:
     return set(found) if found is not None else None
 
 
+#: Schema paths kaito-py adds on purpose (docs/upstream-differences.md).
+EXTENSIONS = (".status.phase",)
+
+
+def test_the_extensions_are_only_in_v1beta1_status() -> None:
+    """status.phase {name, since, message} is in v1beta1 only; upstream has no such field."""
+    beta = dict(tree(workspace_schema("v1beta1")))  # type: ignore[arg-type]
+    alpha = dict(tree(workspace_schema("v1alpha1")))  # type: ignore[arg-type]
+    assert sorted(p for p in beta if p.startswith(EXTENSIONS)) == [
+        ".status.phase",
+        ".status.phase.message",
+        ".status.phase.name",
+        ".status.phase.since",
+    ]
+    assert beta[".status.phase"]["required"] == ["name"]
+    assert beta[".status.phase.since"]["format"] == "date-time"
+    assert not any(p.startswith(EXTENSIONS) for p in alpha)
+    for version in ("v1alpha1", "v1beta1"):
+        assert not any(p.startswith(EXTENSIONS) for p, _ in tree(upstream_schema(version)))
+
+
 @pytest.mark.parametrize("version", ["v1alpha1", "v1beta1"])
 def test_every_upstream_property_exists_with_the_same_type(version: str) -> None:
     """Upstream's property tree is ours: same types, defaults, enums, required; deeper upstream
@@ -218,7 +239,7 @@ def test_every_upstream_property_exists_with_the_same_type(version: str) -> None
         assert mine.get("format") == node.get("format"), path
         for key in ("x-kubernetes-map-type", "x-kubernetes-list-type"):
             assert mine.get(key) == node.get(key), (path, key)
-    extra = sorted(set(ours) - set(theirs))
+    extra = sorted(p for p in set(ours) - set(theirs) if not p.startswith(EXTENSIONS))
     assert extra == [], f"properties upstream does not have: {extra}"
     assert schemaless == [
         p for p in schemaless if p.endswith(("template", "volumeSource", "metrics"))
@@ -226,7 +247,8 @@ def test_every_upstream_property_exists_with_the_same_type(version: str) -> None
 
 
 def test_the_crd_metadata_matches_upstream() -> None:
-    """Names, scope, versions, storage, subresources and printer columns are upstream's."""
+    """Names, scope, versions, storage, subresources and printer columns are upstream's; in
+    v1beta1 kaito-py's Phase and Since columns follow upstream's."""
     ours, theirs = workspace_crd(), upstream()
     assert ours["metadata"]["name"] == theirs["metadata"]["name"]
     assert ours["spec"]["names"] == theirs["spec"]["names"]
@@ -234,8 +256,13 @@ def test_the_crd_metadata_matches_upstream() -> None:
     for mine, upstream_version in zip(
         ours["spec"]["versions"], theirs["spec"]["versions"], strict=True
     ):
-        for key in ("name", "served", "storage", "subresources", "additionalPrinterColumns"):
+        for key in ("name", "served", "storage", "subresources"):
             assert mine[key] == upstream_version[key], (mine["name"], key)
+        extra = EXTRA_PRINTER_COLUMNS if mine["name"] == "v1beta1" else []
+        assert mine["additionalPrinterColumns"] == [
+            *upstream_version["additionalPrinterColumns"],
+            *extra,
+        ], mine["name"]
     assert [v["name"] for v in ours["spec"]["versions"] if v["storage"]] == ["v1beta1"]
 
 
