@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from kaito_backends.objects import Manifest
+from kaito_core.readiness import ReadinessFigures, default_figures
 
 __all__ = ["Timings", "condition", "find_condition", "is_true", "set_condition"]
 
@@ -20,23 +21,29 @@ __all__ = ["Timings", "condition", "find_condition", "is_true", "set_condition"]
 class Timings:
     """Virtual seconds the simulated controllers take (all measured from the object's start).
 
-    NodeClaims: Launched at ``launch``, the Node registers at ``register`` (NotReady, no GPUs yet)
-    and is Ready with GPUs at ``initialize``; a deleted NodeClaim is gone after ``terminate``.
-    Pods: images pull in ``image_pull``; a model of W GiB loads in ``load_per_gib * W`` seconds
-    (``default_load`` when the model is unknown); a crash-looping container exits ``crash_after``
-    seconds after it starts; restarts back off ``backoff`` doubling up to ``max_backoff``.
-    A tuning Job's pod runs ``job_duration`` seconds after its image is pulled. A NodeClaim that
-    failed to launch for want of capacity is deleted ``failed_claim_ttl`` seconds later, as
-    Karpenter does, so its owner can ask again.
+    By default the durations of nodes and pods come from the time-to-ready model of the core
+    (`kaito_core.readiness`) applied to `figures` (`kaito_backends.fake.startup`): a NodeClaim's
+    Node registers after the model's node provisioning for its instance type (``register``)
+    and is Ready with GPUs after its initialisation too (``initialize``); a pod's containers
+    wait in ContainerCreating for the model's PullingImage (``image_pull``), run without
+    passing their startup probe for its LoadingWeights (``load``), and have passed it but are
+    not Ready for its WarmingUp (``warm_up``). A number given for one of these replaces the
+    model for every object. NodeClaims are Launched at ``launch`` (or at registration, if
+    sooner); a deleted NodeClaim is gone after ``terminate``. A crash-looping container exits
+    ``crash_after`` seconds after it starts; restarts back off ``backoff`` doubling up to
+    ``max_backoff``. A tuning Job's pod runs ``job_duration`` seconds after its image is
+    pulled. A NodeClaim that failed to launch for want of capacity is deleted
+    ``failed_claim_ttl`` seconds later, as Karpenter does, so its owner can ask again.
     """
 
+    figures: ReadinessFigures = attrs.field(factory=default_figures)
     launch: float = 30.0
-    register: float = 75.0
-    initialize: float = 90.0
+    register: float | None = None
+    initialize: float | None = None
     terminate: float = 5.0
-    image_pull: float = 30.0
-    load_per_gib: float = 5.0
-    default_load: float = 60.0
+    image_pull: float | None = None
+    load: float | None = None
+    warm_up: float | None = None
     crash_after: float = 10.0
     backoff: float = 10.0
     max_backoff: float = 300.0

@@ -1,7 +1,9 @@
 """Simulated node lifecycle: NodeClaims launch into Nodes of the SKU they ask for.
 
 A new NodeClaim (``karpenter.sh/v1``) gets the finalizer ``karpenter.sh/termination`` and the
-conditions Launched, Registered, Initialized and Ready as Unknown. Then, in virtual time:
+conditions Launched, Registered, Initialized and Ready as Unknown. Then, in virtual time (the
+time-to-ready model's node provisioning and initialisation for the claim's instance type, unless
+`Timings` gives numbers):
 
 - ``launch``: Launched=True, ``status.providerID``, capacity and allocatable from the SKU;
 - ``register``: a Node named like the claim appears (NotReady, tainted not-ready, no GPUs yet),
@@ -165,11 +167,11 @@ class NodeController:
         status = dict(claim.get("status") or {})
         status["conditions"] = conditions
         self.sim.store.put({**claim, "metadata": new_meta, "status": status})
-        timings = self.sim.timings
+        times = self.sim.node_times(instance_type_of(claim))
         for stage, delay in (
-            ("launch", timings.launch),
-            ("register", timings.register),
-            ("initialize", timings.initialize),
+            ("launch", min(self.sim.timings.launch, times.register)),
+            ("register", times.register),
+            ("initialize", times.initialize),
         ):
             self.sim.later(delay, functools.partial(self._stage, key, uid, stage))
 

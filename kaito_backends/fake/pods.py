@@ -1,10 +1,12 @@
 """Simulated pod lifecycle: schedule, pull, start, load the model, become Ready (or fail).
 
-After binding, a pod's containers wait in ContainerCreating for ``image_pull`` seconds, then run;
-a serving pod turns Ready once its model has loaded (``load_per_gib`` x the weights of the model
-named by ``--model=`` / ``--pretrained_model_name_or_path=``), a Job's pod is Ready at once and
-Succeeds after ``job_duration``. A pod that cannot be placed stays Pending with PodScheduled=False
-reason Unschedulable and the scheduler's message, and is retried when a node it could use changes.
+After binding, a pod's containers wait in ContainerCreating for the model's PullingImage (see
+`kaito_backends.fake.startup`; ``Timings.image_pull`` replaces it), then run. A serving pod's
+containers run without passing their startup probe (``started: false`` where a startupProbe is
+declared) for the model's LoadingWeights, then have passed it but are not Ready for its
+WarmingUp, then are Ready. A Job's pod is Ready at once and Succeeds after ``job_duration``. A
+pod that cannot be placed stays Pending with PodScheduled=False reason Unschedulable and the
+scheduler's message, and is retried when a node it could use changes.
 
 Faults (see `kaito_backends.fake.faults`) strike the first container: ErrImagePull then
 ImagePullBackOff; OOMKilled when the model is loaded; a crash (exit 1) ``crash_after`` seconds after
@@ -101,7 +103,7 @@ class PodController:
         state.stage = "creating"
         pod = {**pod, "spec": {**pod.get("spec", {}), "nodeName": node}}
         self._write(pod, state)
-        self._after(state, self.sim.timings.image_pull, self._pulled)
+        self._after(state, self.sim.pod_times(pod, job=state.is_job).pull, self._pulled)
 
     def _new_state(self, pod: Manifest, key: StoreKey) -> PodState:
         meta = pod["metadata"]
@@ -173,8 +175,7 @@ class PodController:
         state.stage = "running" if not state.is_job else "ready"
         state.started_at = self.sim.now()
         self._write(pod, state)
-        containers = (pod.get("spec") or {}).get("containers") or [{}]
-        load = timings.job_duration if state.is_job else self.sim.load_seconds(containers[0])
+        load = timings.job_duration if state.is_job else self.sim.pod_times(pod, job=False).load
         if self._active(state, "crashloop"):
             self._after(
                 state, min(timings.crash_after, load), lambda p, s: self._crash(p, s, "Error", 1)
@@ -184,7 +185,17 @@ class PodController:
         elif state.is_job:
             self._after(state, load, self._succeed)
         else:
-            self._after(state, load, self._ready)
+            self._after(state, load, self._loaded)
+
+    def _loaded(self, pod: Manifest, state: PodState) -> None:
+        """The weights are in: the startup probe passes; Ready after the warm-up."""
+        warm = self.sim.pod_times(pod, job=False).warm
+        if warm <= 0:
+            self._ready(pod, state)
+            return
+        state.stage = "warming"
+        self._write(pod, state)
+        self._after(state, warm, self._ready)
 
     def _ready(self, pod: Manifest, state: PodState) -> None:
         state.stage = "ready"

@@ -1,8 +1,11 @@
 """A simulated pod's state, and the Kubernetes-shaped ``status`` rendered from it.
 
 Stages: ``unscheduled`` -> ``creating`` -> (``ErrImagePull`` <-> ``ImagePullBackOff``) ->
-``running`` -> ``ready``; ``CrashLoopBackOff`` between restarts; ``Succeeded`` / ``Failed`` at the
-end of a Job's pod. Faults affect the first container only; the others follow the pod.
+``running`` (startup probe not passed) -> ``warming`` (passed, not Ready) -> ``ready``;
+``CrashLoopBackOff`` between restarts; ``Succeeded`` / ``Failed`` at the end of a Job's pod.
+Faults affect the first container only; the others follow the pod (a container other than the
+first is started once running unless it declares a startup probe, and Ready unless it declares
+a readiness probe, as the kubelet has it).
 """
 
 from __future__ import annotations
@@ -148,7 +151,18 @@ def _container_status(
     else:
         current = {"running": {"startedAt": state.started_at}}
     running = "running" in current
-    ready = running and (stage == "ready" or (stage == "CrashLoopBackOff" and not first))
+    # The first container follows the simulated lifecycle; the others are started once running
+    # unless they declare a startup probe, and Ready unless they declare a readiness probe, as
+    # the kubelet has it. `started`: the startup probe passed.
+    ready = running and (
+        stage == "ready"
+        or (not first and (stage == "CrashLoopBackOff" or not container.get("readinessProbe")))
+    )
+    started = running and (
+        stage in ("warming", "ready")
+        or not container.get("startupProbe")
+        or (not first and stage == "CrashLoopBackOff")
+    )
     out: Manifest = {
         "name": name,
         "image": image,
@@ -157,7 +171,7 @@ def _container_status(
         else "",
         "ready": ready,
         "restartCount": state.restarts if first else 0,
-        "started": running,
+        "started": started,
         "state": current,
         "lastState": {},
     }

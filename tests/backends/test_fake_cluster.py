@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kaito_backends.fake import FakeCluster, FaultPlan
+from kaito_backends.fake import FakeCluster, FaultPlan, Timings
 from kaito_backends.objects import ObjectRef, WorkspaceKey
 from kaito_backends.protocols import WatchEvent
 from tests.backends import manifests as m
@@ -68,7 +68,7 @@ async def test_step_and_run_until_idle() -> None:
     await cluster.provisioner().provision(WorkspaceKey(m.NS, "ws"), [m.node_claim("wsnode")])
     assert cluster.step() is True
     assert cluster.run_until_idle() is True
-    assert cluster.clock.monotonic() == 90.0
+    assert cluster.clock.monotonic() == 410.0  # the model: 284 s provisioning + 126 s init
     crashing = FakeCluster(catalog=cluster.catalog, faults=FaultPlan.once("crashloop"))
     crashing.add_node("n1", instance_type=m.A100, labels=WS)
     await crashing.client().apply(m.statefulset("ws"))
@@ -78,7 +78,7 @@ async def test_step_and_run_until_idle() -> None:
 
 async def test_advance_lets_a_watching_task_keep_up() -> None:
     """await cluster.advance(s) yields between timers, so a consumer sees every pod change."""
-    cluster = m.cluster()
+    cluster = m.cluster(timings=Timings(image_pull=30, load=40, warm_up=0))
     client = cluster.client()
     cluster.add_node("n1", instance_type=m.A100, labels=WS)
     seen: list[tuple[float, str]] = []

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kaito_backends.errors import BackendError, Conflict, Gone, InsufficientCapacity, Transient
-from kaito_backends.fake import FakeCluster, FaultPlan
+from kaito_backends.fake import FakeCluster, FaultPlan, Timings
 from kaito_backends.objects import ObjectRef, WorkspaceKey
 from tests.backends import manifests as m
 
@@ -175,8 +175,12 @@ async def test_a_claim_created_directly_fails_at_launch() -> None:
     assert m.condition(claim, "Launched")["reason"] == "InsufficientCapacity"
 
 
+#: Round numbers (30 s pull, 40 s load, no warm-up) instead of the time-to-ready model's.
+ROUND = Timings(image_pull=30, load=40, warm_up=0)
+
+
 def _serving(faults: FaultPlan | None = None) -> FakeCluster:
-    cluster = m.cluster(faults=faults)
+    cluster = m.cluster(faults=faults, timings=ROUND)
     cluster.add_node("n1", instance_type=m.A100, labels=WS, gpus=8)
     return cluster
 

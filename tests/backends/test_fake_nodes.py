@@ -49,7 +49,7 @@ def _statuses(claim: dict[str, object]) -> dict[str, str]:
             None,
         ),
         (
-            75,
+            284,
             {
                 "Launched": "True",
                 "Registered": "True",
@@ -59,7 +59,7 @@ def _statuses(claim: dict[str, object]) -> dict[str, str]:
             "False",
         ),
         (
-            90,
+            410,
             {"Launched": "True", "Registered": "True", "Initialized": "True", "Ready": "True"},
             "True",
         ),
@@ -69,7 +69,8 @@ def _statuses(claim: dict[str, object]) -> dict[str, str]:
 async def test_a_node_claim_launches_on_the_default_timeline(
     at: float, expected: dict[str, str], node: str | None
 ) -> None:
-    """Launched at 30 s, Registered (Node NotReady) at 75 s, Initialized and Ready at 90 s."""
+    """Launched at 30 s; Registered (Node NotReady) and Ready after the time-to-ready model's
+    provisioning (284 s) and initialisation (126 s more) for Standard_NC24ads_A100_v4."""
     cluster = m.cluster()
     await _provisioned(cluster)
     cluster.clock.advance(at)
@@ -116,7 +117,7 @@ async def test_the_ready_node_is_shaped_like_the_sku() -> None:
     assert claim["status"]["providerID"] == node["spec"]["providerID"]
     ready = next(c for c in claim["status"]["conditions"] if c["type"] == "Ready")
     assert set(ready) == {"type", "status", "reason", "message", "lastTransitionTime"}
-    assert ready["lastTransitionTime"] == "2026-01-01T00:01:30Z"
+    assert ready["lastTransitionTime"] == "2026-01-01T00:06:50Z"  # 410 s
 
 
 async def test_an_unknown_instance_type_fails_to_launch() -> None:

@@ -103,7 +103,7 @@ async def test_a_pod_waits_until_a_node_it_can_use_is_ready() -> None:
     cluster = m.cluster()
     await cluster.client().apply(m.statefulset("ws"))
     await cluster.provisioner().provision(WorkspaceKey(m.NS, "ws"), [m.node_claim("wsnode")])
-    cluster.clock.advance(80)
+    cluster.clock.advance(400)  # the Node registered at 284 s, Ready at 410 s
     assert "not-ready" in await _pending_message(cluster)
     cluster.clock.advance(10)
     pod = await cluster.client().get(m.pod_ref("ws-0"))

@@ -1,0 +1,174 @@
+"""How long the fake's nodes and pods take, from the time-to-ready model of the core.
+
+The fake reads a `kaito_core.readiness.Workload` off what it runs, the way the plan reads it
+off a Workspace (`kaito_core.readiness.workload_of`), and takes its durations from the same
+`predict`: a NodeClaim's instance type gives the cloud and VM family (provisioning, then
+initialisation); a pod's images, its first container's command (``--model=`` /
+``--pretrained_model_name_or_path=`` / ``--served-model-name=``, ``accelerate launch``,
+``--load-format=runai_streamer``, ``--ray_cluster_size=``) and startup probe (the vLLM
+benchmark) give the pull, the weights, the runtime and the multi-node start-up. So with the
+default figures a Workspace on the fake becomes ready when the model says it would, give or
+take the engine's own reaction times.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from kaito_core.phases import LOADING_WEIGHTS, PULLING_IMAGE, WARMING_UP
+from kaito_core.readiness import (
+    RUNTIME_TEMPLATE,
+    RUNTIME_TUNING,
+    WEIGHTS_DOWNLOAD,
+    WEIGHTS_STREAM,
+    ReadinessFigures,
+    Workload,
+    pod_images,
+    predict,
+)
+
+if TYPE_CHECKING:
+    from kaito_presets import Catalog
+
+__all__ = ["NodeTimes", "PodTimes", "command_words", "node_times", "pod_times", "pod_workload"]
+
+_MODEL_FLAGS = ("--model", "--pretrained_model_name_or_path")
+_NAME_FLAGS = ("--served-model-name", "--served_model_name")
+
+
+def command_words(container: Mapping[str, Any]) -> list[str]:
+    """The words of a container's command and args, shell strings split as the shell would."""
+    words: list[str] = []
+    for part in [*(container.get("command") or ()), *(container.get("args") or ())]:
+        try:
+            words.extend(shlex.split(str(part)))
+        except ValueError:
+            words.extend(str(part).split())
+    return words
+
+
+def _flag(words: list[str], names: tuple[str, ...]) -> str | None:
+    """The value of the first of `names` given as ``--flag=value`` or ``--flag value``."""
+    for index, word in enumerate(words):
+        for name in names:
+            if word == name and index + 1 < len(words):
+                return words[index + 1].strip("'\";")
+            if word.startswith(name + "="):
+                return word[len(name) + 1 :].strip("'\";")
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class NodeTimes:
+    """Seconds from a NodeClaim's creation until its Node registers, and until it is Ready."""
+
+    register: float
+    initialize: float
+
+
+@attrs.frozen(kw_only=True)
+class PodTimes:
+    """Seconds a pod spends pulling (until its containers run), loading (until its startup
+    probe passes) and warming up (until it is Ready)."""
+
+    pull: float
+    load: float
+    warm: float
+
+
+def node_times(
+    *, instance_type: str, catalog: Catalog, figures: ReadinessFigures, cloud: str = "azure"
+) -> NodeTimes:
+    """The model's provisioning and initialisation for a node of `instance_type`."""
+    sku = catalog.find_sku(instance_type)
+    workload = Workload(
+        runtime=RUNTIME_TEMPLATE,
+        cloud=sku.cloud if sku is not None else cloud,
+        instance_type=instance_type,
+    )
+    phases = predict(workload, figures=figures).phases
+    return NodeTimes(register=phases[0].seconds, initialize=phases[0].seconds + phases[1].seconds)
+
+
+def _benchmark(container: Mapping[str, Any]) -> bool:
+    probe = container.get("startupProbe") or {}
+    command = (probe.get("exec") or {}).get("command") or ()
+    return any("benchmark" in str(part) for part in command)
+
+
+def _tuning_weights(pod_spec: Mapping[str, Any], catalog: Catalog) -> int:
+    """Bytes of the weights in the tuning weights image an init container pulls with
+    ``oras pull <ref>`` (the model's weights)."""
+    refs = []
+    for container in pod_spec.get("initContainers") or ():
+        words = command_words(container) if isinstance(container, Mapping) else []
+        if len(words) > 2 and words[0] == "oras" and words[1] == "pull":
+            refs.append(words[2])
+    for model in catalog.models() if refs else ():
+        tuning = model.tuning
+        if tuning is None:
+            continue
+        image = f"/kaito-{model.weights_image_name}:{tuning.weights_image_tag}"
+        if any(ref.endswith(image) for ref in refs):
+            return model.weights_bytes
+    return 0
+
+
+def pod_workload(pod_spec: Mapping[str, Any], *, catalog: Catalog, job: bool) -> Workload:
+    """The `Workload` of one pod (no node facts: those come from its NodeClaim)."""
+    containers = pod_spec.get("containers") or [{}]
+    main = containers[0] if isinstance(containers[0], Mapping) else {}
+    words = command_words(main)
+    images = pod_images(pod_spec)
+    if job:
+        size = _tuning_weights(pod_spec, catalog)
+        return Workload(
+            runtime=RUNTIME_TUNING,
+            provisioned=False,
+            images=images,
+            weights_bytes=size,
+            weights=WEIGHTS_DOWNLOAD if size else "none",
+        )
+    model = None
+    for names in (_MODEL_FLAGS, _NAME_FLAGS):
+        name = _flag(words, names)
+        if name:
+            try:
+                model = catalog.find_model(name)
+            except Exception:  # a catalog may refuse names it deems invalid
+                model = None
+            if model is not None:
+                break
+    if model is None:
+        return Workload(runtime=RUNTIME_TEMPLATE, provisioned=False, images=images)
+    if "accelerate" in words or _flag(words, ("--pretrained_model_name_or_path",)) is not None:
+        runtime = "transformers"
+    else:
+        runtime = "vllm"
+    nodes_flag = _flag(words, ("--ray_cluster_size",)) or "1"
+    nodes = int(nodes_flag) if nodes_flag.isdigit() and int(nodes_flag) > 0 else 1
+    streamed = _flag(words, ("--load-format", "--load_format")) == "runai_streamer"
+    return Workload(
+        runtime=runtime,
+        provisioned=False,
+        nodes=nodes,
+        distributed=nodes > 1,
+        images=images,
+        weights_bytes=model.weights_bytes,
+        weights=WEIGHTS_STREAM if streamed else WEIGHTS_DOWNLOAD,
+        benchmark=_benchmark(main),
+    )
+
+
+def pod_times(workload: Workload, *, figures: ReadinessFigures) -> PodTimes:
+    """The model's PullingImage, LoadingWeights and WarmingUp for a pod of `workload`."""
+    prediction = predict(workload, figures=figures)
+    return PodTimes(
+        pull=prediction.phase(PULLING_IMAGE).seconds,
+        load=prediction.phase(LOADING_WEIGHTS).seconds,
+        warm=prediction.phase(WARMING_UP).seconds,
+    )
