@@ -9,10 +9,11 @@ problem prints one ``FILE: Kind/NAME: FIELD.PATH: message`` line and nothing is 
 Each object is then planned by its kind's planner against an empty cluster (its namespace's
 ConfigMaps and, for ``--provisioner byo`` or ``--byo``, the Nodes given in the files) and the
 NodeClaims and objects are printed: multi-document YAML (default) or a JSON ``v1 List``;
-``--summary`` prints one line per Workspace instead, and with ``--check-quota`` whether each
-Workspace's nodes fit the Azure vCPU quota (`kaito_backends.cli.quota_check`: read-only, needs
-Azure credentials). Output is byte-identical across runs (the quota lines depend on Azure's
-answer).
+``--summary`` prints one line per Workspace instead (with the predicted time to ready;
+``--phases`` adds it phase by phase, ``--readiness-figures FILE`` changes the model's figures:
+`kaito_backends.cli.readiness`), and with ``--check-quota`` whether each Workspace's nodes fit
+the Azure vCPU quota (`kaito_backends.cli.quota_check`: read-only, needs Azure credentials).
+Output is byte-identical across runs (the quota lines depend on Azure's answer).
 
 Exit codes: 0 planned, 1 invalid input or an object that cannot be planned (one line each) or
 whose nodes do not fit the quota, 2 unreadable input or a quota check that could not be made.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kaito_backends.cli.inputs import (
@@ -36,9 +37,18 @@ from kaito_backends.cli.inputs import (
 )
 from kaito_backends.cli.output import dump_json, dump_yaml, table
 from kaito_backends.cli.quota_check import add_quota_arguments, check_quota_of
+from kaito_backends.cli.readiness import (
+    SUMMARY_HEADER,
+    add_readiness_arguments,
+    load_figures,
+    predictions,
+    print_phases,
+    summary_cells,
+)
 from kaito_core.observed import Observed
 from kaito_core.outcome import Outcome, PlanSummary
 from kaito_core.plan import PlanSettings
+from kaito_core.readiness import Prediction
 from kaito_presets import default_catalog
 
 __all__ = ["SUMMARY_HEADERS", "format_duration", "register", "run", "summary_row"]
@@ -80,10 +90,12 @@ def register(sub: Any) -> None:
         "--summary",
         action="store_true",
         help="one line per Workspace (instance type, nodes, GPUs, parallelism, disk, runtime, "
-        "dtype, served model, readiness timeout) instead of the manifests",
+        "dtype, served model, readiness timeout, predicted time to ready) instead of the "
+        "manifests",
     )
     add_validation_arguments(parser, provisioning=True)
     add_quota_arguments(parser)
+    add_readiness_arguments(parser, command="plan")
     parser.set_defaults(func=run)
 
 
@@ -152,18 +164,29 @@ def _plan_all(
     return outcomes, problems, internal
 
 
-def _print_summary(outcomes: Sequence[Outcome[Any]]) -> None:
+def _print_summary(
+    outcomes: Sequence[Outcome[Any]], found: Mapping[str, Prediction], phases: bool
+) -> None:
     summaries = [o.summary for o in outcomes if o.summary is not None]
-    print(table(SUMMARY_HEADERS, [summary_row(s) for s in summaries]))
+    rows = [(*summary_row(s), *summary_cells(s, found)) for s in summaries]
+    print(table((*SUMMARY_HEADERS, SUMMARY_HEADER), rows))
     for summary in summaries:
         for note in summary.notes:
             print(f"note: {summary.workspace}: {note}")
+    if phases:
+        print_phases(found)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.check_quota and not args.summary:
         print("kaito plan: --check-quota needs --summary", file=sys.stderr)
         return 2
+    if args.phases and not args.summary:
+        print("kaito plan: --phases needs --summary", file=sys.stderr)
+        return 2
+    figures, status = load_figures(args.readiness_figures, command="plan")
+    if figures is None:
+        return status
     checked = check(args, command="plan", complete=True)
     if checked.status or checked.context is None:
         return checked.status
@@ -187,7 +210,8 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         return 1
     if args.summary:
-        _print_summary(outcomes)
+        found = predictions(outcomes, inputs, settings=settings, figures=figures)
+        _print_summary(outcomes, found, args.phases)
         if not args.check_quota:
             return 0
         return check_quota_of(args, [o for o in outcomes if o.summary is not None])

@@ -14,10 +14,13 @@ Then a table per kind, of the columns its `kaito_core.kinds.KindSpec` names for 
 (a Workspace's are upstream's ``kubectl get workspace`` v1alpha1 columns). Names are qualified
 as needed: ``namespace/name`` when the objects span namespaces, ``Kind/...`` when more than one
 kind can appear (several in the input, or one that makes objects of another registered kind).
-Exit 0 when every object succeeded; 1 when one failed or the ``--timeout`` (virtual minutes)
-passed first, with the failing condition's message; 2 when a file cannot be read. ``--faults
-SEED`` injects moderate, seeded API faults (conflicts, throttling, server errors, dropped
-watches): the result must not change.
+After them, the predicted and simulated time to ready of every Workspace (``--phases``: phase
+by phase; `kaito_backends.cli.readiness`): the fake cluster takes its durations from the same
+time-to-ready model, on the figures ``--readiness-figures FILE`` gives. Exit 0 when every
+object succeeded; 1 when one failed or the ``--timeout`` (virtual minutes) passed first, with
+the failing condition's message; 2 when a file cannot be read. ``--faults SEED`` injects
+moderate, seeded API faults (conflicts, throttling, server errors, dropped watches): the result
+must not change.
 """
 
 from __future__ import annotations
@@ -29,16 +32,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from kaito_backends.cli import readiness
 from kaito_backends.cli.inputs import Inputs, add_validation_arguments, check, registry_of
 from kaito_backends.cli.output import dump_json, table
 from kaito_backends.cli.progress import Names, Progress, condition_of, kinds_reached
 from kaito_backends.engine.controller import Controller, Settled
 from kaito_backends.engine.logs import configure_logging
 from kaito_backends.errors import AlreadyExists, BackendError
-from kaito_backends.fake import FakeCluster, FaultPlan
+from kaito_backends.fake import FakeCluster, FaultPlan, Timings
 from kaito_backends.objects import Key, Manifest, clone
 from kaito_core.kinds import KindSpec, Registry
 from kaito_core.plan import PlanSettings
+from kaito_core.readiness import ReadinessFigures
 from kaito_core.validation import FeatureGates
 
 __all__ = ["human_duration", "moderate_faults", "register", "run"]
@@ -93,6 +98,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     add_validation_arguments(parser, provisioning=False)
+    readiness.add_readiness_arguments(parser, command="up")
     parser.set_defaults(func=run, provisioner="fake")
 
 
@@ -145,9 +151,10 @@ async def _bring_up(
     gates: FeatureGates,
     progress_out: TextIO | None,
     names: Names,
-) -> tuple[Settled, FakeCluster, Controller]:
+    figures: ReadinessFigures,
+) -> tuple[Settled, FakeCluster, readiness.PhaseClock]:
     faults = moderate_faults(args.faults) if args.faults is not None else None
-    cluster = FakeCluster(faults=faults)
+    cluster = FakeCluster(faults=faults, timings=Timings(figures=figures))
     client = cluster.client()
     for (namespace, _), manifest in [*inputs.config_maps.items(), *inputs.secrets.items()]:
         obj = clone(dict(manifest))
@@ -170,11 +177,12 @@ async def _bring_up(
     )
     if progress_out is not None:
         Progress(controller, progress_out, names=names)
+    phases = readiness.PhaseClock(controller)
     try:
         settled = await controller.run_until_settled(args.timeout * 60.0)
     finally:
         await controller.stop()
-    return settled, cluster, controller
+    return settled, cluster, phases
 
 
 class SetupError(Exception):
@@ -260,13 +268,19 @@ def run(args: argparse.Namespace) -> int:
         namespaces=len({k.namespace for k in keys}) > 1,
         kinds=len(kinds_reached(registry, {k.kind for k in keys})) > 1,
     )
+    figures, status = readiness.load_figures(args.readiness_figures, command="up")
+    if figures is None:
+        return status
+    gates = checked.context.feature_gates
+    settings = PlanSettings(provisioner="fake", vllm_enabled=gates.vllm)
+    found = readiness.planned_predictions(inputs, settings=settings, figures=figures)
     configure_logging(format=args.log_format, level="warning")
     progress_out: TextIO | None = None
     if not args.quiet:
         progress_out = sys.stderr if args.output == "json" else sys.stdout
     try:
-        settled, cluster, _ = asyncio.run(
-            _bring_up(inputs, args, checked.context.feature_gates, progress_out, names)
+        settled, cluster, phases = asyncio.run(
+            _bring_up(inputs, args, gates, progress_out, names, figures)
         )
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -287,7 +301,11 @@ def run(args: argparse.Namespace) -> int:
             reason, message = _failure(spec, obj, key, settled, now)
             failures.append((key, reason, message))
     if args.output == "json":
-        print(dump_json(_json(registry, keys, settled, notes, failures, objs, now)), end="")
+        data = _json(registry, keys, settled, notes, failures, objs, now)
+        for item in data.get("workspaces", ()):
+            key = Key("Workspace", item["namespace"], item["name"])
+            item.update(readiness.up_json(key, found, phases))
+        print(dump_json(data), end="")
     else:
         tables = []
         for spec in registry:
@@ -299,6 +317,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n\n".join(tables))
         for key, note in notes.items():
             print(f"note: {names(key)}: {note}")
+        readiness.print_up_report(keys, found, phases, names=names, phases=args.phases)
     for key, reason, message in failures:
         state = settled.state(key)
         if state == "Failed":
