@@ -129,10 +129,12 @@ def _state(status: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
 
 
 def _container_phase(
-    spec: Mapping[str, Any], status: Mapping[str, Any] | None
+    name: str, probed: bool | None, status: Mapping[str, Any] | None
 ) -> tuple[str, str] | None:
-    """The phase one container holds its pod in, with a detail; None when it is ready."""
-    name = str(spec.get("name") or "")
+    """The phase one container holds its pod in, with a detail; None when it is ready.
+
+    `probed`: the spec declares a startupProbe (None: no spec to tell, so ``started`` is
+    taken at its word)."""
     if status is None:
         return PULLING_IMAGE, f"container {name} not created yet"
     kind, detail = _state(status)
@@ -147,26 +149,26 @@ def _container_phase(
         return PULLING_IMAGE, f"container {name} not started yet"
     if status.get("ready") is True:
         return None
-    if spec.get("startupProbe") and status.get("started") is True:
+    if probed is not False and status.get("started") is True:
         return WARMING_UP, f"container {name} passed its startup probe, not ready yet"
-    if spec.get("startupProbe"):
-        return LOADING_WEIGHTS, f"container {name} running, startup probe not passed yet"
-    return LOADING_WEIGHTS, f"container {name} running, not ready yet"
+    if probed is False:
+        return LOADING_WEIGHTS, f"container {name} running, not ready yet"
+    return LOADING_WEIGHTS, f"container {name} running, startup probe not passed yet"
 
 
 def _init_phase(pod: Mapping[str, Any]) -> tuple[str, str] | None:
-    spec = pod.get("spec") or {}
-    inits = [c for c in spec.get("initContainers") or () if isinstance(c, Mapping)]
-    if not inits or _true(pod, "Initialized"):
+    if _true(pod, "Initialized"):
         return None
-    statuses = {
-        str(s.get("name")): s
-        for s in _status(pod).get("initContainerStatuses") or ()
-        if isinstance(s, Mapping)
-    }
-    for container in inits:
-        name = str(container.get("name") or "")
-        status = statuses.get(name)
+    spec = pod.get("spec") or {}
+    statuses = [
+        s for s in _status(pod).get("initContainerStatuses") or () if isinstance(s, Mapping)
+    ]
+    by_name = {str(s.get("name")): s for s in statuses}
+    names = [
+        str(c.get("name") or "") for c in spec.get("initContainers") or () if isinstance(c, Mapping)
+    ]
+    for name in names or list(by_name):
+        status = by_name.get(name)
         if status is None:
             return PULLING_IMAGE, f"init container {name} not started yet"
         kind, detail = _state(status)
@@ -181,6 +183,9 @@ def _init_phase(pod: Mapping[str, Any]) -> tuple[str, str] | None:
 def pod_phase(pod: Mapping[str, Any]) -> tuple[str, str] | None:
     """The phase one pod holds its Workspace in, with a detail; None when the pod is Ready.
 
+    The pod's spec tells which containers declare a startup probe; without a spec (a status
+    alone) ``started`` is taken at its word.
+
     Pure: no I/O, no clock, no logging.
     """
     if _meta(pod).get("deletionTimestamp"):
@@ -188,7 +193,8 @@ def pod_phase(pod: Mapping[str, Any]) -> tuple[str, str] | None:
     if _true(pod, "Ready"):
         return None
     spec = pod.get("spec") or {}
-    if not spec.get("nodeName") or _true(pod, "PodScheduled") is False:
+    scheduled = _true(pod, "PodScheduled")
+    if scheduled is False or (scheduled is None and not spec.get("nodeName")):
         return PULLING_IMAGE, "waiting to be scheduled"
     init = _init_phase(pod)
     if init is not None:
@@ -198,11 +204,15 @@ def pod_phase(pod: Mapping[str, Any]) -> tuple[str, str] | None:
         for s in _status(pod).get("containerStatuses") or ()
         if isinstance(s, Mapping)
     }
+    declared = [c for c in spec.get("containers") or () if isinstance(c, Mapping)]
+    containers: list[tuple[str, bool | None]] = [
+        (str(c.get("name") or ""), bool(c.get("startupProbe"))) for c in declared
+    ] or [(name, None) for name in statuses]
+    if not containers:
+        return PULLING_IMAGE, "containers not created yet"
     found: tuple[str, str] | None = None
-    for container in spec.get("containers") or ():
-        if not isinstance(container, Mapping):
-            continue
-        phase = _container_phase(container, statuses.get(str(container.get("name") or "")))
+    for name, probed in containers:
+        phase = _container_phase(name, probed, statuses.get(name))
         if phase is not None and (found is None or _RANK[phase[0]] < _RANK[found[0]]):
             found = phase
     return found or (WARMING_UP, "containers ready, pod not Ready yet")

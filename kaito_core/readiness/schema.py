@@ -163,7 +163,7 @@ class _Reader:
         }[kind]
         if math.isnan(number) or number < low or (strict and number <= low) or number > high:
             above = "above" if strict else "from"
-            self.fail(path, f"must be a number {above} {low:g} up to {high:g}, got {value!r}")
+            self.fail(path, f"must be a number {above} {low:g} up to {high:g}, got {number:g}")
             return None
         return int(number) if kind == "bytes" else number
 
