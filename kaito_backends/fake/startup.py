@@ -5,8 +5,9 @@ off a Workspace (`kaito_core.readiness.workload_of`), and takes its durations fr
 `predict`: a NodeClaim's instance type gives the cloud and VM family (provisioning, then
 initialisation); a pod's images, its first container's command (``--model=`` /
 ``--pretrained_model_name_or_path=`` / ``--served-model-name=``, ``accelerate launch``,
-``--load-format=runai_streamer``, ``--ray_cluster_size=``) and startup probe (the vLLM
-benchmark) give the pull, the weights, the runtime and the multi-node start-up. So with the
+``--load-format=runai_streamer``, ``--ray_cluster_size=``), an init container's ``oras pull``
+of a weights image, and the startup probe (the vLLM benchmark) give the pull, the weights, the
+runtime and the multi-node start-up. So with the
 default figures a Workspace on the fake becomes ready when the model says it would, give or
 take the engine's own reaction times.
 """
@@ -24,6 +25,8 @@ from kaito_core.readiness import (
     RUNTIME_TEMPLATE,
     RUNTIME_TUNING,
     WEIGHTS_DOWNLOAD,
+    WEIGHTS_IMAGE,
+    WEIGHTS_NONE,
     WEIGHTS_STREAM,
     ReadinessFigures,
     Workload,
@@ -100,20 +103,24 @@ def _benchmark(container: Mapping[str, Any]) -> bool:
     return any("benchmark" in str(part) for part in command)
 
 
-def _tuning_weights(pod_spec: Mapping[str, Any], catalog: Catalog) -> int:
-    """Bytes of the weights in the tuning weights image an init container pulls with
-    ``oras pull <ref>`` (the model's weights)."""
+def _image_weights(pod_spec: Mapping[str, Any], catalog: Catalog) -> int | None:
+    """Bytes of the weights an init container pulls with ``oras pull <ref>`` (the weights
+    image of a tuning Job, or of a preset that does not download at runtime); None when no
+    init container pulls one, 0 when the catalog does not know the image."""
     refs = []
     for container in pod_spec.get("initContainers") or ():
         words = command_words(container) if isinstance(container, Mapping) else []
         if len(words) > 2 and words[0] == "oras" and words[1] == "pull":
             refs.append(words[2])
-    for model in catalog.models() if refs else ():
-        tuning = model.tuning
-        if tuning is None:
-            continue
-        image = f"/kaito-{model.weights_image_name}:{tuning.weights_image_tag}"
-        if any(ref.endswith(image) for ref in refs):
+    if not refs:
+        return None
+    for model in catalog.models():
+        tags = {model.weights_image_tag} if model.weights_image_tag else set()
+        if model.tuning is not None:
+            tags.add(model.tuning.weights_image_tag)
+        names = {model.name, model.weights_image_name or model.name}
+        images = {f"/kaito-{name}:{tag}" for name in names for tag in tags}
+        if any(ref.endswith(image) for ref in refs for image in images):
             return model.weights_bytes
     return 0
 
@@ -124,14 +131,14 @@ def pod_workload(pod_spec: Mapping[str, Any], *, catalog: Catalog, job: bool) ->
     main = containers[0] if isinstance(containers[0], Mapping) else {}
     words = command_words(main)
     images = pod_images(pod_spec)
+    pulled = _image_weights(pod_spec, catalog)
     if job:
-        size = _tuning_weights(pod_spec, catalog)
         return Workload(
             runtime=RUNTIME_TUNING,
             provisioned=False,
             images=images,
-            weights_bytes=size,
-            weights=WEIGHTS_DOWNLOAD if size else "none",
+            weights_bytes=pulled or 0,
+            weights=WEIGHTS_IMAGE if pulled else WEIGHTS_NONE,
         )
     model = None
     for names in (_MODEL_FLAGS, _NAME_FLAGS):
@@ -151,7 +158,12 @@ def pod_workload(pod_spec: Mapping[str, Any], *, catalog: Catalog, job: bool) ->
         runtime = "vllm"
     nodes_flag = _flag(words, ("--ray_cluster_size",)) or "1"
     nodes = int(nodes_flag) if nodes_flag.isdigit() and int(nodes_flag) > 0 else 1
-    streamed = _flag(words, ("--load-format", "--load_format")) == "runai_streamer"
+    if _flag(words, ("--load-format", "--load_format")) == "runai_streamer":
+        weights = WEIGHTS_STREAM
+    elif pulled is not None:
+        weights = WEIGHTS_IMAGE
+    else:
+        weights = WEIGHTS_DOWNLOAD
     return Workload(
         runtime=runtime,
         provisioned=False,
@@ -159,7 +171,7 @@ def pod_workload(pod_spec: Mapping[str, Any], *, catalog: Catalog, job: bool) ->
         distributed=nodes > 1,
         images=images,
         weights_bytes=model.weights_bytes,
-        weights=WEIGHTS_STREAM if streamed else WEIGHTS_DOWNLOAD,
+        weights=weights,
         benchmark=_benchmark(main),
     )
 

@@ -10,8 +10,9 @@ Each phase is a sum of parts, each part one figure of `ReadinessFigures` applied
 ==================  ===========================================================================
 ProvisioningNodes   node provisioning (by cloud and VM family; 0 with bring-your-own nodes)
 InitializingNodes   node initialisation: drivers, GPU device plugin (likewise)
-PullingImage        scheduling; the pull of every distinct image of the pod (size / rate); a
-                    tuning Job's weights image; creating the container
+PullingImage        scheduling; the pull of every distinct image of the pod (size / rate);
+                    weights shipped in an image (a tuning Job's; a preset's that does not
+                    download at runtime), pulled by an init container; creating the container
 LoadingWeights      the runtime's start; the weights (size / download or stream rate); the Ray
                     cluster of a multi-node vLLM; the engine's compile and warm-up; the vLLM
                     post-load benchmark. All of this runs before the startup probe passes,
@@ -41,6 +42,7 @@ from kaito_core.readiness.figures import ReadinessFigures, vm_family
 from kaito_core.readiness.workload import (
     RUNTIME_TUNING,
     WEIGHTS_DOWNLOAD,
+    WEIGHTS_IMAGE,
     WEIGHTS_STREAM,
     Workload,
 )
@@ -151,7 +153,7 @@ def _pulling(workload: Workload, figures: ReadinessFigures) -> tuple[Part, ...]:
                 sources=sources,
             )
         )
-    if workload.runtime == RUNTIME_TUNING and workload.weights_bytes:
+    if workload.weights == WEIGHTS_IMAGE and workload.weights_bytes:
         parts.append(_weights(workload, figures))
     parts.append(
         Part(
@@ -167,9 +169,14 @@ def _pulling(workload: Workload, figures: ReadinessFigures) -> tuple[Part, ...]:
 def _weights(workload: Workload, figures: ReadinessFigures) -> Part:
     streamed = workload.weights == WEIGHTS_STREAM
     rate = figures.weights.stream if streamed else figures.weights.download
-    how = "streamed from the node's disk" if streamed else "downloaded"
+    how = {
+        WEIGHTS_STREAM: "streamed from the node's disk",
+        WEIGHTS_IMAGE: "pulled from the weights image by an init container",
+    }.get(workload.weights, "downloaded")
     return Part(
-        name="weights stream" if streamed else "weights download",
+        name={WEIGHTS_STREAM: "weights stream", WEIGHTS_IMAGE: "weights image pull"}.get(
+            workload.weights, "weights download"
+        ),
         seconds=workload.weights_bytes / rate.bytes_per_second,
         basis=f"{workload.weights_bytes / _GIB:.2f} GiB {how} at {_rate(rate.bytes_per_second)}",
         sources=(rate.source,),

@@ -29,6 +29,7 @@ __all__ = [
     "RUNTIME_TEMPLATE",
     "RUNTIME_TUNING",
     "WEIGHTS_DOWNLOAD",
+    "WEIGHTS_IMAGE",
     "WEIGHTS_NONE",
     "WEIGHTS_STREAM",
     "Workload",
@@ -42,6 +43,9 @@ RUNTIME_TUNING = "tuning"
 WEIGHTS_DOWNLOAD = "download"
 #: Weights are streamed from the node's disk (``kaito.sh/use-local-weights: "true"``).
 WEIGHTS_STREAM = "stream"
+#: Weights ship in an image an init container pulls (``oras pull``): a tuning Job's, and a
+#: preset's that does not download at runtime.
+WEIGHTS_IMAGE = "image"
 #: No weights the model knows of (a user's pod template).
 WEIGHTS_NONE = "none"
 
@@ -57,7 +61,8 @@ class Workload:
     - `nodes`, `distributed`: the node count, and whether one model spans them (multi-node
       vLLM, which adds the Ray start-up);
     - `images`: every distinct image a pod pulls, sorted;
-    - `weights_bytes`, `weights`: the weights' size and ``download``, ``stream`` or ``none``;
+    - `weights_bytes`, `weights`: the weights' size and ``download``, ``stream``, ``image``
+      (pulled by an init container, before the runtime starts) or ``none``;
     - `benchmark`: the vLLM post-load benchmark runs before the pod is started.
     """
 
@@ -127,20 +132,25 @@ def workload_of(
             runtime=RUNTIME_TUNING,
             images=pod_images(_pod_spec(outcome.desired, "Job")),
             weights_bytes=tuning_bytes,
-            weights=WEIGHTS_DOWNLOAD if tuning_bytes else WEIGHTS_NONE,
+            weights=WEIGHTS_IMAGE if tuning_bytes else WEIGHTS_NONE,
             **common,
         )
     images = pod_images(_pod_spec(outcome.desired, "StatefulSet"))
     if summary.mode == "template" or model is None:
         return Workload(runtime=RUNTIME_TEMPLATE, images=images, **common)
     runtime = RUNTIME_TRANSFORMERS if summary.runtime == RUNTIME_TRANSFORMERS else RUNTIME_VLLM
-    local = ws.annotations.get(ANNOTATION_LOCAL_WEIGHTS) == "true"
+    if ws.annotations.get(ANNOTATION_LOCAL_WEIGHTS) == "true":
+        weights = WEIGHTS_STREAM
+    elif not model.download_at_runtime:
+        weights = WEIGHTS_IMAGE
+    else:
+        weights = WEIGHTS_DOWNLOAD
     return Workload(
         runtime=runtime,
         distributed=runtime == RUNTIME_VLLM and summary.pipeline_parallel > 1,
         images=images,
         weights_bytes=model.weights_bytes,
-        weights=WEIGHTS_STREAM if local else WEIGHTS_DOWNLOAD,
+        weights=weights,
         benchmark=runtime == RUNTIME_VLLM
         and ws.annotations.get(ANNOTATION_DISABLE_BENCHMARK) != "true",
         **common,

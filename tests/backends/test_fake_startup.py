@@ -13,6 +13,7 @@ from kaito_core.observed import Observed
 from kaito_core.plan import PlanSettings, plan
 from kaito_core.readiness import default_figures, predict, workload_of
 from kaito_presets import default_catalog
+from kaito_presets.testing import make_catalog, make_model
 from tests.core.test_readiness_workload import ws
 
 CATALOG = default_catalog()
@@ -96,3 +97,17 @@ def test_a_pod_the_catalog_cannot_place_is_a_template() -> None:
     spec = {"containers": [{"name": "c", "image": "me/app:1", "command": ["serve"]}]}
     seen = pod_workload(spec, catalog=CATALOG, job=False)
     assert (seen.runtime, seen.weights, seen.images) == ("template", "none", ("me/app:1",))
+
+
+def test_the_fake_finds_weights_shipped_in_an_image() -> None:
+    """The model-weights-downloader's ``oras pull`` names the model: ``image`` weights."""
+    baked = make_model(hf_id="example/Baked-In", download_at_runtime=False, weights_image_tag="1")
+    catalog = make_catalog(models=[make_model(), baked])
+    settings = PlanSettings(provisioner="fake")
+    workspace = Workspace.from_manifest(ws(preset="example/Baked-In"))
+    outcome = plan(workspace, observed=Observed(), catalog=catalog, now="2026-01-01T00:00:00Z")
+    planned = workload_of(workspace, outcome=outcome, catalog=catalog, settings=settings)
+    seen = pod_workload(_pod_spec(outcome, "StatefulSet"), catalog=catalog, job=False)
+    assert planned is not None
+    assert (seen.weights, seen.weights_bytes) == (planned.weights, planned.weights_bytes)
+    assert seen.weights == "image"

@@ -12,6 +12,7 @@ from kaito_core.readiness import (
     RUNTIME_TEMPLATE,
     RUNTIME_TUNING,
     WEIGHTS_DOWNLOAD,
+    WEIGHTS_IMAGE,
     WEIGHTS_NONE,
     WEIGHTS_STREAM,
     Prediction,
@@ -95,12 +96,16 @@ def test_the_defaults_reproduce_the_measurement_they_come_from() -> None:
             {"LoadingWeights": 60.0, "total": 582.0},
         ),
         (
-            {"runtime": RUNTIME_TUNING, "benchmark": False},
+            {"runtime": RUNTIME_TUNING, "benchmark": False, "weights": WEIGHTS_IMAGE},
             {"PullingImage": 173.0, "LoadingWeights": 0.0, "WarmingUp": 0.0, "total": 583.0},
         ),
         (
             {"images": (BASE, "curlimages/curl:8.11.1", "docker.io/library/app:1")},
             {"PullingImage": 111.0 + 1.1e9 / (5.6e9 / 101), "total": 966.0 + 1.1e9 / (5.6e9 / 101)},
+        ),
+        (
+            {"weights": WEIGHTS_IMAGE},
+            {"PullingImage": 173.0, "LoadingWeights": 382.0, "total": 966.0},
         ),
         ({"instance_type": "Standard_ND96asr_v4"}, {"total": 966.0}),
         ({"cloud": "aws", "instance_type": "p4d.24xlarge"}, {"total": 966.0}),
@@ -115,6 +120,7 @@ def test_the_defaults_reproduce_the_measurement_they_come_from() -> None:
         "template",
         "tuning",
         "helper-and-unknown-images",
+        "weights-in-an-image",
         "other-azure-family",
         "aws",
     ],
@@ -161,7 +167,7 @@ _WORKLOADS = st.builds(
     distributed=st.booleans(),
     images=st.lists(st.sampled_from([BASE, "curl:1", "x/y:2"]), unique=True).map(tuple),
     weights_bytes=st.integers(min_value=0, max_value=2000 * GIB),
-    weights=st.sampled_from([WEIGHTS_DOWNLOAD, WEIGHTS_STREAM, WEIGHTS_NONE]),
+    weights=st.sampled_from([WEIGHTS_DOWNLOAD, WEIGHTS_STREAM, WEIGHTS_IMAGE, WEIGHTS_NONE]),
     benchmark=st.booleans(),
 )
 

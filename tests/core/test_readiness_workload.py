@@ -9,8 +9,9 @@ import pytest
 from kaito_core.api import Workspace
 from kaito_core.observed import Observed
 from kaito_core.plan import PlanSettings, plan
-from kaito_core.readiness import Workload, workload_of
+from kaito_core.readiness import Workload, default_figures, predict, workload_of
 from kaito_presets import default_catalog
+from kaito_presets.testing import make_catalog, make_model
 
 CATALOG = default_catalog()
 BASE = "mcr.microsoft.com/aks/kaito/kaito-base:0.5.0"
@@ -116,7 +117,7 @@ def planned(manifest: dict[str, Any], settings: PlanSettings | None = None) -> W
             None,
             {
                 "runtime": "tuning",
-                "weights": "download",
+                "weights": "image",
                 "weights_bytes": CATALOG.model("phi-3-mini-128k-instruct").weights_bytes,
                 "benchmark": False,
             },
@@ -179,3 +180,26 @@ def test_bring_your_own_nodes_are_not_provisioned() -> None:
 def test_a_plan_that_failed_has_no_workload() -> None:
     """A SpecError: nothing will start, nothing to predict."""
     assert planned(ws(instance_type="Standard_Nope_v9")) is None
+
+
+def test_weights_shipped_in_an_image_are_pulled_before_the_runtime_starts() -> None:
+    """A preset that does not download at runtime: ``image`` weights, pulled by the
+    model-weights-downloader init container, so they count in PullingImage."""
+    baked = make_model(hf_id="example/Baked-In", download_at_runtime=False, weights_image_tag="1")
+    catalog = make_catalog(models=[make_model(), baked])
+    settings = PlanSettings()
+    workspace = Workspace.from_manifest(ws(preset="example/Baked-In"))
+    outcome = plan(workspace, observed=Observed(), catalog=catalog, now=NOW, settings=settings)
+    assert outcome.error is None, outcome.error
+    got = workload_of(workspace, outcome=outcome, catalog=catalog, settings=settings)
+    assert got is not None
+    assert (got.weights, got.weights_bytes) == ("image", baked.weights_bytes)
+    assert "mcr.microsoft.com/oss/v2/oras-project/oras:v1.2.3" in got.images
+    prediction = predict(got, figures=default_figures())
+    assert [p.name for p in prediction.phase("PullingImage").parts] == [
+        "scheduling",
+        "image pull",
+        "weights image pull",
+        "container start",
+    ]
+    assert "weights" not in " ".join(p.name for p in prediction.phase("LoadingWeights").parts)
