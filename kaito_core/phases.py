@@ -30,7 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kaito_core.api.types import Workspace
+from kaito_core.api.types import Workspace, WorkspacePhase
+from kaito_core.conditions import STATE_FAILED, STATE_READY, STATE_SUCCEEDED, truncate_message
 from kaito_core.observed import Observed
 from kaito_core.render.meta import sanitized_match_labels
 
@@ -43,6 +44,7 @@ __all__ = [
     "WARMING_UP",
     "observed_phase",
     "pod_phase",
+    "status_phase",
 ]
 
 PROVISIONING_NODES = "ProvisioningNodes"
@@ -296,3 +298,41 @@ def observed_phase(
     if workspace.tuning is not None:
         return _tuning_pod(workspace, observed)
     return None
+
+
+#: States in which a Workspace has no phase: ready, or finished.
+_SETTLED = frozenset({STATE_READY, STATE_SUCCEEDED, STATE_FAILED})
+
+
+def status_phase(
+    *,
+    workspace: Workspace,
+    observed: Observed,
+    state: str,
+    target_nodes: int,
+    provisioned: bool,
+    resource_ready: bool,
+    now: str,
+) -> WorkspacePhase | None:
+    """``status.phase`` for a Workspace in `state` (none when Ready, Succeeded or Failed):
+    `observed_phase`, entered `now` unless ``workspace.status`` was already in that phase (its
+    ``since`` is kept, as a condition's ``lastTransitionTime``), the message cut like a
+    condition's.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    if state in _SETTLED:
+        return None
+    found = observed_phase(
+        workspace=workspace,
+        observed=observed,
+        target_nodes=target_nodes,
+        provisioned=provisioned,
+        resource_ready=resource_ready,
+    )
+    if found is None:
+        return None
+    name, message = found
+    previous = workspace.status.phase if workspace.status is not None else None
+    since = previous.since if previous is not None and previous.name == name else None
+    return WorkspacePhase(name=name, since=since or now, message=truncate_message(message))

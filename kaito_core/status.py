@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from kaito_core import conditions as kc
-from kaito_core.api.types import Condition, Workspace, WorkspacePhase, WorkspaceStatus
+from kaito_core.api.types import Condition, Workspace, WorkspaceStatus
 from kaito_core.conditions import (
     TRUE,
     condition,
@@ -29,7 +29,7 @@ from kaito_core.conditions import (
 )
 from kaito_core.errors import SizingError, SpecError, UnsupportedGpuError
 from kaito_core.observed import Manifest, Observed
-from kaito_core.phases import observed_phase
+from kaito_core.phases import status_phase
 from kaito_core.pod_failures import classify_pod_failure
 from kaito_core.render.context import provisioner_selector
 from kaito_core.render.meta import sanitized_match_labels
@@ -538,16 +538,16 @@ def compute_defaulted_status(
         put(succeeded)
 
     phase = None
-    if error is None and state not in _SETTLED:
-        found = observed_phase(
+    if error is None:
+        phase = status_phase(
             workspace=ws,
             observed=observed,
+            state=state,
             target_nodes=target_node_count,
             provisioned=provisioner != PROVISIONER_BYO,
             resource_ready=resource is not None and resource.status == TRUE,
+            now=now,
         )
-        if found is not None:
-            phase = _phase(previous.phase, *found, now=now)
     names = worker_nodes(workspace=ws, observed=observed, provisioner=provisioner)
     return WorkspaceStatus(
         worker_nodes=names or None,
@@ -557,13 +557,3 @@ def compute_defaulted_status(
         performance=previous.performance,
         phase=phase,
     )
-
-
-#: States in which a Workspace has no phase: ready, or finished.
-_SETTLED = frozenset({kc.STATE_READY, kc.STATE_SUCCEEDED, kc.STATE_FAILED})
-
-
-def _phase(previous: WorkspacePhase | None, name: str, message: str, *, now: str) -> WorkspacePhase:
-    """``status.phase``: entered `now` unless the previous status was already in it."""
-    since = previous.since if previous is not None and previous.name == name else None
-    return WorkspacePhase(name=name, since=since or now, message=truncate_message(message))
