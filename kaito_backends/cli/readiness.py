@@ -5,9 +5,10 @@ and, with ``--phases``, a second table: one row per part of each phase (what it 
 what it was computed from, and a footnote number for its source, the sources listed after the
 table). ``kaito up`` runs the fake cluster on the same figures and prints, per Workspace, the
 predicted and the simulated time to ready (``--phases``: per phase, the simulated time read from
-``status.phase``). ``--readiness-figures FILE`` (YAML or JSON, `kaito_core.readiness.schema`)
-replaces default figures in both; a file that does not fit prints one ``FILE: FIELD.PATH:
-message`` line per problem (exit 1), one that cannot be read one line (exit 2).
+``status.phase``). ``--readiness-figures FILE`` (YAML or JSON, `kaito_core.readiness.schema`,
+read with the bounded loader `kaito_core.api.yamlsafe`) replaces default figures in both; a file
+that does not fit prints one ``FILE: FIELD.PATH: message`` line per problem (exit 1), one that
+cannot be read one line (exit 2).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import yaml
 
 from kaito_backends.cli.inputs import Inputs, one_line
 from kaito_backends.cli.output import table
 from kaito_backends.objects import Key, Manifest
+from kaito_core.api.yamlsafe import ManifestLoadError, load_yaml
 from kaito_core.observed import Observed
 from kaito_core.phases import PHASES
 from kaito_core.plan import PlanSettings, plan
@@ -98,8 +99,10 @@ def load_figures(path: str | None, *, command: str) -> tuple[ReadinessFigures | 
             raise OSError(f"larger than {MAX_FIGURES_BYTES} bytes")
         with file.open("rb") as handle:
             raw = handle.read(MAX_FIGURES_BYTES + 1)
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        if len(raw) > MAX_FIGURES_BYTES:
+            raise OSError(f"larger than {MAX_FIGURES_BYTES} bytes")
+        data = load_yaml(raw)
+    except (OSError, ManifestLoadError) as exc:
         print(f"{path}: error: cannot read the figures: {one_line(str(exc))}", file=sys.stderr)
         return None, 2
     try:

@@ -123,12 +123,37 @@ def test_a_bad_figures_file_is_one_line_per_problem(
 
 @pytest.mark.parametrize(
     "content",
-    [None, "a: [\n", b"\xff\xfe", "x" * (MAX_FIGURES_BYTES + 1)],
-    ids=["missing", "not-yaml", "not-utf8", "too-big"],
+    [
+        None,
+        "a: [\n",
+        b"\xff\xfe",
+        "x" * (MAX_FIGURES_BYTES + 1),
+        "pull: {bytesPerSecond: 1}\npull: {bytesPerSecond: 2}\n",
+        "pull: {bytesPerSecond: .inf}\n",
+        "a: &a [*a]\n",
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+            for p, c in zip("abcdefg", "bcdefgh", strict=True)
+        ),
+        "{}\n---\n{}\n",
+    ],
+    ids=[
+        "missing",
+        "not-yaml",
+        "not-utf8",
+        "too-big",
+        "duplicate-key",
+        "infinity",
+        "recursive",
+        "billion-laughs",
+        "two-documents",
+    ],
 )
 def test_an_unreadable_figures_file_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes | None
 ) -> None:
+    """Read with the bounded YAML loader: one line, exit 2, nothing run."""
     figures = tmp_path / "figures.yaml"
     if isinstance(content, bytes):
         figures.write_bytes(content)
