@@ -122,7 +122,8 @@ def test_up_with_two_kinds_names_the_kind(
     out = capsys.readouterr().out
     assert "Workspace/workspace-phi-3-mini: Ready" in out
     assert "Widget/w: Ready" in out
-    tables = out.split("\n\n")
+    *tables, report = out.split("\n\n")  # then the Workspaces' predicted time to ready
+    assert report.splitlines()[1].split()[:2] == ["Workspace/workspace-phi-3-mini", "total"]
     assert tables[-2].splitlines()[-1].split()[0] == "Workspace/workspace-phi-3-mini"
     assert tables[-1].splitlines()[0].split() == ["NAME", "MESSAGE", "READY", "AGE"]
     assert tables[-1].splitlines()[1].split()[0] == "Widget/w"

@@ -24,7 +24,7 @@ from kaito_core.outcome import Outcome
 from kaito_core.plan import plan
 from kaito_core.registry import default_registry
 from kaito_core.validation import validate
-from kaito_core.workspace_kind import WORKSPACE, workspace_state
+from kaito_core.workspace_kind import PHASE_COLUMNS, WORKSPACE, workspace_state
 from tests.widget import WIDGET, widget, widget_registry
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -63,7 +63,8 @@ def test_workspace_names_are_upstreams(prop: str, expected: Any) -> None:
 
 @pytest.mark.upstream
 def test_workspace_printer_columns_are_upstreams(reference: Path) -> None:
-    """Every version's printer columns equal upstream's CRD, in order."""
+    """Every version's printer columns begin with upstream's CRD's, in order; v1beta1 then has
+    kaito-py's Phase and Since (``status.phase``), and nothing else."""
     crd = yaml.safe_load((reference / "crds" / "kaito.sh_workspaces.yaml").read_text())
     for version in crd["spec"]["versions"]:
         ours = [c.to_crd() for c in WORKSPACE.columns(version["name"])]
@@ -71,7 +72,8 @@ def test_workspace_printer_columns_are_upstreams(reference: Path) -> None:
             {k: v for k, v in c.items() if k != "description"}
             for c in version["additionalPrinterColumns"]
         ]
-        assert ours == theirs, version["name"]
+        extra = PHASE_COLUMNS if version["name"] == "v1beta1" else ()
+        assert ours == [*theirs, *(c.to_crd() for c in extra)], version["name"]
 
 
 def test_summary_columns_are_kaito_ups() -> None:
