@@ -26,6 +26,8 @@ import marshal
 from collections import OrderedDict
 from typing import Any
 
+import attrs
+
 from kaito_core.api.types import Workspace, WorkspaceStatus
 from kaito_core.decision import (
     REPLACE_REQUEUE_SECONDS,
@@ -175,6 +177,20 @@ def _render(
 # --- the plan ---------------------------------------------------------------------------------
 
 
+def _canonical_instance_type(ws: Workspace, catalog: Catalog) -> Workspace:
+    """`ws` with the catalog's spelling of its instance type: the webhook accepts any case
+    (``standard_nc24ads_a100_v4``), nodes carry the catalog's (``Standard_NC24ads_A100_v4``), and
+    NodeClaims, the summary and the node checks of the status must all use the one the nodes
+    carry, or the Workspace never sees its nodes as its own."""
+    resource = ws.resource
+    if resource is None or not resource.instance_type:
+        return ws
+    canonical = catalog.canonical_instance_type(resource.instance_type)
+    if canonical == resource.instance_type:
+        return ws
+    return attrs.evolve(ws, resource=attrs.evolve(resource, instance_type=canonical))
+
+
 def plan(
     workspace: Workspace,
     *,
@@ -199,6 +215,7 @@ def plan(
     if ws.is_v1alpha1:
         ws = ws.as_v1beta1()
         compute_status = _compute_status
+    ws = _canonical_instance_type(ws, catalog)
     previous = ws.status.conditions if ws.status and ws.status.conditions else ()
     previous_target = (ws.status.target_node_count if ws.status else None) or 0
     if ws.metadata.deletion_timestamp:

@@ -280,6 +280,14 @@ class Catalog:
             return None
         return found
 
+    def canonical_instance_type(self, instance_type: str) -> str:
+        """The catalog's spelling of `instance_type` (``standard_nc24ads_a100_v4`` ->
+        ``Standard_NC24ads_A100_v4``), or `instance_type` itself when the catalog does not know
+        it. Lookups ignore case; nodes are labelled with this spelling, so it is the one name a
+        workspace is rendered, provisioned and matched with."""
+        found = self._skus_by_key.get(instance_type.lower())
+        return found.instance_type if found is not None else instance_type
+
     def skus(self, *, cloud: str | None = None) -> tuple[GpuSku, ...]:
         """Every SKU (legacy ones included), sorted by (cloud, instance type)."""
         if cloud is None:

@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
+import attrs
+
 from kaito_core.api.ragengine import (
     DEFAULT_GUARDRAILS_POLICY_CONFIG_MAP,
     GUARDRAILS_POLICY_FILE,
@@ -195,6 +197,19 @@ def _changes(
     return tuple(apply), tuple(sorted(delete)), waiting
 
 
+def _canonical_instance_type(rag: RAGEngine, catalog: Catalog) -> RAGEngine:
+    """`rag` with the catalog's spelling of its instance type, the one its node will carry
+    (the NodeClaim asks for it; any case is accepted)."""
+    compute = rag.compute
+    if rag.spec is None or compute is None or not compute.instance_type:
+        return rag
+    canonical = catalog.canonical_instance_type(compute.instance_type)
+    if canonical == compute.instance_type:
+        return rag
+    compute = attrs.evolve(compute, instance_type=canonical)
+    return attrs.evolve(rag, spec=attrs.evolve(rag.spec, compute=compute))
+
+
 def plan_ragengine(
     rag: RAGEngine,
     *,
@@ -214,6 +229,7 @@ def plan_ragengine(
     rag = rag.with_defaults()
     if rag.is_v1alpha1:
         rag = rag.as_v1beta1()
+    rag = _canonical_instance_type(rag, catalog)
     previous = rag.status.conditions if rag.status and rag.status.conditions else ()
 
     def status_of(error: SpecError | None = None) -> RAGEngineStatus:
