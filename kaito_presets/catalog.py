@@ -23,6 +23,7 @@ import cattrs
 
 from kaito_presets.models import ModelPreset, Params, sorted_params
 from kaito_presets.skus import GpuSku
+from kaito_presets.suggestions import closest, did_you_mean
 
 if TYPE_CHECKING:
     from kaito_presets.metadata import MetadataSource
@@ -49,6 +50,10 @@ BASE_IMAGE_NAME = "kaito-base"
 DEFAULT_REGISTRY = "mcr.microsoft.com/aks/kaito"
 
 
+#: SKU names share long prefixes (``Standard_N``), so only a near-identical one is suggested.
+_SKU_CUTOFF = 0.8
+
+
 class CatalogError(LookupError):
     """A name the catalog cannot resolve. `str()` is the message shown to users."""
 
@@ -63,8 +68,8 @@ class CatalogError(LookupError):
 class UnknownModelError(CatalogError):
     """No preset, alias or resolvable Hugging Face id has this name."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Unsupported inference preset name {name}")
+    def __init__(self, name: str, *, hint: str = "") -> None:
+        super().__init__(f"Unsupported inference preset name {name}{hint}")
         self.name = name
 
 
@@ -191,7 +196,22 @@ class Catalog:
                 if preset is not None:
                     self.check_architectures(preset)
                     return preset
-        raise UnknownModelError(name)
+        raise UnknownModelError(name, hint=self.preset_name_hint(name))
+
+    def similar_model_names(self, name: str, *, limit: int = 3) -> tuple[str, ...]:
+        """Preset names and aliases most like `name` (`kaito_presets.suggestions.closest`)."""
+        return closest(name, self._suggestable_names(), limit=limit)
+
+    def preset_name_hint(self, name: str) -> str:
+        """What to append to "unsupported preset name": ``; did you mean phi-4-mini-instruct?
+        (see `kaito presets`)``, or only the pointer to ``kaito presets``."""
+        suggestion = did_you_mean(self.similar_model_names(name))
+        if suggestion:
+            return f"; {suggestion} (see `kaito presets`)"
+        return "; see `kaito presets` for the supported names"
+
+    def _suggestable_names(self) -> tuple[str, ...]:
+        return (*(m.name for m in self._models), *self._aliases)
 
     def find_model(self, name: str) -> ModelPreset | None:
         """Like `model`, but None instead of any `CatalogError`."""
@@ -287,6 +307,13 @@ class Catalog:
         workspace is rendered, provisioned and matched with."""
         found = self._skus_by_key.get(instance_type.lower())
         return found.instance_type if found is not None else instance_type
+
+    def similar_instance_types(
+        self, instance_type: str, *, cloud: str | None = None, limit: int = 1
+    ) -> tuple[str, ...]:
+        """Instance types of `cloud` (legacy ones too) most like `instance_type`."""
+        names = (s.instance_type for s in self.skus(cloud=cloud))
+        return closest(instance_type, names, limit=limit, cutoff=_SKU_CUTOFF)
 
     def skus(self, *, cloud: str | None = None) -> tuple[GpuSku, ...]:
         """Every SKU (legacy ones included), sorted by (cloud, instance type)."""

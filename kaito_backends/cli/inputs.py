@@ -27,6 +27,7 @@ from kaito_core.api import Document, ManifestLoadError, Workspace, load_document
 from kaito_core.api.documents import MAX_INPUT_BYTES
 from kaito_core.api.duplicates import first_occurrences, object_identity
 from kaito_core.kinds import KindSpec, Registry
+from kaito_core.plan import PlanSettings
 from kaito_core.registry import default_registry
 from kaito_core.validation import PROVISIONERS, FeatureGates, ValidationContext
 
@@ -42,6 +43,7 @@ __all__ = [
     "internal_error_line",
     "one_line",
     "parse_feature_gates",
+    "plan_settings",
     "problem_line",
     "read_inputs",
     "registry_of",
@@ -138,6 +140,17 @@ def registry_of(args: argparse.Namespace) -> Registry:
     default registry."""
     registry = getattr(args, "registry", None)
     return registry if isinstance(registry, Registry) else default_registry()
+
+
+def plan_settings(context: ValidationContext, *, provisioner: str | None = None) -> PlanSettings:
+    """The `PlanSettings` of the cluster `context` describes: its cloud, the vLLM gate and its
+    provisioner (``byo`` when node auto-provisioning is off; else `provisioner` when given, as
+    ``kaito up``'s fake one stands in for whichever provisioner was validated for)."""
+    return PlanSettings(
+        provisioner=(provisioner or context.provisioner) if context.nap else "byo",
+        cloud=context.cloud_provider,
+        vllm_enabled=context.feature_gates.vllm,
+    )
 
 
 # -- reading ---------------------------------------------------------------------------------------

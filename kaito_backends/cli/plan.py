@@ -32,6 +32,7 @@ from kaito_backends.cli.inputs import (
     add_validation_arguments,
     check,
     internal_error_line,
+    plan_settings,
     problem_line,
     registry_of,
 )
@@ -195,11 +196,7 @@ def run(args: argparse.Namespace) -> int:
         kinds = " or ".join(registry_of(args).names)
         print(f"nothing to plan: no {kinds} documents found", file=sys.stderr)
         return 0
-    settings = PlanSettings(
-        provisioner="byo" if args.byo else args.provisioner,
-        cloud=args.cloud_provider,
-        vllm_enabled=checked.context.feature_gates.vllm,
-    )
+    settings = plan_settings(checked.context)
     outcomes, problems, internal = _plan_all(inputs, settings)
     for line in internal:
         print(line, file=sys.stderr)

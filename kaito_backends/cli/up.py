@@ -1,10 +1,13 @@
 """``kaito up FILE...``: run Workspaces (and objects of any registered kind) to completion on an
 embedded fake cluster, in virtual time.
 
-The files are read and validated by the code ``kaito validate`` runs, for the fake provisioner
-(problems: one line each, exit 1; ``--feature-gates`` and ``--strict`` as there).
-The objects of registered kinds, ConfigMaps and Secrets are then created in an in-memory
-`FakeCluster`, and the engine's controller runs them under a `VirtualClock`: GPU nodes launch,
+The files are read and validated by the code ``kaito validate`` runs, with the same flags
+(``--cloud-provider``, ``--provisioner``, ``--byo``, ``--node-class``, ``--feature-gates``,
+``--strict``; problems: one line each, exit 1). The objects of registered kinds, ConfigMaps and
+Secrets are then created in an in-memory `FakeCluster`, whose simulated provisioner launches the
+selected cloud's instance types (Azure, AWS or Arc); with ``--byo`` (or ``--provisioner byo``)
+nothing is provisioned and the Node manifests given in the files join the cluster as the GPU
+nodes. Then the engine's controller runs them under a `VirtualClock`: GPU nodes launch,
 images pull, models load, in seconds of wall time. Progress lines show what happens, at virtual
 time::
 
@@ -33,7 +36,13 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from kaito_backends.cli import readiness
-from kaito_backends.cli.inputs import Inputs, add_validation_arguments, check, registry_of
+from kaito_backends.cli.inputs import (
+    Inputs,
+    add_validation_arguments,
+    check,
+    plan_settings,
+    registry_of,
+)
 from kaito_backends.cli.output import dump_json, table
 from kaito_backends.cli.progress import Names, Progress, condition_of, kinds_reached
 from kaito_backends.engine.controller import Controller, Settled
@@ -42,9 +51,8 @@ from kaito_backends.errors import AlreadyExists, BackendError
 from kaito_backends.fake import FakeCluster, FaultPlan, Timings
 from kaito_backends.objects import Key, Manifest, clone
 from kaito_core.kinds import KindSpec, Registry
-from kaito_core.plan import PlanSettings
 from kaito_core.readiness import ReadinessFigures
-from kaito_core.validation import FeatureGates
+from kaito_core.validation import ValidationContext
 
 __all__ = ["human_duration", "moderate_faults", "register", "run"]
 
@@ -97,9 +105,9 @@ def register(sub: Any) -> None:
         help="engine logs (warnings and errors) on stderr",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_validation_arguments(parser, provisioning=False)
+    add_validation_arguments(parser, provisioning=True)
     readiness.add_readiness_arguments(parser, command="up")
-    parser.set_defaults(func=run, provisioner="fake")
+    parser.set_defaults(func=run)
 
 
 def human_duration(seconds: float) -> str:
@@ -148,7 +156,7 @@ def _float16_note(obj: Mapping[str, Any]) -> str | None:
 async def _bring_up(
     inputs: Inputs,
     args: argparse.Namespace,
-    gates: FeatureGates,
+    context: ValidationContext,
     progress_out: TextIO | None,
     names: Names,
     figures: ReadinessFigures,
@@ -164,8 +172,10 @@ async def _bring_up(
         obj = clone(dict(item.document.manifest))
         obj.setdefault("metadata", {})["namespace"] = item.namespace
         await _create(cluster, obj)
+    for node in inputs.nodes:
+        _join(cluster, node)
     provisioner = cluster.provisioner()
-    settings = PlanSettings(provisioner=provisioner.name, vllm_enabled=gates.vllm)
+    settings = plan_settings(context, provisioner=provisioner.name)
     controller = Controller(
         client,
         provisioner,
@@ -199,6 +209,17 @@ async def _create(cluster: FakeCluster, obj: Manifest) -> None:
         raise SetupError(f"{what} is defined more than once") from None
     except BackendError as error:
         raise SetupError(f"{what}: {error}") from None
+
+
+def _join(cluster: FakeCluster, node: Manifest) -> None:
+    """A Node given in the files joins the cluster (bring-your-own nodes)."""
+    name = (node.get("metadata") or {}).get("name")
+    try:
+        cluster.join_node(node)
+    except AlreadyExists:
+        raise SetupError(f"Node/{name} is defined more than once") from None
+    except BackendError as error:
+        raise SetupError(f"Node/{name}: {error}") from None
 
 
 def _find(cluster: FakeCluster, spec: KindSpec[Any, Any], key: Key) -> Manifest | None:
@@ -271,8 +292,7 @@ def run(args: argparse.Namespace) -> int:
     figures, status = readiness.load_figures(args.readiness_figures, command="up")
     if figures is None:
         return status
-    gates = checked.context.feature_gates
-    settings = PlanSettings(provisioner="fake", vllm_enabled=gates.vllm)
+    settings = plan_settings(checked.context, provisioner="fake")
     found = readiness.planned_predictions(inputs, settings=settings, figures=figures)
     configure_logging(format=args.log_format, level="warning")
     progress_out: TextIO | None = None
@@ -280,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
         progress_out = sys.stderr if args.output == "json" else sys.stdout
     try:
         settled, cluster, phases = asyncio.run(
-            _bring_up(inputs, args, gates, progress_out, names, figures)
+            _bring_up(inputs, args, checked.context, progress_out, names, figures)
         )
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -324,11 +344,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {names(key)} failed: {reason}: {message}", file=sys.stderr)
         else:
             print(
-                f"error: {names(key)} did not succeed within {human_duration(args.timeout * 60)}: "
-                f"{reason}: {message}",
+                f"error: {names(key)} {_unfinished(settled, args)}: {reason}: {message}",
                 file=sys.stderr,
             )
     return 1 if failures else 0
+
+
+def _unfinished(settled: Settled, args: argparse.Namespace) -> str:
+    """Why the run ended before an object succeeded, in the virtual time the table's ages count:
+    the ``--timeout`` passed, or nothing was left to happen (stuck) sooner."""
+    elapsed = human_duration(settled.elapsed)
+    if settled.elapsed + 1e-6 < args.timeout * 60.0:
+        return f"is stuck: nothing was left to happen after {elapsed}"
+    return f"did not succeed within {elapsed} (--timeout {args.timeout:g} minutes)"
 
 
 def _json(

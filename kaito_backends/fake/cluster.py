@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kaito_backends.clock import VirtualClock
+from kaito_backends.fake.byo import joined_node
 from kaito_backends.fake.client import Call, FakeClient, Recorder
 from kaito_backends.fake.collector import UniqueQueue
 from kaito_backends.fake.conditions import Timings
@@ -208,6 +209,13 @@ class FakeCluster:
                 ],
             },
         }
+        return self.store.create(node, keep_status=True)
+
+    def join_node(self, manifest: Mapping[str, Any]) -> Manifest:
+        """Add a bring-your-own Node written by a user (labels, maybe a status), completed as its
+        kubelet and device plugin would (`kaito_backends.fake.byo.joined_node`); returns it as
+        stored. `AlreadyExists` when a Node of that name exists."""
+        node = joined_node(manifest, catalog=self.catalog, now=self.sim.now())
         return self.store.create(node, keep_status=True)
 
     def snapshot(self) -> list[Manifest]:

@@ -60,6 +60,7 @@ def resolve_model(catalog: Catalog, name: str, *, kind: str = "inference") -> Mo
         message = f"Unsupported {kind} preset name {name}"
         if catalog.is_removed(name):
             message += " (this preset was removed in KAITO v0.12)"
+        message += catalog.preset_name_hint(name)
         return ModelLookup(name, None, message, deprecated=False)
     try:
         model = catalog.model(name)

@@ -24,6 +24,7 @@ from kaito_core.validation.facts import Facts
 from kaito_core.validation.names import label_value, map_key_path, number, qualified_name, quote
 from kaito_core.validation.names import validate_labels as _validate_labels
 from kaito_presets import GIB, Catalog, GpuSku, ModelPreset
+from kaito_presets.suggestions import did_you_mean
 
 __all__ = [
     "MAX_NODE_COUNT",
@@ -199,13 +200,36 @@ def nearest_skus(catalog: Catalog, instance_type: str, cloud: str) -> tuple[list
     return shown, max(0, len(names) - len(shown))
 
 
+#: How the clouds with a SKU table are named in messages.
+_CLOUD_NAMES = {"azure": "Azure", "aws": "AWS", "arc": "Azure Arc"}
+
+
 def unsupported_sku_message(catalog: Catalog, instance_type: str, cloud: str) -> str:
-    """``Unsupported instance type X. Supported SKUs: ...``, shortened to the nearest names."""
+    """Why `instance_type` is not one of `cloud`'s, and what to do:
+
+    - an instance type of another cloud: ``g5.12xlarge is an AWS instance type; use
+      --cloud-provider aws``;
+    - else ``Unsupported instance type X. Did you mean Y? Supported SKUs: ...``, the list
+      shortened to the nearest names (the suggestion only when one is close).
+
+    Pure: no I/O, no clock, no logging.
+    """
+    elsewhere = catalog.find_sku(instance_type)
+    if elsewhere is not None and elsewhere.cloud != cloud:
+        owner = _CLOUD_NAMES.get(elsewhere.cloud, elsewhere.cloud)
+        article = "an" if owner[:1] in "AEIOU" else "a"
+        return (
+            f"Unsupported instance type {instance_type} for cloud provider {cloud}: "
+            f"{elsewhere.instance_type} is {article} {owner} instance type; use "
+            f"--cloud-provider {elsewhere.cloud}"
+        )
     shown, more = nearest_skus(catalog, instance_type, cloud)
     listing = ", ".join(shown) if shown else "none"
     if more:
         listing += f", and {more} more; see `kaito skus`"
-    return f"Unsupported instance type {instance_type}. Supported SKUs: {listing}"
+    suggestion = did_you_mean(catalog.similar_instance_types(instance_type, cloud=cloud))
+    hint = f" {suggestion[:1].upper()}{suggestion[1:]}" if suggestion else ""
+    return f"Unsupported instance type {instance_type}.{hint} Supported SKUs: {listing}"
 
 
 def validate_instance_type_nap(facts: Facts) -> tuple[list[FieldError], GpuSku | None]:

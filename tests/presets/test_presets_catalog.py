@@ -165,7 +165,8 @@ def test_falcon_presets_are_unknown(catalog: Catalog, name: str) -> None:
     """The removed falcon presets are unknown names, with upstream's wording."""
     with pytest.raises(UnknownModelError) as info:
         catalog.model(name)
-    assert str(info.value) == f"Unsupported inference preset name {name}"
+    assert str(info.value).startswith(f"Unsupported inference preset name {name}; ")
+    assert "`kaito presets`" in str(info.value)
     assert catalog.is_removed(name)
     assert not catalog.is_valid_preset_name(name)
 
