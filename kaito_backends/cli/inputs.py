@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from kaito_core.api import Document, ManifestLoadError, Workspace, load_documents
-from kaito_core.api.documents import MAX_INPUT_BYTES
+from kaito_core.api.documents import CONTEXT_KINDS, MAX_INPUT_BYTES
 from kaito_core.api.duplicates import first_occurrences, object_identity
 from kaito_core.kinds import KindSpec, Registry
 from kaito_core.plan import PlanSettings
@@ -41,6 +41,7 @@ __all__ = [
     "add_validation_arguments",
     "check",
     "internal_error_line",
+    "nothing_found",
     "one_line",
     "parse_feature_gates",
     "plan_settings",
@@ -51,8 +52,6 @@ __all__ = [
 
 STDIN = "-"
 _STDIN_LABEL = "<stdin>"
-#: Kinds that are read as context for Workspaces, never reported as "not handled".
-_CONTEXT_KINDS = ("ConfigMap", "Secret", "Node")
 #: Upstream ``--feature-gates`` names of the gates validation cares about.
 _GATES = {
     "vllm": "vllm",
@@ -197,6 +196,9 @@ class Inputs:
     documents: tuple[tuple[str, Document], ...]
     #: One ``FILE: error: ...`` line per file that could not be read.
     errors: tuple[str, ...] = ()
+    #: For each document, which of the files read it came from (0, 1, ...): a file named twice
+    #: is two sources of the same name.
+    sources: tuple[int, ...] = ()
 
     @property
     def objects(self) -> tuple[ObjectInput, ...]:
@@ -285,8 +287,9 @@ def read_inputs(paths: Sequence[str], *, registry: Registry | None = None) -> In
     """Read and parse every file (``-`` = stdin) with the kinds of ``registry`` (default: the
     default registry); unreadable files become `Inputs.errors`."""
     documents: list[tuple[str, Document]] = []
+    sources: list[int] = []
     errors: list[str] = []
-    for path in paths:
+    for source, path in enumerate(paths):
         name = _label(path)
         try:
             result = load_documents(_read(path), registry=registry)
@@ -296,7 +299,8 @@ def read_inputs(paths: Sequence[str], *, registry: Registry | None = None) -> In
             errors.append(f"{name}: error: cannot read: {exc.strerror or exc}")
         else:
             documents += [(name, d) for d in result.documents]
-    return Inputs(documents=tuple(documents), errors=tuple(errors))
+            sources += [source] * len(result.documents)
+    return Inputs(documents=tuple(documents), errors=tuple(errors), sources=tuple(sources))
 
 
 # -- validating ------------------------------------------------------------------------------------
@@ -314,16 +318,18 @@ def internal_error_line(file: str, label: str, error: BaseException) -> str:
     return f"{file}: {label}: internal error: {type(error).__name__}: {one_line(str(error))}"
 
 
-def _defined_elsewhere(documents: Sequence[tuple[str, Document]]) -> dict[int, str]:
-    """Position -> problem, for an object already defined in an earlier file (a repeat within
-    one file is already a document error)."""
+def _defined_elsewhere(inputs: Inputs) -> dict[int, str]:
+    """Position -> problem, for an object already defined in an earlier file, or in the same
+    file named twice (a repeat within one read of a file is already a document error)."""
+    documents = inputs.documents
+    sources = inputs.sources or tuple(range(len(documents)))
     identities = [
         object_identity(api_version=d.api_version, kind=d.kind, namespace=d.namespace, name=d.name)
         for _, d in documents
     ]
     found: dict[int, str] = {}
     for index, first in enumerate(first_occurrences(identities)):
-        if first is None or documents[first][0] == documents[index][0]:
+        if first is None or sources[first] == sources[index]:
             continue
         earlier_file, earlier = documents[first]
         found[index] = (
@@ -344,7 +350,7 @@ def _problems(
         return [("apiVersion", "required field is missing")]
     spec = document.spec
     if spec is None:
-        handled = document.kind in _CONTEXT_KINDS and document.api_version == "v1"
+        handled = document.kind in CONTEXT_KINDS and document.api_version == "v1"
         if strict and not handled:
             return [
                 (
@@ -382,7 +388,7 @@ def check(args: argparse.Namespace, *, command: str, complete: bool = False) -> 
         return Checked(inputs=inputs, context=None, status=2)
     strict = bool(getattr(args, "strict", False))
     problems = 0
-    repeated = _defined_elsewhere(inputs.documents)
+    repeated = _defined_elsewhere(inputs)
     for index, (name, document) in enumerate(inputs.documents):
         if index in repeated:
             print(problem_line(name, document.label, "metadata.name", repeated[index]))
@@ -399,4 +405,21 @@ def check(args: argparse.Namespace, *, command: str, complete: bool = False) -> 
         problems += len(found)
     if problems and status == 0:
         status = 1
+    if status == 0 and not inputs.objects:
+        print(
+            nothing_found(inputs, registry_of(args), getattr(args, "files", None) or []),
+            file=sys.stderr,
+        )
+        status = 1
     return Checked(inputs=inputs, context=context, status=status)
+
+
+def nothing_found(inputs: Inputs, registry: Registry, files: Sequence[str]) -> str:
+    """The one answer of validate, plan and up to input without an object of a registered kind
+    (an empty file, only ConfigMaps, a kind nobody handles): exit 1 with this line."""
+    kinds = registry.names
+    wanted = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
+    where = ", ".join(_label(f) for f in files) or "the input"
+    others = sorted({d.kind for _, d in inputs.documents if d.kind})
+    seen = f" (found only: {', '.join(others)})" if others else " (it holds no documents)"
+    return f"error: no {wanted} found in {where}{seen}"

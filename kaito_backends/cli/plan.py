@@ -34,7 +34,6 @@ from kaito_backends.cli.inputs import (
     internal_error_line,
     plan_settings,
     problem_line,
-    registry_of,
 )
 from kaito_backends.cli.output import dump_json, dump_yaml, table
 from kaito_backends.cli.quota_check import add_quota_arguments, check_quota_of
@@ -192,10 +191,6 @@ def run(args: argparse.Namespace) -> int:
     if checked.status or checked.context is None:
         return checked.status
     inputs = checked.inputs
-    if not inputs.objects:
-        kinds = " or ".join(registry_of(args).names)
-        print(f"nothing to plan: no {kinds} documents found", file=sys.stderr)
-        return 0
     settings = plan_settings(checked.context)
     outcomes, problems, internal = _plan_all(inputs, settings)
     for line in internal:

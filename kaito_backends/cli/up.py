@@ -277,10 +277,6 @@ def run(args: argparse.Namespace) -> int:
         return checked.status
     inputs = checked.inputs
     registry = registry_of(args)
-    if not inputs.objects:
-        kinds = " or ".join(f"{kind}s" for kind in registry.names)
-        print(f"no {kinds} found in " + ", ".join(args.files), file=sys.stderr)
-        return 1
     keys = sorted(
         {Key(i.spec.kind, i.namespace, i.document.name) for i in inputs.objects},
         key=lambda k: (registry.names.index(k.kind), str(k)),

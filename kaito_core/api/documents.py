@@ -9,12 +9,15 @@ duplicate key: `kaito_core.api.yamlsafe`). A document of a registered kind
 (`kaito_core.kinds.Registry`, default: Workspace) is parsed with its kind's ``parse``; one that
 does not parse is kept with its problems, so one bad object never hides the others; an object
 defined a second time in the same input (same kind, namespace and name) is one of those
-problems. Documents of other kinds are kept as manifests.
+problems. Documents of other kinds are kept as manifests, except one whose kind is a near miss
+of a registered or a context kind (``kind: workspace``, ``Workspaces``, ``configmap``): it gets
+an error naming the kind to use (`near_miss_kind`), instead of being skipped unread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -24,11 +27,25 @@ from kaito_core.api.serde import ManifestError
 from kaito_core.api.types import Workspace
 from kaito_core.api.yamlsafe import MAX_INPUT_BYTES, ManifestLoadError, load_yaml_documents
 from kaito_core.errors import FieldError
+from kaito_presets.suggestions import closest
 
 if TYPE_CHECKING:  # kaito_core.kinds imports this package: no import at load time
     from kaito_core.kinds import KindSpec, Registry
 
-__all__ = ["MAX_INPUT_BYTES", "Document", "LoadResult", "ManifestLoadError", "load_documents"]
+__all__ = [
+    "CONTEXT_KINDS",
+    "MAX_INPUT_BYTES",
+    "Document",
+    "LoadResult",
+    "ManifestLoadError",
+    "load_documents",
+    "near_miss_kind",
+]
+
+#: The ``v1`` kinds kept beside the registered ones, for the objects they refer to.
+CONTEXT_KINDS = ("ConfigMap", "Secret", "Node")
+#: How close a misspelt kind must be to a known one to be called a misspelling of it.
+_KIND_CUTOFF = 0.8
 
 
 @attrs.frozen(kw_only=True)
@@ -134,6 +151,24 @@ def _refuse_duplicates(documents: list[Document]) -> list[Document]:
     return out
 
 
+def near_miss_kind(kind: str, known: Sequence[str]) -> str | None:
+    """The kind of `known` that `kind` misspells, None when it is one of them or none is close:
+    the same but for case (``workspace``, ``WorkSpace``), a plural (``Workspaces``), or a
+    near-identical spelling (``Wrokspace``). Such a document would otherwise be skipped as a
+    kind nobody handles, and an input with nothing but it would pass as valid.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    if not kind or kind in known:
+        return None
+    lowered = kind.lower()
+    for name in known:
+        if lowered in (name.lower(), f"{name.lower()}s", f"{name.lower()}es"):
+            return name
+    found = closest(kind, known, cutoff=_KIND_CUTOFF)
+    return found[0] if found else None
+
+
 def _document(index: int, raw: object, registry: Registry) -> Document:
     if not isinstance(raw, dict):
         return Document(
@@ -158,6 +193,14 @@ def _document(index: int, raw: object, registry: Registry) -> Document:
     )
     spec = registry.get(kind)
     if spec is None:
+        intended = near_miss_kind(kind, (*registry.names, *CONTEXT_KINDS))
+        if intended is not None:
+            error = FieldError(
+                path="kind",
+                message=f"unknown kind {json.dumps(kind)}: did you mean {intended}? "
+                "(kinds are singular and case-sensitive)",
+            )
+            return attrs.evolve(doc, errors=(error,))
         return doc
     try:
         obj = spec.parse(raw)

@@ -234,8 +234,8 @@ def test_no_workspace_is_nothing_to_plan(
     code, out, err = run(
         capsys, write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     )
-    assert (code, out) == (0, "")
-    assert "no Workspace" in err
+    assert (code, out) == (1, "")
+    assert "error: no Workspace found in " in err
 
 
 # --- bring your own nodes ---------------------------------------------------------------------

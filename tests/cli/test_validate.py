@@ -198,11 +198,11 @@ def test_huge_stdin_refused(
 
 
 def test_empty_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An empty file is nothing to validate: exit 0 and say so."""
-    assert run(write(tmp_path, "empty.yaml", "")) == 0
+    """An empty file is nothing to validate: exit 1 and say so (as plan and up do)."""
+    assert run(write(tmp_path, "empty.yaml", "")) == 1
     out, err = capsys.readouterr()
     assert out == ""
-    assert "nothing to validate" in err
+    assert "error: no Workspace found in " in err
 
 
 def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
