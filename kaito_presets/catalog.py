@@ -54,6 +54,10 @@ DEFAULT_REGISTRY = "mcr.microsoft.com/aks/kaito"
 _SKU_CUTOFF = 0.8
 
 
+def _short_sku(name: str) -> str:
+    return name[len("standard_") :] if name.lower().startswith("standard_") else name
+
+
 class CatalogError(LookupError):
     """A name the catalog cannot resolve. `str()` is the message shown to users."""
 
@@ -311,9 +315,14 @@ class Catalog:
     def similar_instance_types(
         self, instance_type: str, *, cloud: str | None = None, limit: int = 1
     ) -> tuple[str, ...]:
-        """Instance types of `cloud` (legacy ones too) most like `instance_type`."""
-        names = (s.instance_type for s in self.skus(cloud=cloud))
-        return closest(instance_type, names, limit=limit, cutoff=_SKU_CUTOFF)
+        """Instance types of `cloud` (legacy ones too) most like `instance_type`, compared
+        without Azure's ``Standard_`` prefix (which every Azure name shares)."""
+        by_short = {_short_sku(s.instance_type): s.instance_type for s in self.skus(cloud=cloud)}
+        exact = {short.lower(): name for short, name in by_short.items()}
+        if _short_sku(instance_type).lower() in exact:  # the prefix left off (NC24ads_A100_v4)
+            return (exact[_short_sku(instance_type).lower()],)
+        found = closest(_short_sku(instance_type), by_short, limit=limit, cutoff=_SKU_CUTOFF)
+        return tuple(by_short[name] for name in found)
 
     def skus(self, *, cloud: str | None = None) -> tuple[GpuSku, ...]:
         """Every SKU (legacy ones included), sorted by (cloud, instance type)."""

@@ -31,9 +31,9 @@ from kaito_core.api.serde import (
     converter,
     field_problems,
     register_model_classes,
-    type_name,
     unstructure_meta,
 )
+from kaito_core.api.shapes import described
 from kaito_core.api.types import V1ALPHA1, V1BETA1, ObjectMeta
 from kaito_core.errors import FieldError
 
@@ -68,7 +68,7 @@ def inferenceset_from_manifest(manifest: Mapping[str, Any]) -> InferenceSet:
     """
     if not isinstance(manifest, Mapping):
         raise ManifestError(
-            [FieldError(path="", message=f"expected a map, got {type_name(manifest)}")]
+            [FieldError(path="", message=f"expected an object, found {described(manifest)}")]
         )
     errors: list[FieldError] = []
     api_version = manifest.get("apiVersion")

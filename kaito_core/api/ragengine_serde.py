@@ -27,7 +27,7 @@ from cattrs.errors import (
     IterableValidationError,
     IterableValidationNote,
 )
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from kaito_core.api import serde
 from kaito_core.api.ragengine import (
@@ -48,6 +48,13 @@ from kaito_core.api.ragengine import (
     VectorDBConfig,
 )
 from kaito_core.api.serde import ManifestError
+from kaito_core.api.shapes import (
+    WrongType,
+    described,
+    expected_object,
+    is_object_sequence,
+    sequence_hook_factory,
+)
 from kaito_core.api.types import V1ALPHA1, V1BETA1, ObjectMeta
 from kaito_core.errors import FieldError
 
@@ -108,13 +115,14 @@ def wire_name(cls: type, attr: str) -> str:
 
 def _structure_bool(value: object, _: type) -> bool:
     if not isinstance(value, bool):
-        raise serde._WrongType(f"expected a boolean, got {serde._type_name(value)}")
+        raise WrongType(f"expected a boolean, found {described(value)}")
     return value
 
 
 def _make_converter() -> cattrs.Converter:
     conv = serde.converter.copy()
     conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook_factory(is_object_sequence, sequence_hook_factory)
     for cls in (*_MODEL_CLASSES, RAGEngineSpec):
         renames: dict[str, Any] = {}
         for field in attrs.fields(cls):
@@ -122,8 +130,9 @@ def _make_converter() -> cattrs.Converter:
                 renames[field.name] = override(omit=True)
             else:
                 renames[field.name] = override(rename=wire_name(cls, field.name))
+        expected = expected_object(cls, wire=wire_name)
         conv.register_structure_hook(
-            cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **renames)
+            cls, serde.model_structure_hook(cls, conv, expected=expected, **renames)
         )
         conv.register_unstructure_hook(
             cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **renames)
@@ -161,7 +170,7 @@ def _problems(exc: BaseException, path: str) -> list[FieldError]:
             FieldError(path=f"{path}.{key}", message="unknown field")
             for key in sorted(exc.extra_fields)
         ]
-    if isinstance(exc, serde._WrongType):
+    if isinstance(exc, WrongType):
         return [FieldError(path=path, message=str(exc))]
     if isinstance(exc, KeyError):
         return [FieldError(path=path, message="required field is missing")]
@@ -171,12 +180,15 @@ def _problems(exc: BaseException, path: str) -> list[FieldError]:
 
 
 def _plain(exc: BaseException) -> str:
+    """A missing required argument names the field; anything else no hook turned into a
+    message is said in our words, never Python's (as `kaito_core.api.serde` does)."""
     text = str(exc) or type(exc).__name__
     if "argument" in text and "missing" in text:
         names = [part for part in text.split("'") if part.isidentifier()]
         # The missing attribute's wire name is its camelCase (no renamed attribute is required).
-        return f"required field {wire_name(object, names[-1])!r} is missing" if names else text
-    return text
+        if names:
+            return f"required field {wire_name(object, names[-1])!r} is missing"
+    return "invalid value: not of the type or shape this field takes"
 
 
 def _structure(value: Any, cls: type, path: str) -> tuple[Any, list[FieldError]]:
@@ -276,7 +288,7 @@ def ragengine_from_manifest(manifest: Mapping[str, Any]) -> RAGEngine:
     """
     if not isinstance(manifest, Mapping):
         raise ManifestError(
-            [FieldError(path="", message=f"expected a map, got {serde._type_name(manifest)}")]
+            [FieldError(path="", message=f"expected an object, found {described(manifest)}")]
         )
     errors: list[FieldError] = []
     api_version = manifest.get("apiVersion")

@@ -9,6 +9,7 @@ wrote it (``spec.resource.labelSelector.matchLabels``), never silently coerced o
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -24,6 +25,13 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from kaito_core.api.shapes import (
+    WrongType,
+    described,
+    is_object_sequence,
+    object_hook,
+    sequence_hook_factory,
+)
 from kaito_core.api.types import (
     V1ALPHA1,
     V1BETA1,
@@ -51,6 +59,7 @@ __all__ = [
     "converter",
     "field_problems",
     "from_manifest",
+    "model_structure_hook",
     "register_model_classes",
     "structure_meta",
     "to_manifest",
@@ -100,15 +109,14 @@ def _type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-class _WrongType(TypeError):
-    pass
+_WrongType = WrongType
 
 
 def _expect(value: object, kinds: type | tuple[type, ...], want: str) -> None:
     if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
-        raise _WrongType(f"expected {want}, got boolean")
+        raise WrongType(f"expected {want}, found {described(value)}")
     if not isinstance(value, kinds):
-        raise _WrongType(f"expected {want}, got {_type_name(value)}")
+        raise WrongType(f"expected {want}, found {described(value)}")
 
 
 def _structure_str(value: object, _: type) -> str:
@@ -124,7 +132,7 @@ def _structure_int(value: object, _: type) -> int:
 
 
 def _structure_json(value: object, _: type) -> dict[str, Any]:
-    _expect(value, dict, "a map")
+    _expect(value, dict, "an object")
     assert isinstance(value, dict)
     return dict(value)
 
@@ -148,9 +156,12 @@ def _structure_str_map(value: object, _: type) -> dict[str, str]:
     _expect(value, dict, "a map of strings")
     assert isinstance(value, dict)
     for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise _WrongType(
-                f"expected a map of strings, but the value of {key!r} is {_type_name(item)}"
+        if not isinstance(key, str):
+            raise WrongType(f"expected a map of strings, found a key that is {described(key)}")
+        if not isinstance(item, str):
+            raise WrongType(
+                f"expected a map of strings, found {described(item)} as the value of "
+                f"{json.dumps(key, ensure_ascii=False)}"
             )
     return dict(value)
 
@@ -160,14 +171,14 @@ def _structure_str_tuple(value: object, _: type) -> tuple[str, ...]:
     assert isinstance(value, list)
     for index, item in enumerate(value):
         if not isinstance(item, str):
-            raise _WrongType(f"expected a list of strings, but item {index} is {_type_name(item)}")
+            raise WrongType(f"expected a list of strings, found {described(item)} at [{index}]")
     return tuple(value)
 
 
 def _structure_meta(value: object, _: type) -> ObjectMeta:
     if value is None:
         return ObjectMeta()
-    _expect(value, dict, "a map")
+    _expect(value, dict, "an object with 'name'")
     assert isinstance(value, dict)
     known: dict[str, Any] = {}
     extra: dict[str, Any] = {}
@@ -186,7 +197,7 @@ def _structure_meta(value: object, _: type) -> ObjectMeta:
                 known[attr] = None if item is None else _structure_int(item, int)
             else:
                 known[attr] = None if item is None else _structure_str(item, str)
-        except _WrongType as exc:
+        except WrongType as exc:
             exc.__notes__ = [AttributeValidationNote(f"Structuring {attr}", attr, str)]
             problems.append(exc)
     if problems:
@@ -236,7 +247,10 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(
         lambda t: t in (int | str, int | str | None), _structure_int_or_str
     )
-    conv.register_structure_hook_func(lambda t: t == dict[str, Any], _structure_json)
+    conv.register_structure_hook_func(
+        lambda t: t in (dict[str, Any], Mapping[str, Any]), _structure_json
+    )
+    conv.register_structure_hook_factory(is_object_sequence, sequence_hook_factory)
     conv.register_structure_hook_func(lambda t: t == Mapping[str, str], _structure_str_map)
     conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_str_tuple)
     conv.register_structure_hook(ObjectMeta, _structure_meta)
@@ -244,17 +258,28 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook_func(lambda t: t == tuple[str, ...], list)
     conv.register_unstructure_hook_func(lambda t: t == Mapping[str, str], dict)
     conv.register_unstructure_hook_func(lambda t: t == dict[str, Any], dict)
-    for cls in _MODEL_CLASSES:
+    _register(conv, _MODEL_CLASSES)
+    return conv
+
+
+def _register(conv: cattrs.Converter, classes: tuple[type, ...]) -> None:
+    for cls in classes:
         renames: dict[str, Any] = {
             a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)
         }
-        conv.register_structure_hook(
-            cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **renames)
-        )
+        conv.register_structure_hook(cls, model_structure_hook(cls, conv, **renames))
         conv.register_unstructure_hook(
             cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **renames)
         )
-    return conv
+
+
+def model_structure_hook(
+    cls: type, conv: cattrs.Converter, *, expected: str | None = None, **renames: Any
+) -> Any:
+    """The strict structure hook of attrs class `cls` on `conv`: unknown keys reported, and
+    anything but a map refused with what was expected and found (`kaito_core.api.shapes`)."""
+    inner: Any = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **renames)
+    return object_hook(cls, inner, expected=expected)
 
 
 converter = _make_converter()
@@ -294,7 +319,7 @@ def _problems(exc: BaseException, path: str) -> list[FieldError]:
             FieldError(path=_wire_path(path, key) if path else key, message="unknown field")
             for key in sorted(exc.extra_fields)
         ]
-    if isinstance(exc, _WrongType):
+    if isinstance(exc, WrongType):
         return [FieldError(path=path, message=str(exc))]
     if isinstance(exc, KeyError):
         return [FieldError(path=path, message="required field is missing")]
@@ -304,18 +329,21 @@ def _problems(exc: BaseException, path: str) -> list[FieldError]:
 
 
 def _plain(exc: BaseException) -> str:
+    """A message for an exception no hook turned into one: a missing required argument names
+    the field; anything else is said in our words, never Python's."""
     text = str(exc) or type(exc).__name__
     if "argument" in text and "missing" in text:
         found = re.search(r"'(\w+)'", text)
-        return f"required field {_camel(found.group(1))!r} is missing" if found else text
-    return text
+        if found:
+            return f"required field {_camel(found.group(1))!r} is missing"
+    return "invalid value: not of the type or shape this field takes"
 
 
 def from_manifest(manifest: Mapping[str, Any]) -> Workspace:
     """Parse a Workspace manifest; raises `ManifestError` listing every problem with its path."""
     if not isinstance(manifest, Mapping):
         raise ManifestError(
-            [FieldError(path="", message=f"expected a map, got {_type_name(manifest)}")]
+            [FieldError(path="", message=f"expected an object, found {described(manifest)}")]
         )
     errors: list[FieldError] = []
     api_version = manifest.get("apiVersion")
@@ -402,16 +430,7 @@ def structure(value: Any, cls: type[T]) -> T:
 def register_model_classes(*classes: type) -> None:
     """Teach `converter` more attrs classes: camelCase wire names, unknown keys reported, fields
     equal to their default (``None``) omitted on the way out, as for the Workspace model."""
-    for cls in classes:
-        renames: dict[str, Any] = {
-            a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)
-        }
-        converter.register_structure_hook(
-            cls, make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **renames)
-        )
-        converter.register_unstructure_hook(
-            cls, make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **renames)
-        )
+    _register(converter, classes)
 
 
 def field_problems(exc: BaseException, path: str) -> list[FieldError]:

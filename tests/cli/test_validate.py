@@ -96,7 +96,7 @@ def test_problem_line_format(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     [
         pytest.param(
             edited(resource__count="two"),
-            "spec.resource.count: expected an integer, got string",
+            'spec.resource.count: expected an integer, found the string "two"',
             id="wrong type",
         ),
         pytest.param(
@@ -396,7 +396,10 @@ def test_parse_errors_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     path = write(tmp_path, "ws.yaml", edited(resource__count="x", inference__zzz=1))
     assert run(path) == 1
     out = capsys.readouterr().out.splitlines()
-    assert f"{path}: Workspace/phi: spec.resource.count: expected an integer, got string" in out
+    assert (
+        f'{path}: Workspace/phi: spec.resource.count: expected an integer, found the string "x"'
+        in out
+    )
     assert f"{path}: Workspace/phi: spec.inference.zzz: unknown field" in out
 
 

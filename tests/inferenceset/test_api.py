@@ -142,12 +142,12 @@ def _with(path: str, value: Any) -> dict[str, Any]:
     [
         pytest.param(
             _with("spec.replicas", "2"),
-            ["spec.replicas: expected an integer, got string"],
+            ['spec.replicas: expected an integer, found the string "2"'],
             id="replicas string",
         ),
         pytest.param(
             _with("spec.replicas", True),
-            ["spec.replicas: expected an integer, got boolean"],
+            ["spec.replicas: expected an integer, found the boolean true"],
             id="replicas boolean",
         ),
         pytest.param(
@@ -182,7 +182,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
             _with("spec.updateStrategy", {"rollingUpdate": {"maxUnavailable": True}}),
             [
                 "spec.updateStrategy.rollingUpdate.maxUnavailable: expected an integer or a "
-                "string, got boolean"
+                "string, found the boolean true"
             ],
             id="max unavailable boolean",
         ),
@@ -193,7 +193,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         ),
         pytest.param(
             _with("spec.autoUpgrade", {"enabled": "true"}),
-            ["spec.autoUpgrade.enabled: expected a boolean, got string"],
+            ['spec.autoUpgrade.enabled: expected a boolean, found the string "true"'],
             id="enabled string",
         ),
         pytest.param(
@@ -204,14 +204,14 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         pytest.param(
             _with("spec.template.metadata", {"labels": {"a": 1}}),
             [
-                "spec.template.metadata.labels: expected a map of strings, but the value of 'a' "
-                "is integer"
+                "spec.template.metadata.labels: expected a map of strings, found the integer 1 as "
+                'the value of "a"'
             ],
             id="template label not a string",
         ),
         pytest.param(
             _with("status.replicas", "3"),
-            ["status.replicas: expected an integer, got string"],
+            ['status.replicas: expected an integer, found the string "3"'],
             id="status replicas string",
         ),
         pytest.param(
@@ -238,7 +238,7 @@ def test_parse_errors_name_the_field(doc: dict[str, Any], expected: list[str]) -
 
 def test_a_non_map_is_refused() -> None:
     """A list where a manifest should be is one clear problem."""
-    with pytest.raises(ManifestError, match="expected a map, got list"):
+    with pytest.raises(ManifestError, match="expected an object, found an empty list"):
         InferenceSet.from_manifest([])  # type: ignore[arg-type]
 
 

@@ -102,7 +102,7 @@ def test_wire_names_are_upstreams() -> None:
 
 
 BAD = {
-    "not-a-map": ([], ["expected a map, got list"]),
+    "not-a-map": ([], ["expected an object, found an empty list"]),
     "wrong-kind": (
         {"apiVersion": "kaito.sh/v1beta1", "kind": "Workspace"},
         ["kind: expected RAGEngine, got 'Workspace'"],
@@ -128,15 +128,15 @@ BAD = {
     ),
     "string-for-int": (
         rag_manifest(inference_service={"contextWindowSize": "4096"}),
-        ["spec.inferenceService.contextWindowSize: expected an integer, got string"],
+        ['spec.inferenceService.contextWindowSize: expected an integer, found the string "4096"'],
     ),
     "bool-for-int": (
         rag_manifest(inference_service={"contextWindowSize": True}),
-        ["spec.inferenceService.contextWindowSize: expected an integer, got boolean"],
+        ["spec.inferenceService.contextWindowSize: expected an integer, found the boolean true"],
     ),
     "string-for-bool": (
         rag_manifest(guardrails={"enabled": "true"}),
-        ["spec.guardrails.enabled: expected a boolean, got string"],
+        ['spec.guardrails.enabled: expected a boolean, found the string "true"'],
     ),
     "missing-context-window": (
         rag_manifest(inference_service={"url": "http://a/v1/completions"}),
@@ -157,8 +157,8 @@ BAD = {
     "selector-values": (
         rag_manifest(compute={"labelSelector": {"matchLabels": {"a": 1}}}),
         [
-            "spec.compute.labelSelector.matchLabels: expected a map of strings, but the value of "
-            "'a' is integer"
+            "spec.compute.labelSelector.matchLabels: expected a map of strings, found the integer "
+            '1 as the value of "a"'
         ],
     ),
     "v1alpha1-only-field-in-v1beta1": (
