@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from kaito_core.api.inferenceset import (
     AutoUpgradePolicy,
     AutoUpgradeStatus,
@@ -31,6 +33,7 @@ from kaito_core.api.serde import (
     converter,
     field_problems,
     register_model_classes,
+    unknown_fields,
     unstructure_meta,
 )
 from kaito_core.api.shapes import described
@@ -52,6 +55,18 @@ register_model_classes(
     AutoUpgradeStatus,
     InferenceSetStatus,
 )
+
+
+@attrs.frozen
+class _Manifest:
+    """The top-level fields of an InferenceSet manifest (for "did you mean" only)."""
+
+    api_version: str
+    kind: str
+    metadata: Any
+    spec: Any
+    status: Any
+
 
 _PARTS: dict[str, type] = {
     "metadata": ObjectMeta,
@@ -89,8 +104,11 @@ def inferenceset_from_manifest(manifest: Mapping[str, Any]) -> InferenceSet:
             continue
         target = _PARTS.get(key)
         if target is None:
-            hint = " (InferenceSet fields go under spec)" if key in ("template", "replicas") else ""
-            errors.append(FieldError(path=str(key), message=f"unknown field{hint}"))
+            if key in ("template", "replicas"):
+                hint = "unknown field (InferenceSet fields go under spec)"
+                errors.append(FieldError(path=str(key), message=hint))
+            else:
+                errors += unknown_fields(_Manifest, (str(key),), "")[0]
             continue
         if value is None:
             continue

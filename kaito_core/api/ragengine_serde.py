@@ -113,6 +113,12 @@ def wire_name(cls: type, attr: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def _served_name(cls: type, attr: str) -> str:
+    """`wire_name`, but ``""`` for the v1alpha1-only attributes of the v1beta1 spec (never a
+    suggestion there)."""
+    return "" if cls is RAGEngineSpec and attr in _V1ALPHA1_ONLY else wire_name(cls, attr)
+
+
 def _structure_bool(value: object, _: type) -> bool:
     if not isinstance(value, bool):
         raise WrongType(f"expected a boolean, found {described(value)}")
@@ -143,6 +149,17 @@ def _make_converter() -> cattrs.Converter:
 converter = _make_converter()
 
 
+@attrs.frozen
+class _Manifest:
+    """The top-level fields of a RAGEngine manifest (for "did you mean" only)."""
+
+    api_version: str
+    kind: str
+    metadata: Any
+    spec: Any
+    status: Any
+
+
 # --- problems ----------------------------------------------------------------------------------
 
 
@@ -151,11 +168,24 @@ def _problems(exc: BaseException, path: str) -> list[FieldError]:
     if isinstance(exc, ClassValidationError):
         found: list[FieldError] = []
         with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
-            found += _problems(sub, f"{path}.{wire_name(exc.cl, note.name)}")
+        missing = {
+            wire_name(exc.cl, note.name) for sub, note in with_notes if type(sub) is KeyError
+        }
+        misspelt: set[str] = set()
         for sub in without:
-            found += _problems(sub, path)
-        return found
+            if isinstance(sub, ForbiddenExtraKeysError):
+                problems, meant = serde.unknown_fields(
+                    sub.cl, sub.extra_fields, path, missing=missing, wire=_served_name
+                )
+                found += problems
+                misspelt |= meant
+            else:
+                found += _problems(sub, path)
+        for sub, note in with_notes:
+            if type(sub) is KeyError and wire_name(exc.cl, note.name) in misspelt:
+                continue  # reported once, at the misspelling
+            found += _problems(sub, f"{path}.{wire_name(exc.cl, note.name)}")
+        return sorted(found, key=lambda e: e.path)
     if isinstance(exc, IterableValidationError):
         found = []
         with_index, without_index = exc.group_exceptions()
@@ -166,10 +196,7 @@ def _problems(exc: BaseException, path: str) -> list[FieldError]:
             found += _problems(sub, path)
         return found
     if isinstance(exc, ForbiddenExtraKeysError):
-        return [
-            FieldError(path=f"{path}.{key}", message="unknown field")
-            for key in sorted(exc.extra_fields)
-        ]
+        return serde.unknown_fields(exc.cl, exc.extra_fields, path, wire=_served_name)[0]
     if isinstance(exc, WrongType):
         return [FieldError(path=path, message=str(exc))]
     if isinstance(exc, KeyError):
@@ -265,7 +292,7 @@ def _spec(value: Any, api_version: str) -> tuple[RAGEngineSpec | None, list[Fiel
         alpha, errors = _structure(value, RAGEngineSpecV1Alpha1, "spec")
         errors = [
             FieldError(path=e.path, message=f"unknown field: not part of {V1ALPHA1}")
-            if e.message == "unknown field" and e.path in _V1BETA1_ONLY_PATHS
+            if e.message.startswith("unknown field") and e.path in _V1BETA1_ONLY_PATHS
             else e
             for e in errors
         ]
@@ -326,7 +353,7 @@ def ragengine_from_manifest(manifest: Mapping[str, Any]) -> RAGEngine:
                 )
             ]
         else:
-            problems = [FieldError(path=str(key), message="unknown field")]
+            problems = serde.unknown_fields(_Manifest, (str(key),), "")[0]
         errors += problems
     if errors:
         raise ManifestError(errors)

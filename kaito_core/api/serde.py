@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -53,6 +53,7 @@ from kaito_core.api.types import (
     WorkspaceStatus,
 )
 from kaito_core.errors import FieldError
+from kaito_presets.suggestions import closest
 
 __all__ = [
     "ManifestError",
@@ -64,6 +65,7 @@ __all__ = [
     "structure_meta",
     "to_manifest",
     "type_name",
+    "unknown_fields",
     "unstructure_meta",
 ]
 
@@ -300,11 +302,20 @@ def _problems(exc: BaseException, path: str) -> list[FieldError]:
     if isinstance(exc, ClassValidationError):
         found: list[FieldError] = []
         with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
-            found += _problems(sub, _wire_path(path, note.name))
+        missing = {_camel(note.name) for sub, note in with_notes if type(sub) is KeyError}
+        misspelt: set[str] = set()
         for sub in without:
-            found += _problems(sub, path)
-        return found
+            if isinstance(sub, ForbiddenExtraKeysError):
+                problems, meant = unknown_fields(sub.cl, sub.extra_fields, path, missing=missing)
+                found += problems
+                misspelt |= meant
+            else:
+                found += _problems(sub, path)
+        for sub, note in with_notes:
+            if type(sub) is KeyError and _camel(note.name) in misspelt:
+                continue  # reported once, at the misspelling
+            found += _problems(sub, _wire_path(path, note.name))
+        return sorted(found, key=lambda e: e.path)
     if isinstance(exc, IterableValidationError):
         found = []
         with_index, without_index = exc.group_exceptions()
@@ -315,10 +326,7 @@ def _problems(exc: BaseException, path: str) -> list[FieldError]:
             found += _problems(sub, path)
         return found
     if isinstance(exc, ForbiddenExtraKeysError):
-        return [
-            FieldError(path=_wire_path(path, key) if path else key, message="unknown field")
-            for key in sorted(exc.extra_fields)
-        ]
+        return unknown_fields(exc.cl, exc.extra_fields, path)[0]
     if isinstance(exc, WrongType):
         return [FieldError(path=path, message=str(exc))]
     if isinstance(exc, KeyError):
@@ -326,6 +334,36 @@ def _problems(exc: BaseException, path: str) -> list[FieldError]:
     if isinstance(exc, (TypeError, ValueError, AttributeError)):
         return [FieldError(path=path, message=_plain(exc))]
     raise exc
+
+
+def unknown_fields(
+    cls: type,
+    keys: Iterable[str],
+    path: str,
+    *,
+    missing: Collection[str] = (),
+    wire: Callable[[type, str], str] | None = None,
+) -> tuple[list[FieldError], set[str]]:
+    """One ``unknown field`` problem per key of `keys` that `cls` does not have, at the key as
+    written, with ``did you mean instanceType?`` when a field of `cls` is close. A key that
+    misspells a required field in `missing` says so, and that field is returned among the
+    intended ones, so the caller reports it once, here, not again as missing.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    names = [wire(cls, a.name) if wire else _camel(a.name) for a in attrs.fields(cls)]
+    problems: list[FieldError] = []
+    intended: set[str] = set()
+    for key in sorted(keys):
+        meant = closest(key, names)
+        message = "unknown field"
+        if meant:
+            message += f"; did you mean {meant[0]}?"
+            if meant[0] in missing and meant[0] not in intended:
+                message += f" (the required field {meant[0]} is missing)"
+                intended.add(meant[0])
+        problems.append(FieldError(path=_path_join(path, key), message=message))
+    return problems, intended
 
 
 def _plain(exc: BaseException) -> str:
@@ -337,6 +375,19 @@ def _plain(exc: BaseException) -> str:
         if found:
             return f"required field {_camel(found.group(1))!r} is missing"
     return "invalid value: not of the type or shape this field takes"
+
+
+@attrs.frozen
+class _WorkspaceManifest:
+    """The top-level fields of a Workspace manifest (for "did you mean" only)."""
+
+    api_version: str
+    kind: str
+    metadata: Any
+    resource: Any
+    inference: Any
+    tuning: Any
+    status: Any
 
 
 def from_manifest(manifest: Mapping[str, Any]) -> Workspace:
@@ -382,7 +433,7 @@ def from_manifest(manifest: Mapping[str, Any]) -> Workspace:
             )
             continue
         else:
-            problems.append(FieldError(path=str(key), message="unknown field"))
+            problems += unknown_fields(_WorkspaceManifest, (str(key),), "")[0]
             continue
         if value is None:
             continue

@@ -175,7 +175,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         ),
         pytest.param(
             _with("spec.template.inference.preset.nmae", "x"),
-            ["spec.template.inference.preset.nmae: unknown field"],
+            ["spec.template.inference.preset.nmae: unknown field; did you mean name?"],
             id="typo in the preset",
         ),
         pytest.param(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kaito_core.api import Workspace
+from kaito_core.api import InferenceSet, ManifestError, RAGEngine, Workspace
 from kaito_core.validation import ValidationContext, validate
 from kaito_presets import default_catalog
 from kaito_presets.suggestions import closest, did_you_mean
@@ -151,3 +151,81 @@ def test_another_clouds_instance_type_names_the_cloud(
     message = _messages(_workspace(instanceType=instance_type), cloud=cloud)
     assert text in message["spec.resource.instanceType"]
     assert instance_type in message["spec.resource.instanceType"]
+
+
+def _parse_problems(manifest: dict[str, Any], kind: type = Workspace) -> list[str]:
+    try:
+        kind.from_manifest(manifest)  # type: ignore[attr-defined]
+    except ManifestError as exc:
+        return [str(e) for e in exc.errors]
+    return []
+
+
+def test_a_misspelt_field_suggests_the_field() -> None:
+    manifest = _workspace()
+    manifest["resource"]["instanceTyep"] = manifest["resource"].pop("instanceType")
+    assert _parse_problems(manifest) == [
+        "spec.resource.instanceTyep: unknown field; did you mean instanceType?"
+    ]
+
+
+def test_a_misspelt_required_field_is_reported_once_at_the_misspelling() -> None:
+    """No second, misleading 'spec.inference.preset.name: required field is missing'."""
+    manifest = _workspace()
+    manifest["inference"]["preset"] = {"nmae": "phi-4-mini-instruct"}
+    assert _parse_problems(manifest) == [
+        "spec.inference.preset.nmae: unknown field; did you mean name? "
+        "(the required field name is missing)"
+    ]
+
+
+def test_a_missing_required_field_without_a_misspelling_is_still_missing() -> None:
+    manifest = _workspace()
+    manifest["inference"]["preset"] = {"colour": "blue"}
+    assert _parse_problems(manifest) == [
+        "spec.inference.preset.colour: unknown field",
+        "spec.inference.preset.name: required field is missing",
+    ]
+
+
+def test_an_unknown_key_is_shown_as_written() -> None:
+    """The path is the key the user wrote, not its camelCase."""
+    manifest = _workspace()
+    manifest["resource"]["instance_type"] = manifest["resource"].pop("instanceType")
+    assert _parse_problems(manifest) == [
+        "spec.resource.instance_type: unknown field; did you mean instanceType?"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "manifest", "expected"),
+    [
+        (
+            Workspace,
+            {**_workspace(), "inferance": {}},
+            "inferance: unknown field; did you mean inference?",
+        ),
+        (
+            InferenceSet,
+            {"apiVersion": "kaito.sh/v1beta1", "kind": "InferenceSet", "spce": {}},
+            "spce: unknown field; did you mean spec?",
+        ),
+        (
+            RAGEngine,
+            {"apiVersion": "kaito.sh/v1beta1", "kind": "RAGEngine", "metdata": {}},
+            "metdata: unknown field; did you mean metadata?",
+        ),
+        (
+            RAGEngine,
+            {
+                "apiVersion": "kaito.sh/v1beta1",
+                "kind": "RAGEngine",
+                "spec": {"inferenceServce": {"url": "http://a/v1/chat/completions"}},
+            },
+            "spec.inferenceServce: unknown field; did you mean inferenceService?",
+        ),
+    ],
+    ids=["workspace-top", "inferenceset-top", "ragengine-top", "ragengine-spec"],
+)
+def test_every_kind_suggests_fields(kind: type, manifest: dict[str, Any], expected: str) -> None:
+    assert expected in _parse_problems(manifest, kind)
