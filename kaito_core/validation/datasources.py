@@ -18,10 +18,12 @@ import re
 
 from kaito_core.api.types import DataDestination, DataSource
 from kaito_core.errors import FieldError
+from kaito_core.validation.endpoints import placeholder_problem
 from kaito_core.validation.names import dns1123_subdomain, quote
 from kaito_core.validation.urls import url_problem
 
 __all__ = [
+    "IMAGE_REPLACEMENT",
     "image_reference_problem",
     "url_problem",
     "validate_data_destination",
@@ -115,8 +117,19 @@ def image_reference_problem(reference: str) -> str | None:
     return None
 
 
+#: What an image placeholder should become.
+IMAGE_REPLACEMENT = (
+    "your registry and image name, such as myregistry.azurecr.io/phi-3-adapter:0.0.1"
+)
+
+
 def validate_image(reference: str, path: str, role: str) -> list[FieldError]:
-    """``Unable to parse <role> image reference "<ref>": <why>`` if `reference` does not parse."""
+    """``Unable to parse <role> image reference "<ref>": <why>`` if `reference` does not parse;
+    a placeholder from an example (``ACR_REPO_HERE.azurecr.io/IMAGE_NAME_HERE:0.0.1``, in any
+    case) is called one, whether it parses or not."""
+    placeholder = placeholder_problem(reference, replacement=IMAGE_REPLACEMENT)
+    if placeholder is not None:
+        return [FieldError(path=path, message=f"{role} image {placeholder}")]
     problem = image_reference_problem(reference)
     if problem is None:
         return []
@@ -128,8 +141,12 @@ def validate_image(reference: str, path: str, role: str) -> list[FieldError]:
     ]
 
 
-def validate_secret_name(name: str, path: str) -> list[FieldError]:
-    """A Secret (or ConfigMap) name must be a DNS subdomain."""
+def validate_secret_name(name: str, path: str, *, what: str = "Secret") -> list[FieldError]:
+    """A Secret (or ConfigMap) name must be a DNS subdomain, and not a placeholder from an
+    example (``ACR_REGISTRY_SECRET_HERE``, in any case); `what` names it in that message."""
+    placeholder = placeholder_problem(name, replacement=f"the name of your {what}")
+    if placeholder is not None:
+        return [FieldError(path=path, message=placeholder)]
     if problems := dns1123_subdomain(name):
         return [
             FieldError(path=path, message=f"invalid name {quote(name)}: " + "; ".join(problems))
@@ -159,14 +176,19 @@ def validate_data_source(
     errors: list[FieldError] = []
     if check_urls:
         for index, url in enumerate(source.urls or ()):
-            if problem := url_problem(url):
+            placeholder = placeholder_problem(url, replacement="the URL of your data")
+            if placeholder is not None:
+                errors.append(FieldError(path=f"{path}.urls[{index}]", message=placeholder))
+            elif problem := url_problem(url):
                 errors.append(
                     FieldError(path=f"{path}.urls[{index}]", message=f"{problem}: {quote(url)}")
                 )
     if source.image:
         errors += validate_image(source.image, f"{path}.image", role)
     for index, secret in enumerate(source.image_pull_secrets or ()):
-        errors += validate_secret_name(secret, f"{path}.imagePullSecrets[{index}]")
+        errors += validate_secret_name(
+            secret, f"{path}.imagePullSecrets[{index}]", what="image pull Secret"
+        )
     if len(source_kinds(source)) != 1:
         errors.append(
             FieldError(path=path, message="Exactly one of URLs, Volume, or Image must be specified")
@@ -187,7 +209,9 @@ def validate_data_destination(destination: DataDestination, path: str) -> list[F
                 )
             )
     if destination.image_push_secret:
-        errors += validate_secret_name(destination.image_push_secret, f"{path}.imagePushSecret")
+        errors += validate_secret_name(
+            destination.image_push_secret, f"{path}.imagePushSecret", what="image push Secret"
+        )
     if bool(destination.image) == (destination.volume_source is not None):
         errors.append(
             FieldError(path=path, message="Exactly one of Volume or Image must be specified")

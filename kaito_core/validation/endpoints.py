@@ -21,8 +21,10 @@ allowed, and why:
   environment in plain text; a token belongs in a Secret named by ``accessSecret``.
 - **No fragment** (never sent to a server) and no ``$(...)``: Kubernetes expands ``$(NAME)`` in
   an environment value with another variable of the pod, e.g. a Secret's value.
-- **Placeholders** copied from an example (``<inference-url>``, ``{{ url }}``, ``${URL}``) are
-  reported as placeholders, saying what to put there.
+- **Placeholders** copied from an example (``<inference-url>``, ``{{ url }}``, ``${URL}``,
+  ``INFERENCE_URL_HERE``, ``your-service``) are reported as placeholders, saying what to put
+  there. `is_placeholder` and `placeholder_problem` are the one check every field uses (image
+  references, Secret names, tuning URLs and instance types of Workspaces too).
 
 Host names are not resolved (the core does no I/O): a public name that resolves to a private
 address is not caught here.
@@ -44,6 +46,7 @@ __all__ = [
     "MAX_URL_LENGTH",
     "endpoint_problem",
     "is_placeholder",
+    "placeholder_problem",
 ]
 
 MAX_URL_LENGTH = 2048
@@ -52,6 +55,10 @@ EXAMPLE_EMBEDDING_URL = "http://<embedding-service>.<namespace>.svc.cluster.loca
 EXAMPLE_VECTOR_DB_URL = "http://qdrant.<namespace>.svc.cluster.local:6333"
 
 _PLACEHOLDER = re.compile(r"<[^<>]*>|\{\{.*?\}\}|\$\{[^}]*\}")
+_PLACEHOLDER_WORD = re.compile(
+    r"[_-]here(?![a-z0-9])|(?<![a-z0-9])your[_-]|(?<![a-z0-9])(?:replace|change)[_-]?me(?![a-z0-9])",
+    re.IGNORECASE,
+)
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:)?(//)?[^/?#@]*@")
 _LOCAL_HOSTS = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 _METADATA_HOSTS = frozenset(
@@ -69,11 +76,35 @@ _AZURE_WIRESERVER = ipaddress.IPv4Address("168.63.129.16")
 
 
 def is_placeholder(value: str) -> bool:
-    """True when `value` holds an example placeholder: ``<...>``, ``{{...}}`` or ``${...}``.
+    """True when `value` holds an example placeholder, in any case: ``<...>`` (any ``<`` or
+    ``>``), ``{{...}}``, ``${...}``, a word ending in ``_HERE`` or ``-HERE``
+    (``ACR_REPO_HERE``, ``acr_repo_here``), a word starting with ``YOUR_`` or ``YOUR-``
+    (``your-registry``), or ``REPLACE_ME`` / ``CHANGE_ME``.
+
+    Names under the reserved example domains (``example.com``) are not called placeholders:
+    they are well-formed, and documentation and tests use them as stand-ins.
 
     Pure: no I/O, no clock, no logging.
     """
-    return bool(_PLACEHOLDER.search(value)) or "<" in value or ">" in value
+    return (
+        "<" in value
+        or ">" in value
+        or bool(_PLACEHOLDER.search(value))
+        or bool(_PLACEHOLDER_WORD.search(value))
+    )
+
+
+def placeholder_problem(value: str, *, replacement: str) -> str | None:
+    """``"X" looks like a placeholder from an example; replace it with <replacement>`` when
+    `value` is a placeholder (`is_placeholder`), else None. The value is in the message.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    if not is_placeholder(value):
+        return None
+    return (
+        f"{_shown(value)} looks like a placeholder from an example; replace it with {replacement}"
+    )
 
 
 def _shown(url: str) -> str:

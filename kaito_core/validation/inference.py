@@ -111,7 +111,9 @@ def _validate_adapter(facts: Facts, adapter: AdapterSpec, base: str) -> list[Fie
     if source.image:
         errors += validate_image(source.image, f"{src}.image", "adapter")
     for index, secret in enumerate(source.image_pull_secrets or ()):
-        errors += validate_secret_name(secret, f"{src}.imagePullSecrets[{index}]")
+        errors += validate_secret_name(
+            secret, f"{src}.imagePullSecrets[{index}]", what="image pull Secret"
+        )
     errors += _validate_strength(facts, adapter, base, name)
     return errors
 
@@ -227,7 +229,7 @@ def _validate_preset(facts: Facts, preset: PresetSpec) -> list[FieldError]:
             )
         )
     if secret:
-        errors += validate_secret_name(secret, secret_path)
+        errors += validate_secret_name(secret, secret_path, what="Secret with HF_TOKEN")
     return errors
 
 
@@ -259,7 +261,7 @@ def validate_inference_create(facts: Facts, inference: InferenceSpec) -> list[Fi
     if inference.preset is not None:
         errors += _validate_preset(facts, inference.preset)
     if inference.config:
-        errors += validate_secret_name(inference.config, f"{INF}.config")
+        errors += validate_secret_name(inference.config, f"{INF}.config", what="ConfigMap")
     errors += validate_adapters(facts, inference.adapters or (), facts.model)
     return errors
 

@@ -20,6 +20,7 @@ from kaito_core.errors import FieldError, UnsupportedGpuError
 from kaito_core.gpu import KNOWN_MIG_PROFILES, GpuConfig
 from kaito_core.render.meta import RESERVED_LABEL_KEYS, reserved_label_owner
 from kaito_core.runtime_policy import runtime_policy
+from kaito_core.validation.endpoints import placeholder_problem
 from kaito_core.validation.facts import Facts
 from kaito_core.validation.names import label_value, map_key_path, number, qualified_name, quote
 from kaito_core.validation.names import validate_labels as _validate_labels
@@ -207,6 +208,7 @@ _CLOUD_NAMES = {"azure": "Azure", "aws": "AWS", "arc": "Azure Arc"}
 def unsupported_sku_message(catalog: Catalog, instance_type: str, cloud: str) -> str:
     """Why `instance_type` is not one of `cloud`'s, and what to do:
 
+    - a placeholder from an example (``<your-vm-sku>``): says so;
     - an instance type of another cloud: ``g5.12xlarge is an AWS instance type; use
       --cloud-provider aws``;
     - else ``Unsupported instance type X. Did you mean Y? Supported SKUs: ...``, the list
@@ -214,6 +216,11 @@ def unsupported_sku_message(catalog: Catalog, instance_type: str, cloud: str) ->
 
     Pure: no I/O, no clock, no logging.
     """
+    placeholder = placeholder_problem(
+        instance_type, replacement="an instance type of your cloud (see `kaito skus`)"
+    )
+    if placeholder is not None:
+        return f"Unsupported instance type {instance_type}: {placeholder}"
     elsewhere = catalog.find_sku(instance_type)
     if elsewhere is not None and elsewhere.cloud != cloud:
         owner = _CLOUD_NAMES.get(elsewhere.cloud, elsewhere.cloud)

@@ -195,7 +195,9 @@ def validate_tuning_update(facts: Facts, new: TuningSpec, old: TuningSpec) -> li
             errors += validate_image(new.output.image, f"{T}.output.image", "output")
         if new.output.image_push_secret:
             errors += validate_secret_name(
-                new.output.image_push_secret, f"{T}.output.imagePushSecret"
+                new.output.image_push_secret,
+                f"{T}.output.imagePushSecret",
+                what="image push Secret",
             )
     if new.preset != old.preset:
         errors.append(FieldError(path=f"{T}.preset", message="Preset cannot be changed"))

@@ -430,8 +430,9 @@ def test_seed_files(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         f"{SEED / '02-tuning-phi-3.yaml'}: Workspace/workspace-phi-3-mini: "
         "spec.tuning.output.image: "
-        'Unable to parse output image reference "ACR_REPO_HERE.azurecr.io/IMAGE_NAME_HERE:0.0.1": '
-        "repository name must be lowercase"
+        'output image "ACR_REPO_HERE.azurecr.io/IMAGE_NAME_HERE:0.0.1" looks like a placeholder '
+        "from an example; replace it with your registry and image name, such as "
+        "myregistry.azurecr.io/phi-3-adapter:0.0.1"
     ) in out.splitlines()
 
 

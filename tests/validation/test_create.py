@@ -1004,15 +1004,25 @@ ADAPTERS = [
     ),
     case(
         "Adapter placeholder image",
-        "Upper-case repositories do not parse (checked on create: fixed upstream defect).",
+        "The example's placeholder is called one (checked on create: fixed upstream defect).",
         edit(
             INF,
             {"inference.adapters": [adapter(image="ACR_REPO_HERE.azurecr.io/ADAPTER_HERE:0.0.1")]},
         ),
         (
             f"{ADP}[0].source.image",
+            'adapter image "ACR_REPO_HERE.azurecr.io/ADAPTER_HERE:0.0.1" looks like a placeholder '
+            "from an example; replace it with your registry and image name",
+        ),
+    ),
+    case(
+        "Adapter upper-case image",
+        "Upper-case repositories do not parse (checked on create: fixed upstream defect).",
+        edit(INF, {"inference.adapters": [adapter(image="myregistry.azurecr.io/ADAPTER:0.0.1")]}),
+        (
+            f"{ADP}[0].source.image",
             "Unable to parse adapter image reference "
-            '"ACR_REPO_HERE.azurecr.io/ADAPTER_HERE:0.0.1": repository name must be lowercase',
+            '"myregistry.azurecr.io/ADAPTER:0.0.1": repository name must be lowercase',
         ),
     ),
     case(
@@ -1439,13 +1449,13 @@ TUNING = [
         ("spec.tuning.input.name", "must be no more than 63 characters"),
     ),
     case(
-        "Input placeholder image",
+        "Input upper-case image",
         "An upper-case repository is named in the message.",
-        edit(TUN, {"tuning.input": {"image": "ACR_REPO_HERE.azurecr.io/DATA:1"}}),
+        edit(TUN, {"tuning.input": {"image": "myregistry.azurecr.io/DATA:1"}}),
         (
             "spec.tuning.input.image",
             "Unable to parse input image reference "
-            '"ACR_REPO_HERE.azurecr.io/DATA:1": repository name must be lowercase',
+            '"myregistry.azurecr.io/DATA:1": repository name must be lowercase',
         ),
     ),
     case(
@@ -1462,8 +1472,8 @@ TUNING = [
         ),
         (
             "spec.tuning.output.image",
-            "Unable to parse output image reference "
-            '"ACR_REPO_HERE.azurecr.io/IMAGE_NAME_HERE:0.0.1": repository name must be lowercase',
+            'output image "ACR_REPO_HERE.azurecr.io/IMAGE_NAME_HERE:0.0.1" looks like a '
+            "placeholder from an example; replace it with your registry and image name",
         ),
     ),
     case(
