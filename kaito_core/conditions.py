@@ -26,6 +26,7 @@ __all__ = [
     "CONDITION_WORKSPACE_SUCCEEDED",
     "FALSE",
     "MAX_MESSAGE_LENGTH",
+    "MAX_REFUSAL_LENGTH",
     "MESSAGE_INFERENCE_PENDING",
     "MESSAGE_INFERENCE_SUCCESS",
     "MESSAGE_JOB_FAILED",
@@ -64,6 +65,7 @@ __all__ = [
     "REASON_WORKSPACE_FAILED",
     "REASON_WORKSPACE_PENDING",
     "REASON_WORKSPACE_SUCCEEDED",
+    "REFUSAL_REASONS",
     "STATE_FAILED",
     "STATE_NOT_READY",
     "STATE_PENDING",
@@ -73,6 +75,7 @@ __all__ = [
     "TRUE",
     "UNKNOWN",
     "condition",
+    "diagnosis_message",
     "find_condition",
     "remove_condition",
     "set_condition",
@@ -159,7 +162,23 @@ MESSAGE_WORKSPACE_DELETED = "workspace is being deleted"
 #: Bytes of a pod or NodeClaim diagnosis kept on a condition (upstream's cap); a cut message then
 #: ends in ``...``, so it is at most ``MAX_MESSAGE_LENGTH + 3`` long, as upstream's.
 MAX_MESSAGE_LENGTH = 256
+#: Bytes of a capacity or quota refusal kept (`refusal_message`): the provider's whole text.
+MAX_REFUSAL_LENGTH = 4096
+#: Reasons whose message is a provider's capacity or quota refusal.
+REFUSAL_REASONS = frozenset({REASON_INSUFFICIENT_CAPACITY, REASON_QUOTA_EXCEEDED})
 _ELLIPSIS = "..."
+
+
+def diagnosis_message(reason: str, message: str) -> str:
+    """A pod or NodeClaim diagnosis for a condition: cut as upstream cuts it
+    (`truncate_message`), except a capacity or quota refusal (`REFUSAL_REASONS`), which keeps
+    the provider's whole text up to `MAX_REFUSAL_LENGTH` bytes: its end says how much quota is
+    missing and where to ask for more (Azure's runs to about 400 characters).
+
+    Pure: no I/O, no clock, no logging.
+    """
+    limit = MAX_REFUSAL_LENGTH if reason in REFUSAL_REASONS else MAX_MESSAGE_LENGTH
+    return truncate_message(message, limit)
 
 
 def truncate_message(message: str, limit: int = MAX_MESSAGE_LENGTH) -> str:

@@ -22,10 +22,10 @@ from kaito_core.api.types import Condition, Workspace, WorkspaceStatus
 from kaito_core.conditions import (
     TRUE,
     condition,
+    diagnosis_message,
     find_condition,
     remove_condition,
     set_condition,
-    truncate_message,
 )
 from kaito_core.errors import SizingError, SpecError, UnsupportedGpuError
 from kaito_core.observed import Manifest, Observed
@@ -145,7 +145,8 @@ def _claim_problem(claims: Sequence[Manifest]) -> tuple[str, str] | None:
             break
     if best is None:
         return None
-    return best[1] or kc.REASON_NODE_CLAIM_NOT_READY, truncate_message(best[2])
+    reason = best[1] or kc.REASON_NODE_CLAIM_NOT_READY
+    return reason, diagnosis_message(reason, best[2])
 
 
 def _plugin_problem(

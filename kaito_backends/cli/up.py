@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from kaito_backends.cli import readiness
+from kaito_backends.cli.faults import fault_json, fault_summary
 from kaito_backends.cli.inputs import (
     Inputs,
     add_validation_arguments,
@@ -321,6 +322,8 @@ def run(args: argparse.Namespace) -> int:
         for item in data.get("workspaces", ()):
             key = Key("Workspace", item["namespace"], item["name"])
             item.update(readiness.up_json(key, found, phases))
+        if args.faults is not None:
+            data["faults"] = fault_json(cluster, args.faults)
         print(dump_json(data), end="")
     else:
         tables = []
@@ -334,6 +337,8 @@ def run(args: argparse.Namespace) -> int:
         for key, note in notes.items():
             print(f"note: {names(key)}: {note}")
         readiness.print_up_report(keys, found, phases, names=names, phases=args.phases)
+        if args.faults is not None:
+            print(f"\n{fault_summary(cluster, args.faults)}")
     for key, reason, message in failures:
         state = settled.state(key)
         if state == "Failed":

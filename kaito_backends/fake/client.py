@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from kaito_backends.clock import Clock
-from kaito_backends.errors import Invalid, NotFound
+from kaito_backends.errors import BackendError, Invalid, NotFound
 from kaito_backends.fake.faults import Faults
 from kaito_backends.fake.namespaces import check_create
 from kaito_backends.fake.store import Store
@@ -38,13 +38,15 @@ _PROPAGATIONS = frozenset({"Background", "Foreground", "Orphan"})
 
 @attrs.frozen(kw_only=True)
 class Call:
-    """One recorded call: verb, kind and object (namespace/name when known), virtual time."""
+    """One recorded call: verb, kind and object (namespace/name when known), virtual time, and
+    whether an injected fault made it fail."""
 
     verb: str
     kind: str
     namespace: str | None = None
     name: str | None = None
     at: float = 0.0
+    failed: bool = False
 
 
 class Recorder:
@@ -57,11 +59,18 @@ class Recorder:
 
     def record(
         self, verb: str, kind: str, namespace: str | None = None, name: str | None = None
-    ) -> None:
+    ) -> int:
+        """Record a call; returns its index in `calls`."""
         self.counters[(verb, kind)] += 1
         self.calls.append(
             Call(verb=verb, kind=kind, namespace=namespace, name=name, at=self.clock.monotonic())
         )
+        return len(self.calls) - 1
+
+    def fail(self, index: int) -> None:
+        """Mark call `index` as failed (a fault struck it before it had any effect)."""
+        if 0 <= index < len(self.calls):
+            self.calls[index] = attrs.evolve(self.calls[index], failed=True)
 
     def reset(self) -> None:
         self.counters.clear()
@@ -104,8 +113,12 @@ class FakeClient:
         self._recorder = recorder
 
     def _call(self, verb: str, kind: str, namespace: str | None, name: str | None) -> None:
-        self._recorder.record(verb, kind, namespace, name)
-        self._faults.api(verb, kind, name or "")
+        index = self._recorder.record(verb, kind, namespace, name)
+        try:
+            self._faults.api(verb, kind, name or "", call=index)
+        except BackendError:
+            self._recorder.fail(index)
+            raise
 
     @staticmethod
     def _out(obj: Manifest, api_version: str) -> Manifest:
@@ -182,8 +195,8 @@ class FakeClient:
         resource_version: str | None = None,
         metadata_only: bool = False,
     ) -> AsyncIterator[WatchEvent]:
-        self._recorder.record("watch", kind, namespace, None)
-        return self._watch(api_version, kind, namespace, resource_version, metadata_only)
+        index = self._recorder.record("watch", kind, namespace, None)
+        return self._watch(api_version, kind, namespace, resource_version, metadata_only, index)
 
     async def _watch(
         self,
@@ -192,8 +205,13 @@ class FakeClient:
         namespace: str | None,
         resource_version: str | None,
         metadata_only: bool,
+        index: int,
     ) -> AsyncIterator[WatchEvent]:
-        self._faults.api("watch", kind)
+        try:
+            self._faults.api("watch", kind, call=index)
+        except BackendError:
+            self._recorder.fail(index)
+            raise
         stream = self._faults.watch_stream()
         watcher = self._store.subscribe(api_version, kind, namespace, resource_version)
         try:

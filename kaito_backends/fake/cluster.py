@@ -59,7 +59,9 @@ class FakeCluster:
         self.clock = clock or VirtualClock()
         self.catalog = catalog
         self.timings = timings or Timings()
-        self.faults = Faults(faults, now=self.clock.monotonic)
+        self.faults = Faults(
+            faults, now=self.clock.monotonic, calls=lambda: len(self.recorder.calls)
+        )
         self.store = Store(self.clock, history=watch_history, schedule=self._defer)
         self.recorder = Recorder(self.clock)
         self._queue: UniqueQueue[tuple[str, StoreKey]] = UniqueQueue()

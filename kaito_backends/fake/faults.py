@@ -133,6 +133,9 @@ class FiredFault:
     name: str
     verb: str = ""
     at: float = 0.0
+    #: the index, in the recorded calls, of the latest call when it struck (the failed call
+    #: itself for an API fault); -1 when calls are not recorded
+    call: int = -1
 
 
 @attrs.frozen(kw_only=True)
@@ -158,10 +161,15 @@ class Faults:
     """The running state of a plan: random streams, remaining one-shots, what fired."""
 
     def __init__(
-        self, plan: FaultPlan | None = None, *, now: Callable[[], float] | None = None
+        self,
+        plan: FaultPlan | None = None,
+        *,
+        now: Callable[[], float] | None = None,
+        calls: Callable[[], int] | None = None,
     ) -> None:
         self.plan = plan or FaultPlan()
         self._now = now or (lambda: 0.0)
+        self._calls = calls or (lambda: 0)
         self._api = random.Random(f"{self.plan.seed}:api")
         self._watches = 0
         self._pending: list[_Pending] = []
@@ -197,12 +205,18 @@ class Faults:
             return shot
         return None
 
-    def _fire(self, fault: FaultKind, kind: str, name: str, verb: str = "") -> None:
-        self.fired.append(FiredFault(fault=fault, kind=kind, name=name, verb=verb, at=self._now()))
+    def _fire(
+        self, fault: FaultKind, kind: str, name: str, verb: str = "", call: int | None = None
+    ) -> None:
+        at = self._calls() - 1 if call is None else call
+        self.fired.append(
+            FiredFault(fault=fault, kind=kind, name=name, verb=verb, at=self._now(), call=at)
+        )
 
     # -- API calls -------------------------------------------------------------------------------
-    def api(self, verb: str, kind: str, name: str = "") -> None:
-        """Raise the API fault this call draws, if any (before the call has any effect)."""
+    def api(self, verb: str, kind: str, name: str = "", *, call: int | None = None) -> None:
+        """Raise the API fault this call draws, if any (before the call has any effect);
+        `call` is the call's index among the recorded calls (`FiredFault.call`)."""
         plan = self.plan
         throttle, server, conflict = self._api.random(), self._api.random(), self._api.random()
         allowed: tuple[FaultKind, ...] = ("throttle", "server_error")
@@ -219,7 +233,7 @@ class Faults:
                 fault = "conflict"
         if fault is None:
             return
-        self._fire(fault, kind, name, verb)
+        self._fire(fault, kind, name, verb, call)
         if fault == "throttle":
             delay = shot.delay if shot is not None and shot.delay is not None else plan.retry_after
             raise Transient(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kaito_backends.errors import InsufficientCapacity, Invalid
+from kaito_backends.errors import BackendError, InsufficientCapacity, Invalid
 from kaito_backends.fake.client import Recorder
 from kaito_backends.fake.faults import Faults
 from kaito_backends.fake.nodes import NODECLAIM_API, instance_type_of, quota_message
@@ -42,10 +42,14 @@ class FakeProvisioner:
         self._catalog = catalog
 
     def _call(self, verb: str, key: Key | None) -> None:
-        self._recorder.record(
+        index = self._recorder.record(
             verb, "NodeClaim", key.namespace if key else None, key.name if key else None
         )
-        self._faults.api(verb, "NodeClaim", key.name if key else "")
+        try:
+            self._faults.api(verb, "NodeClaim", key.name if key else "", call=index)
+        except BackendError:
+            self._recorder.fail(index)
+            raise
 
     def _claims(self, key: Key) -> list[Manifest]:
         return self._store.select(NODECLAIM_API, "NodeClaim", None, machine_labels(key))

@@ -25,7 +25,7 @@ from typing import Any
 
 from kaito_core.api.ragengine import RAGEngine
 from kaito_core.api.types import Condition
-from kaito_core.conditions import condition, truncate_message
+from kaito_core.conditions import condition, diagnosis_message
 from kaito_core.observed import Manifest, Observed
 from kaito_core.ragengine import conditions as rc
 from kaito_core.ragengine.kind import LABEL_RAGENGINE, LABEL_RAGENGINE_NAMESPACE
@@ -207,8 +207,9 @@ def _claim_problem(claims: Sequence[Manifest]) -> str | None:
                     and item.get("message")
                     and item.get("reason") != "AwaitingReconciliation"
                 ):
-                    return truncate_message(
-                        f"NodeClaim {_name(claim)} not {type_}: {item['message']}"
+                    return diagnosis_message(
+                        str(item.get("reason") or ""),
+                        f"NodeClaim {_name(claim)} not {type_}: {item['message']}",
                     )
     return None
 
