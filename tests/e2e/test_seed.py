@@ -71,11 +71,11 @@ def test_inference_seed_succeeds_under_up(capsys: pytest.CaptureFixture[str]) ->
     ["02-tuning-phi-3.yaml", "03-inference-phi-3-with-adapters.yaml", "04-tuning-phi-3-128k.yaml"],
 )
 def test_placeholder_images_are_rejected(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """02-04 as shipped: the capitalised placeholder image is named, quoted and explained."""
+    """02-04 as shipped: the placeholder image is named, quoted and called a placeholder."""
     assert main(["validate", str(SEED / name)]) == 1
     out = capsys.readouterr().out
     assert "ACR_REPO_HERE.azurecr.io/" in out
-    assert "must be lowercase" in out
+    assert "looks like a placeholder from an example; replace it with your registry" in out
 
 
 @pytest.mark.parametrize(
