@@ -44,6 +44,7 @@ from kaito_backends.errors import AlreadyExists
 from kaito_backends.fake import FakeCluster
 from kaito_backends.kinds import KindHooks
 from kaito_core.kinds import Registry
+from kaito_core.validation import ValidationContext
 
 __all__ = ["SEEDED_NAMESPACES", "FakeApiServer"]
 
@@ -130,6 +131,8 @@ class FakeApiServer:
             log=self.engine_log,
             registry=self.kinds,
             hooks=self.hooks,
+            # no admission webhook here: the loop judges each spec as the webhook would
+            validation=ValidationContext(provisioner="fake"),
         )
         self._engine_task = asyncio.create_task(self.controller.run(), name="kaito-engine")
 

@@ -89,6 +89,8 @@ class Controller:
     ``registry`` (default `default_registry`) and ``hooks`` (default
     `kaito_backends.kinds.DEFAULT_HOOKS`) say which kinds it reconciles and how; ``planner``
     replaces the planner of the registry's first kind, ``planners`` those of any kind by name.
+    ``validation`` (a `kaito_core.validation.ValidationContext`) makes the loop judge every spec
+    as the admission webhook would, for clusters without it (`kaito_backends.engine.spec_check`).
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class Controller:
         failure_grace: float = 600.0,
         field_manager: str = "kaito",
         log: Any = None,
+        validation: Any = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         if catalog is None or settings is None:
@@ -161,6 +164,7 @@ class Controller:
             finalizer_timeout=finalizer_timeout,
             failure_grace=failure_grace,
             on_write=self.metrics.wrote,
+            validation=validation,
         )
         self.n_workers = max(1, workers)
         self.resync_period = resync_period

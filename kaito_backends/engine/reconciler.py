@@ -15,7 +15,10 @@ when to look again; an exception means "retry with backoff"):
 4. Observe (`kaito_backends.engine.observer`), then the kind's planner
    (``planner(obj, observed=..., catalog=..., now=..., settings=...)``).
 5. A `SpecError` (``outcome.error``): write the False conditions and stop. Nothing is retried
-   until the spec changes or a resync comes: the user must act.
+   until the spec changes or a resync comes: the user must act. A spec that does not parse
+   (or, given a ``validation`` context, that the kind's validation refuses) gets its overall
+   condition False with reason ``InvalidSpec`` and the problems, and an Event, before any
+   planning (`kaito_backends.engine.spec_check`).
 6. ``provisioner.provision(key, outcome.node_claims)`` when the observed claims differ from the
    desired ones; `InsufficientCapacity` is shown on ResourceReady with its ``reason`` and
    retried with backoff; a `NoticeSource` provisioner's notices become Events.
@@ -42,6 +45,7 @@ from kaito_backends.engine.finalization import Finalization
 from kaito_backends.engine.memory import ReconcileMemory, fingerprint
 from kaito_backends.engine.observer import Observer
 from kaito_backends.engine.results import ReconcileResult, Writes, workspace_state
+from kaito_backends.engine.spec_check import SpecCheck
 from kaito_backends.errors import InsufficientCapacity, NotFound
 from kaito_backends.objects import Key, Manifest, ObjectRef, clone
 from kaito_backends.protocols import ClusterClient, NodeProvisioner, NoticeSource
@@ -50,6 +54,7 @@ from kaito_core.kinds import KindPlanner, KindSpec, Registry
 from kaito_core.observed import Observed
 from kaito_core.outcome import ObjectKey, Outcome
 from kaito_core.registry import default_registry
+from kaito_core.validation import ValidationContext
 from kaito_core.workspace_kind import WORKSPACE_FINALIZER
 
 __all__ = [
@@ -110,8 +115,11 @@ class Reconciler(Finalization):
         log: Any = None,
         on_write: Callable[[str], None] | None = None,
         memoize: bool = True,
+        validation: ValidationContext | None = None,
     ) -> None:
         self.client = client
+        #: invalid specs: validation when `validation` is given, the InvalidSpec status
+        self.spec_check = SpecCheck(catalog=catalog, validation=validation)
         self.provisioner = provisioner
         self.observer = observer
         self.registry = registry if registry is not None else default_registry()
@@ -165,10 +173,9 @@ class Reconciler(Finalization):
         except ManifestError as error:
             if log is not None:
                 log.warning(f"{spec.singular}.unreadable", error=str(error))
-            await self._event(manifest, "Warning", "InvalidSpec", str(error))
-            return ReconcileResult(
-                key=key, state="Failed", reason="InvalidSpec", message=str(error), spec_error=True
-            )
+            return await self._invalid(spec, key, manifest, str(error), writes)
+        if invalid := self.spec_check.problems(spec, key, manifest, obj):
+            return await self._invalid(spec, key, manifest, invalid, writes)
         now = self.clock.now()
         observed = _refused(
             await self.observer.observe(key, manifest), self._provision_errors.get(key)
@@ -279,6 +286,7 @@ class Reconciler(Finalization):
         """Drop what the reconciler remembers about an object that is gone."""
         self._provision_errors.pop(key, None)
         self.memory.forget(key)
+        self.spec_check.forget(key)
         if self.recorder is not None:
             self.recorder.forget(key)
 
@@ -375,6 +383,23 @@ class Reconciler(Finalization):
         self.memory.wrote(manifest, stored)
         # the stored object is ours plus the new status: keep its parse for the next pass
         self.memory.status_written(obj, status, stored)
+
+    async def _invalid(
+        self, spec: KindSpec[Any, Any], key: Key, manifest: Manifest, message: str, writes: Writes
+    ) -> ReconcileResult:
+        """A spec that does not parse or validate: a False ``InvalidSpec`` condition (written
+        once), an Event, and nothing else until the spec changes (`SpecCheck`)."""
+        body = self.spec_check.status_body(spec, manifest, message, rfc3339(self.clock.now()))
+        if body is not None:
+            stored = await self.client.apply_status(body)
+            writes.add("apply_status")
+            writes.status += 1
+            writes.stored = stored
+            self.memory.wrote(manifest, stored)
+            await self._event(manifest, "Warning", "InvalidSpec", message)
+        return ReconcileResult(
+            key=key, state="Failed", reason="InvalidSpec", message=message, spec_error=True
+        )
 
     async def _events(self, manifest: Manifest, outcome: Outcome[Any]) -> None:
         for event in outcome.events:

@@ -5,7 +5,9 @@ conditions Launched, Registered, Initialized and Ready as Unknown. Then, in virt
 time-to-ready model's node provisioning and initialisation for the claim's instance type, unless
 `Timings` gives numbers):
 
-- ``launch``: Launched=True, ``status.providerID``, capacity and allocatable from the SKU;
+- ``launch``: Launched=True, ``status.providerID``, capacity and allocatable from the SKU, and
+  Karpenter's launch labels (`launch_labels`: instance type, ``karpenter.sh/capacity-type``,
+  zone and region, which the Node inherits);
 - ``register``: a Node named like the claim appears (NotReady, tainted not-ready, no GPUs yet),
   Registered=True, ``status.nodeName``;
 - ``initialize``: the Node is Ready with ``nvidia.com/gpu`` capacity, GPU feature-discovery
@@ -41,6 +43,7 @@ __all__ = [
     "TERMINATION_FINALIZER",
     "NodeController",
     "instance_type_of",
+    "launch_labels",
     "quota_message",
 ]
 
@@ -49,6 +52,9 @@ TERMINATION_FINALIZER = "karpenter.sh/termination"
 _STAGES = ("Launched", "Registered", "Initialized", "Ready")
 _AWAITING = ("AwaitingReconciliation", "object is awaiting reconciliation")
 _INSTANCE_TYPE = "node.kubernetes.io/instance-type"
+_CAPACITY_TYPE = "karpenter.sh/capacity-type"
+_ZONE = "topology.kubernetes.io/zone"
+_REGION = "topology.kubernetes.io/region"
 
 
 def instance_type_of(claim: Manifest) -> str:
@@ -59,8 +65,17 @@ def instance_type_of(claim: Manifest) -> str:
     return str(((claim.get("metadata") or {}).get("labels") or {}).get(_INSTANCE_TYPE, ""))
 
 
-def quota_message(instance_type: str, gpus: int) -> str:
-    """Azure's text when a VM family's quota is exhausted."""
+def quota_message(instance_type: str, gpus: int, cloud: str = "azure") -> str:
+    """The cloud's text when a machine cannot be had: Azure's when a VM family's quota is
+    exhausted, EC2's ``InsufficientInstanceCapacity`` on AWS."""
+    if cloud == "aws":
+        return (
+            "creating instance: insufficient capacity: InsufficientInstanceCapacity: We "
+            f"currently do not have sufficient {instance_type} capacity in the Availability Zone "
+            "you requested (fakeregion-1a). Our system will be working on provisioning "
+            f"additional capacity. You can currently get {instance_type} capacity by not "
+            "specifying an Availability Zone in your request or choosing fakeregion-1b."
+        )
     family = re.sub(r"^Standard_", "", instance_type)
     family = re.sub(r"\d+", "", family.split("_")[0]) or family
     cores = max(1, gpus) * 12
@@ -71,6 +86,20 @@ def quota_message(instance_type: str, gpus: int) -> str:
         f"Usage: 0, Additional Required: {cores}, (Minimum) New Limit Required: {cores}. "
         f"Submit a request for Quota increase at https://aka.ms/ProdportalCRP"
     )
+
+
+def launch_labels(sku: GpuSku) -> dict[str, str]:
+    """The labels Karpenter puts on a NodeClaim once its machine is launched (and the Node
+    inherits): instance type, capacity type, zone and region, as the ``kubectl get nodeclaims``
+    columns TYPE, CAPACITY and ZONE read them. The fake's machines are on-demand, in the
+    fake region's first zone (``fakeregion-1``; AWS names zones ``fakeregion-1a``)."""
+    zone = "fakeregion-1a" if sku.cloud == "aws" else "fakeregion-1"
+    return {
+        _CAPACITY_TYPE: "on-demand",
+        _INSTANCE_TYPE: sku.instance_type,
+        _REGION: "fakeregion",
+        _ZONE: zone,
+    }
 
 
 def _vcpus(instance_type: str, gpus: int) -> int:
@@ -218,7 +247,10 @@ class NodeController:
                 "not available in the current region",
             )
         elif self.sim.faults.launch_fails(claim["metadata"]["uid"], name):
-            failure = ("InsufficientCapacity", quota_message(instance_type, sku.gpu_count))
+            failure = (
+                "InsufficientCapacity",
+                quota_message(instance_type, sku.gpu_count, sku.cloud),
+            )
         if failure is not None:
             conds = set_condition(conds, "Launched", "False", *failure, now)
             conds = set_condition(conds, "Ready", "False", *failure, now)
@@ -242,7 +274,10 @@ class NodeController:
         status["capacity"] = capacity
         status["allocatable"] = dict(capacity)
         status["conditions"] = set_condition(conds, "Launched", "True", "Launched", "", now)
-        self._write_status(claim, status)
+        meta = claim["metadata"]
+        labels = {**(meta.get("labels") or {}), **launch_labels(sku)}
+        launched = {**claim, "metadata": {**meta, "labels": dict(sorted(labels.items()))}}
+        self._write_status(launched, status)
 
     def _delete_failed(self, key: StoreKey, uid: str) -> None:
         """Karpenter's answer to a launch that found no capacity: delete the claim."""

@@ -82,7 +82,13 @@ class FakeProvisioner:
             stored = self._store.create(claim)
             if self._faults.launch_fails(stored["metadata"]["uid"], name):
                 sku = self._catalog.find_sku(instance_type_of(stored))
-                refused.append(quota_message(instance_type_of(stored), sku.gpu_count if sku else 1))
+                refused.append(
+                    quota_message(
+                        instance_type_of(stored),
+                        sku.gpu_count if sku else 1,
+                        sku.cloud if sku else "azure",
+                    )
+                )
         if refused:
             raise InsufficientCapacity(refused[0])
 
