@@ -2,7 +2,9 @@
 
 Serves the in-memory fake cluster (simulated GPU nodes, NodeClaims, StatefulSets, Pods) with a
 Kubernetes-compatible API on loopback, runs the KAITO engine against it, and writes a
-kubeconfig. No cluster, no GPU. See docs/playground.md.
+kubeconfig (by default in the per-user state folder,
+``$XDG_STATE_HOME/kaito-py/playground.kubeconfig``, not the current folder). No cluster, no GPU.
+See docs/playground.md.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ import sys
 from typing import Any
 
 __all__ = ["register", "run"]
-
-_DEFAULT_KUBECONFIG = "./kaito-playground.kubeconfig"
 
 
 def register(sub: Any) -> None:
@@ -35,9 +35,11 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--kubeconfig",
-        default=_DEFAULT_KUBECONFIG,
+        default=None,
         metavar="PATH",
-        help=f"where to write the kubeconfig (default: {_DEFAULT_KUBECONFIG})",
+        help="where to write the kubeconfig (default: "
+        "$XDG_STATE_HOME/kaito-py/playground.kubeconfig, i.e. "
+        "~/.local/state/kaito-py/playground.kubeconfig)",
     )
     parser.add_argument(
         "--speed",
@@ -84,7 +86,9 @@ async def _serve(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     try:
-        path = server.write_kubeconfig(args.kubeconfig)
+        from kaito_backends.apiserver.kubeconfig import default_kubeconfig_path
+
+        path = server.write_kubeconfig(args.kubeconfig or default_kubeconfig_path())
         print(f"kaito fake API server listening on {server.url}", flush=True)
         print(f"kubeconfig written to {path}", flush=True)
         print(f"  export KUBECONFIG={path.resolve()}", flush=True)
