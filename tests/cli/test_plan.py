@@ -235,7 +235,8 @@ def test_no_workspace_is_nothing_to_plan(
         capsys, write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     )
     assert (code, out) == (1, "")
-    assert "error: no Workspace found in " in err
+    assert err.startswith("error: no Workspace")
+    assert " found in " in err
 
 
 # --- bring your own nodes ---------------------------------------------------------------------

@@ -202,7 +202,8 @@ def test_empty_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(write(tmp_path, "empty.yaml", "")) == 1
     out, err = capsys.readouterr()
     assert out == ""
-    assert "error: no Workspace found in " in err
+    assert err.startswith("error: no Workspace")
+    assert " found in " in err
 
 
 def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,8 +11,12 @@ import structlog
 from kaito_backends.cli import main
 from kaito_core.api import load_documents
 from kaito_core.api.documents import near_miss_kind
+from kaito_core.registry import default_registry
 
 COMMANDS = ("validate", "plan", "up")
+_NAMES = default_registry().names
+#: "Workspace", or "Workspace, InferenceSet or RAGEngine": the registered kinds
+_KINDS = _NAMES[0] if len(_NAMES) == 1 else f"{', '.join(_NAMES[:-1])} or {_NAMES[-1]}"
 WORKSPACE = """\
 apiVersion: kaito.sh/v1beta1
 kind: {kind}
@@ -118,7 +122,7 @@ def test_nothing_to_act_on_is_the_same_answer_everywhere(
     """Same message, same exit code (1) from validate, plan and up."""
     path = _write(tmp_path, name, text)
     answers = {command: _run(capsys, command, path) for command in COMMANDS}
-    expected = (1, "", f"error: no Workspace found in {path} {seen}\n")
+    expected = (1, "", f"error: no {_KINDS} found in {path} {seen}\n")
     assert answers == dict.fromkeys(COMMANDS, expected)
 
 
