@@ -26,6 +26,8 @@ A `KindSpec` holds:
   (``makes_node_claims``);
 - **presentation**: printer columns per version, its condition types in order, and the columns
   ``kaito up`` prints;
+- **scaling**: its ``scale`` subresource (`ScaleSubresource`), when ``kubectl scale``, an HPA
+  or KEDA can set its replicas;
 - **serde**: the status type, and the cattrs converter of the kind's model when it is not the
   shared one.
 
@@ -58,6 +60,7 @@ __all__ = [
     "OwnerLabels",
     "PrinterColumn",
     "Registry",
+    "ScaleSubresource",
     "StateFunction",
     "conventional_owner_labels",
     "ignoring_settings",
@@ -186,6 +189,30 @@ def _segments(dotted: str) -> Iterator[str]:
         yield current
 
 
+@attrs.frozen(kw_only=True)
+class ScaleSubresource:
+    """A kind's ``scale`` subresource (a CRD's ``subresources.scale``): where its desired and
+    observed replica counts and its pod selector live, as dotted paths (``.spec.replicas``).
+
+    ``kubectl scale``, an HPA and KEDA read and write the kind through it as an
+    ``autoscaling/v1`` Scale. ``default_replicas`` is the CRD schema's default of the desired
+    count: what the API server reads when an object was stored without it.
+    """
+
+    spec_replicas_path: str
+    status_replicas_path: str
+    label_selector_path: str | None = None
+    default_replicas: int = 0
+
+    def to_crd(self) -> dict[str, str]:
+        """The CRD form (keys sorted)."""
+        out = {"specReplicasPath": self.spec_replicas_path}
+        if self.label_selector_path:
+            out = {"labelSelectorPath": self.label_selector_path, **out}
+        out["statusReplicasPath"] = self.status_replicas_path
+        return out
+
+
 @attrs.frozen
 class KindRef:
     """A kind by apiVersion and name: ``KindRef("apps/v1", "StatefulSet")``.
@@ -274,6 +301,8 @@ class KindSpec(Generic[ObjT, StatusT]):
     #: the cattrs converter of the kind's model, for its status on the wire (default: the
     #: shared one, `kaito_core.api.serde.converter`; a kind with its own copy passes it)
     converter: cattrs.Converter | None = None
+    #: its ``scale`` subresource (None: it has none)
+    scale: ScaleSubresource | None = None
 
     def __attrs_post_init__(self) -> None:
         names = {c.name for c in self.columns()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from kaito_core.inferenceset.kind import INFERENCESET
 from kaito_core.kinds import Registry
 from kaito_core.workspace_kind import WORKSPACE
 
@@ -21,8 +22,8 @@ __all__ = ["default_registry"]
 
 @cache
 def default_registry() -> Registry:
-    """Every kind kaito-py ships, in order: Workspace.
+    """Every kind kaito-py ships, in order: Workspace, InferenceSet.
 
     Pure: no I/O, no clock, no logging.
     """
-    return Registry((WORKSPACE,))
+    return Registry((WORKSPACE, INFERENCESET))

@@ -99,6 +99,13 @@ def register(subparsers: Any) -> None:
         "cluster-wide rules for namespaced resources",
     )
     parser.add_argument(
+        "--keda-scaled-objects",
+        action="store_true",
+        help="the operator provisions the KEDA ScaledObjects InferenceSets ask for "
+        "(scaledobject.kaito.sh/auto-provision), as keda-kaito-scaler would: grants RBAC on "
+        "scaledobjects.keda.sh and passes the flag to the operator (KEDA must be installed)",
+    )
+    parser.add_argument(
         "--crd-only", action="store_true", help="print only the CRDs (Workspace, ...)"
     )
     parser.set_defaults(func=run)
@@ -131,6 +138,7 @@ def _options(args: argparse.Namespace) -> InstallOptions:
         env=pairs(args.env, flag="--env"),
         service_account_annotations=pairs(args.annotations, flag="--service-account-annotation"),
         namespace_scope=scope,
+        keda_scaled_objects=args.keda_scaled_objects,
     )
 
 

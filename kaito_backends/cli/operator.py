@@ -4,7 +4,7 @@
                    [--namespace-scope NS] [--leader-elect] [--metrics-bind-address :8080]
                    [--health-probe-bind-address :8081] [--webhook-port 9443
                    --webhook-cert FILE --webhook-key FILE] [--log-format json|console]
-                   [--workers N]
+                   [--workers N] [--keda-scaled-objects]
 
 In a pod it uses its service account; elsewhere the kubeconfig (``$KUBECONFIG`` or
 ``~/.kube/config``). See docs/operator.md. Exit 0 after SIGTERM/SIGINT, 1 when leadership is
@@ -121,6 +121,13 @@ def register(subparsers: Any) -> None:
         help="Workspaces reconciled at once (default 4)",
     )
     add_cluster_arguments(behaviour)
+    behaviour.add_argument(
+        "--keda-scaled-objects",
+        action="store_true",
+        help="provision the KEDA ScaledObjects InferenceSets ask for "
+        "(scaledobject.kaito.sh/auto-provision), as keda-kaito-scaler would (needs KEDA's CRDs "
+        "and RBAC on scaledobjects.keda.sh: kaito manifests --keda-scaled-objects)",
+    )
     behaviour.add_argument("--log-format", choices=("json", "console"), default="json")
     behaviour.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), default="info"
@@ -184,6 +191,7 @@ def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
         cloud_provider=args.cloud_provider,
         feature_gates=gates,
         node_classes=tuple(args.node_classes),
+        keda_scaled_objects=args.keda_scaled_objects,
         extra=args,
     )
 

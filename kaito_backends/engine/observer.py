@@ -10,7 +10,9 @@ What belongs to an object (`kaito_backends.kinds.owner_keys` maps any object bac
 - NodeClaims, for kinds that make them: whatever the node provisioner's ``observe(key)`` reports;
 - whatever its `kaito_backends.kinds.KindHooks` ``related`` hook adds (a Workspace: the
   ConfigMaps its spec names, the names of its namespace's Secrets, read as metadata only: their
-  contents are never fetched, and bring-your-own Nodes).
+  contents are never fetched, and bring-your-own Nodes; an InferenceSet: the Workspaces holding
+  its replicas' names, whoever owns them). Related ``objects`` and ``nodes`` join the owned
+  ones (an object found both ways is listed once).
 
 `CacheObserver` reads informers (what the controller uses: no API call but the provisioner's);
 it owns every informer the controller runs. `ListObserver` issues list calls (for one-shot use
@@ -87,6 +89,11 @@ class Observer(Protocol):
     ) -> Observed: ...
 
 
+def _identity(obj: Manifest) -> tuple[str, str, str]:
+    meta = _meta(obj)
+    return (str(obj.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")))
+
+
 def _sorted(objs: Iterable[Manifest]) -> tuple[Manifest, ...]:
     return tuple(sorted(objs, key=lambda o: (o.get("kind", ""), str(_meta(o).get("name", "")))))
 
@@ -97,10 +104,15 @@ def _observed(
     claims: Iterable[Manifest],
     **parts: Any,
 ) -> Observed:
-    """The snapshot from its parts: the related hook's ``nodes`` join the owned ones by name."""
+    """The snapshot from its parts: the related hook's ``nodes`` and ``objects`` join the owned
+    ones (by name; by kind, namespace and name)."""
     extra = dict(related)
     for node in extra.pop("nodes", ()):
         nodes.setdefault(str(_meta(node).get("name")), node)
+    more = extra.pop("objects", ())
+    if more:
+        joined = {_identity(o): o for o in (*more, *parts["objects"])}
+        parts["objects"] = _sorted(joined.values())
     return Observed(
         node_claims=tuple(claims),
         nodes=tuple(nodes[n] for n in sorted(nodes)),
@@ -125,6 +137,11 @@ class _CacheView:
 
     async def nodes_labelled(self, labels: Mapping[str, str]) -> list[Manifest]:
         return self._observer.nodes_labelled(labels)
+
+    async def object(
+        self, api_version: str, kind: str, namespace: str, name: str
+    ) -> Manifest | None:
+        return self._observer.cached(kind, namespace, name)
 
 
 class CacheObserver:
@@ -236,6 +253,12 @@ class CacheObserver:
         except NotFound:
             return None
 
+    def cached(self, kind: str, namespace: str, name: str) -> Manifest | None:
+        """An object of a registered kind or of a kind they own, from its informer (None when
+        it is not cached, or nobody caches the kind)."""
+        informer = self.kinds.get(kind) or self.children.get(kind)
+        return informer.get(namespace, name) if informer is not None else None
+
     def nodes_labelled(self, labels: Mapping[str, str]) -> list[Manifest]:
         """The cached Nodes carrying every one of these labels, by name."""
         candidates: set[tuple[str, str]] | None = None
@@ -327,6 +350,14 @@ class ListObserver:
 
     async def nodes_labelled(self, labels: Mapping[str, str]) -> list[Manifest]:
         return await self._list(NODE, None, labels)
+
+    async def object(
+        self, api_version: str, kind: str, namespace: str, name: str
+    ) -> Manifest | None:
+        try:
+            return await self.client.get(ObjectRef(api_version, kind, name, namespace))
+        except NotFound:
+            return None
 
     async def observe(
         self, key: Key, manifest: Mapping[str, Any], *, provision_error: str | None = None

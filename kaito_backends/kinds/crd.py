@@ -2,11 +2,11 @@
 
 `custom_resource_definition` writes the names (group, kind, plural, singular, short names,
 categories, ``<Kind>List``), the scope, every served version (by name) with its printer columns,
-the storage flag and the status subresource. The schema of each version is what ``schema``
-returns for it (a kind's model-generated ``openAPIV3Schema``, as
-`kaito_backends.operator.crd.workspace_schema`), else an object that keeps unknown fields
-(what the fake API server serves: it validates no schema). Keys are in a fixed order, so the
-output is byte-stable.
+the storage flag, the status subresource and the scale subresource when the kind has one. The
+schema of each version is what ``schema`` returns for it (a kind's model-generated
+``openAPIV3Schema``, as `kaito_backends.operator.crd.workspace_schema`), else an object that
+keeps unknown fields (what the fake API server serves: it validates no schema). Keys are in a
+fixed order, so the output is byte-stable.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ def custom_resource_definition(
     metadata: dict[str, Any] = {"name": spec.qualified}
     if labels:
         metadata["labels"] = dict(sorted(labels.items()))
+    subresources: dict[str, Any] = {"status": {}}
+    if spec.scale is not None:
+        subresources = {"scale": spec.scale.to_crd(), "status": {}}
     versions = [
         {
             "additionalPrinterColumns": [c.to_crd() for c in spec.columns(version)],
@@ -56,7 +59,7 @@ def custom_resource_definition(
             "schema": {"openAPIV3Schema": dict(schema(version) if schema else PERMISSIVE_SCHEMA)},
             "served": True,
             "storage": version == spec.storage_version,
-            "subresources": {"status": {}},
+            "subresources": dict(subresources),
         }
         for version in sorted(spec.versions)
     ]

@@ -12,7 +12,7 @@ that reads more of the cluster says so here:
   bring-your-own Node its selector matches);
 - ``related``: what the observer adds to `kaito_core.observed.Observed` beyond the owned
   objects, read through a `ClusterView` (informer caches in the controller, list calls in
-  `ListObserver`);
+  `ListObserver`); ``objects`` and ``nodes`` it returns join the owned ones;
 - ``admission``: what the webhook reads from the cluster before it validates a CREATE, through
   an `AdmissionReader`;
 - ``crd``: the kind's CustomResourceDefinition with its full schema, for ``kaito manifests``.
@@ -56,6 +56,13 @@ class ClusterView(Protocol):
 
     async def nodes_labelled(self, labels: Mapping[str, str]) -> list[Manifest]:
         """The Nodes carrying every one of these labels, by name."""
+        ...
+
+    async def object(
+        self, api_version: str, kind: str, namespace: str, name: str
+    ) -> Manifest | None:
+        """An object of a registered kind or of a kind one owns, by name; None when it does
+        not exist (or, in the controller, when no informer caches its kind)."""
         ...
 
 

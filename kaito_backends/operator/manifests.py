@@ -3,12 +3,15 @@
 `install_manifests` returns, in apply order:
 
 1. the Namespace;
-2. the CRD of every registered kind (`kaito_core.kinds.Registry`, default: Workspace), from
+2. the CRD of every registered kind (`kaito_core.kinds.Registry`, default: Workspace and
+   InferenceSet), from
    its `kaito_backends.kinds.KindHooks` ``crd`` (the Workspace's: `kaito_backends.operator.crd`,
    generated from the model) or, without one, from its `KindSpec` with a permissive schema;
 3. the ServiceAccount, ClusterRole + ClusterRoleBinding and Role + RoleBinding
    (`kaito_backends.operator.rbac`: explicit verbs, no wildcard, the registered kinds' rules);
-   with ``namespace_scope`` the
+   with ``keda_scaled_objects`` the InferenceSet's planner provisions KEDA ScaledObjects
+   (`kaito_backends.kinds.inferenceset.with_keda`): ``scaledobjects`` (``keda.sh``) are
+   granted and the operator gets ``--keda-scaled-objects``; with ``namespace_scope`` the
    rules of namespaced resources move from the ClusterRole to a Role ``<name>-workspaces`` (and
    its RoleBinding) in that namespace, the operator gets ``--namespace-scope``, and the webhook
    judges that namespace only;
@@ -38,6 +41,7 @@ import attrs
 
 from kaito_backends.kinds import DEFAULT_HOOKS, KindHooks
 from kaito_backends.kinds.crd import custom_resource_definition
+from kaito_backends.kinds.inferenceset import with_keda
 from kaito_backends.objects import Manifest
 from kaito_backends.operator.rbac import (
     Backend,
@@ -111,6 +115,8 @@ class InstallOptions:
     workers: int = 4
     #: reconcile the Workspaces of this namespace only, with RBAC confined to it (Roles there)
     namespace_scope: str | None = None
+    #: provision the KEDA ScaledObjects InferenceSets ask for (needs KEDA's CRDs)
+    keda_scaled_objects: bool = False
 
     @property
     def labels(self) -> dict[str, str]:
@@ -274,6 +280,7 @@ def _container(options: InstallOptions) -> dict[str, Any]:
         f"--log-format={options.log_format}",
         f"--workers={options.workers}",
         *([f"--namespace-scope={options.namespace_scope}"] if options.namespace_scope else []),
+        *(["--keda-scaled-objects"] if options.keda_scaled_objects else []),
         *options.args,
     ]
     env: list[dict[str, Any]] = [
@@ -446,6 +453,8 @@ def install_manifests(
     kinds of ``registry`` (default `default_registry`)."""
     options = options or InstallOptions()
     registry = registry if registry is not None else default_registry()
+    if options.keda_scaled_objects:
+        registry = with_keda(registry)
     if options.backend not in ("karpenter", "aks", "byo"):
         raise ValueError(f"unknown backend {options.backend!r}: use karpenter, aks or byo")
     if options.replicas < 1:

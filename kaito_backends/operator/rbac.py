@@ -4,16 +4,23 @@ The rules of the kinds come from the kind registry (`kaito_core.kinds.Registry`,
 each registered kind gets read, update and patch (finalizers), ``/status`` patch and
 ``/finalizers`` update; the child kinds they own get full verbs when a planner creates them,
 else list, watch and delete only (plus create and delete on a registered kind another one owns,
-as an InferenceSet its Workspaces). For the default registry (Workspace) the table below.
+as an InferenceSet its Workspaces). For the default registry (Workspace, InferenceSet) the
+table below; with ``--keda-scaled-objects`` (`kaito_backends.kinds.inferenceset.with_keda`) the
+InferenceSet also owns KEDA ScaledObjects, and ``scaledobjects`` (``keda.sh``) gets full verbs.
 Each rule is granted for a reason (the verbs are those `kaito_backends.kubernetes.KubernetesClient`
 sends: ``apply`` is ``patch``, plus ``create`` when it creates; docs/security.md explains each):
 
 ===============================  ==========================================  =======================
 resource                         verbs                                       why
 ===============================  ==========================================  =======================
-workspaces (kaito.sh)            get list watch update patch                 informer, finalizers
+workspaces (kaito.sh)            get list watch create update patch delete   informer, finalizers;
+                                                                             an InferenceSet's
+                                                                             replicas
 workspaces/status                patch                                       status writes
 workspaces/finalizers            update                                      blockOwnerDeletion
+inferencesets (kaito.sh)         get list watch update patch                 informer, finalizers
+inferencesets/status             patch                                       status writes
+inferencesets/finalizers         update                                      blockOwnerDeletion
 statefulsets,                    get list watch create update patch delete   owned workloads
 controllerrevisions (apps)
 jobs (batch)                     get list watch create update patch delete   tuning

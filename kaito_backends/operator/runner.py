@@ -34,6 +34,7 @@ from kaito_backends.clock import Clock, SystemClock
 from kaito_backends.engine.logs import library_logger
 from kaito_backends.errors import BackendError, NotFound
 from kaito_backends.kinds import KindHooks
+from kaito_backends.kinds.inferenceset import with_keda
 from kaito_backends.operator.backends import Connection, ScopedClient, SetupError, connect
 from kaito_backends.operator.health import Health, health_routes, metrics_routes
 from kaito_backends.operator.leader import LeaderElector, RunOutcome
@@ -73,6 +74,8 @@ class Operator:
 
         #: the registered kinds (``registry`` is the Prometheus registry of the metrics)
         self.kinds = registry if registry is not None else default_registry()
+        if settings.keda_scaled_objects:
+            self.kinds = with_keda(self.kinds)
         self.hooks = hooks
         self.settings = settings
         self.connection = connection

@@ -146,6 +146,8 @@ class OperatorSettings:
     cloud_provider: str = "azure"
     feature_gates: FeatureGates = attrs.field(factory=FeatureGates)
     node_classes: tuple[str, ...] = ()
+    #: Provision the KEDA ScaledObjects InferenceSets ask for (``--keda-scaled-objects``).
+    keda_scaled_objects: bool = False
     #: Seconds the initial request to the API server may take before the cluster counts as
     #: unreachable.
     connect_timeout: float = 15.0

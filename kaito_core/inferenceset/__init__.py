@@ -6,7 +6,9 @@ Pure: no I/O, no clock, no logging.
   ``maxUnavailable``, ``spec.nodeCountLimit`` enforced), the KEDA ScaledObject, the status;
 - `child_workspace`: the Workspace one replica is (what validation checks too);
 - `scaled_object` / `autoscaling`: the ScaledObject keda-kaito-scaler would provision;
-- the kind's facts for the registry (`GROUP`, `KIND`, `PLURAL`, ..., `PRINTER_COLUMNS`).
+- the kind's facts for the registry (`GROUP`, `KIND`, `PLURAL`, ..., `PRINTER_COLUMNS`); its
+  registration is `kaito_core.inferenceset.kind.INFERENCESET` (a module of its own: it needs
+  the validation, which needs this package).
 
 - the webhook's rules are `kaito_core.validation.inferenceset.validate_inferenceset`.
 
@@ -26,6 +28,7 @@ from kaito_core.inferenceset.facts import (
     CONDITION_NODE_COUNT_LIMIT,
     CONDITION_READY,
     CONDITION_REPLICA_CONFLICT,
+    CONDITION_REPLICAS_HEALTHY,
     CONDITION_SCALED_OBJECT,
     FINALIZER,
     GROUP,
@@ -33,6 +36,8 @@ from kaito_core.inferenceset.facts import (
     LABEL_CREATED_BY,
     LABEL_TEMPLATE_HASH,
     LIST_KIND,
+    MAX_NODE_COUNT_LIMIT,
+    MAX_REPLICAS,
     OWNED_KINDS,
     PLURAL,
     PRINTER_COLUMNS,
@@ -57,6 +62,7 @@ __all__ = [
     "CONDITION_DELETING",
     "CONDITION_NODE_COUNT_LIMIT",
     "CONDITION_READY",
+    "CONDITION_REPLICAS_HEALTHY",
     "CONDITION_REPLICA_CONFLICT",
     "CONDITION_SCALED_OBJECT",
     "FINALIZER",
@@ -65,6 +71,8 @@ __all__ = [
     "LABEL_CREATED_BY",
     "LABEL_TEMPLATE_HASH",
     "LIST_KIND",
+    "MAX_NODE_COUNT_LIMIT",
+    "MAX_REPLICAS",
     "OWNED_KINDS",
     "PLURAL",
     "PRINTER_COLUMNS",

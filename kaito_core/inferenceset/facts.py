@@ -19,6 +19,7 @@ __all__ = [
     "CONDITION_DELETING",
     "CONDITION_NODE_COUNT_LIMIT",
     "CONDITION_READY",
+    "CONDITION_REPLICAS_HEALTHY",
     "CONDITION_REPLICA_CONFLICT",
     "CONDITION_SCALED_OBJECT",
     "FINALIZER",
@@ -29,6 +30,8 @@ __all__ = [
     "LABEL_MRI_PARENT",
     "LABEL_TEMPLATE_HASH",
     "LIST_KIND",
+    "MAX_NODE_COUNT_LIMIT",
+    "MAX_REPLICAS",
     "MESSAGE_DELETING",
     "MESSAGE_READY",
     "OWNED_KINDS",
@@ -73,6 +76,13 @@ SCALE_SUBRESOURCE = {
     "specReplicasPath": ".spec.replicas",
     "statusReplicasPath": ".status.replicas",
 }
+#: The most replicas one InferenceSet may ask for (ours: the CRD only says int32). Each replica
+#: is a Workspace with its own GPU nodes, so this bounds what one object can make, as
+#: ``resource.count`` is bounded for one Workspace (`kaito_core.validation.resource`).
+MAX_REPLICAS = 1000
+#: The largest ``spec.nodeCountLimit`` (ours): `MAX_REPLICAS` replicas of the largest
+#: Workspace (1,000 nodes) need no more.
+MAX_NODE_COUNT_LIMIT = 1_000_000
 #: Upstream's printer columns (the same in both versions).
 PRINTER_COLUMNS = (
     {"jsonPath": ".spec.replicas", "name": "Replicas", "type": "integer"},
@@ -118,6 +128,10 @@ REASON_NO_LIMIT_FOR_BYO = "NotApplicableToBYO"
 #: *Ours*: present while a replica's name is held by a Workspace that is not this set's.
 CONDITION_REPLICA_CONFLICT = "ReplicaNameConflict"
 REASON_NAME_TAKEN = "NameTaken"
+
+#: *Ours*: present (False) while a replica's Workspace reports a failure (a crash loop, a
+#: refused machine, a failed image pull, ...); its reason is the replica's.
+CONDITION_REPLICAS_HEALTHY = "ReplicasHealthy"
 
 #: *Ours*: present when the planner provisions ScaledObjects and
 #: ``scaledobject.kaito.sh/auto-provision`` is ``"true"``.

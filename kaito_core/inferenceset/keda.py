@@ -11,7 +11,8 @@ one ``scaledobject.kaito.sh/metrics`` list):
 - ``threshold``: the per-replica average of the metric above which KEDA scales up (an integer);
 - ``metricName``: the vLLM metric scraped from each replica, default ``vllm:num_requests_waiting``;
 - ``max-replicas`` (an integer above 1), or, when ``spec.nodeCountLimit`` is set, the limit
-  divided by the GPU nodes one replica needs (that takes precedence, as upstream);
+  divided by the GPU nodes one replica needs (that takes precedence, as upstream); ours: never
+  more than `MAX_REPLICAS`, the bound of ``spec.replicas``;
 - ``min-replicas``: default 1 (values of 1 or less mean 1).
 
 Upstream's scaler silently provisions nothing when the threshold or max-replicas is not an
@@ -33,7 +34,7 @@ from kaito_core.api.inferenceset import InferenceSet
 from kaito_core.api.types import Condition
 from kaito_core.errors import FieldError
 from kaito_core.inferenceset.children import owner_reference, up_to_date
-from kaito_core.inferenceset.facts import CONDITION_SCALED_OBJECT, KIND
+from kaito_core.inferenceset.facts import CONDITION_SCALED_OBJECT, KIND, MAX_REPLICAS
 from kaito_core.observed import Manifest, Observed
 from kaito_core.outcome import ObjectKey
 
@@ -68,7 +69,6 @@ DEFAULT_METRIC_NAME = "vllm:num_requests_waiting"
 SCALER_NAME = "keda-kaito-scaler"
 SCALED_OBJECT_API_VERSION = "keda.sh/v1alpha1"
 
-_INT32_MAX = 2**31 - 1
 _GO_INT = re.compile(r"^[+-]?[0-9]+$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _POLLING_INTERVAL = 15
@@ -136,9 +136,13 @@ def autoscaling_problems(iset: InferenceSet) -> list[FieldError]:
         )
     raw_max = annotations.get(ANNOTATION_MAX_REPLICAS)
     maximum = _atoi(raw_max)
-    if raw_max is not None and (maximum is None or maximum <= 1):
+    if raw_max is not None and (maximum is None or not 1 < maximum <= MAX_REPLICAS):
         errors.append(
-            FieldError(path=_path(ANNOTATION_MAX_REPLICAS), message="must be an integer above 1")
+            FieldError(
+                path=_path(ANNOTATION_MAX_REPLICAS),
+                message=f"must be an integer above 1 and at most {MAX_REPLICAS} (spec.replicas' "
+                "bound)",
+            )
         )
     raw_min = annotations.get(ANNOTATION_MIN_REPLICAS)
     minimum = _atoi(raw_min)
@@ -147,6 +151,13 @@ def autoscaling_problems(iset: InferenceSet) -> list[FieldError]:
             FieldError(
                 path=_path(ANNOTATION_MIN_REPLICAS),
                 message="must be an integer of at least 1 (the scaler never scales to zero)",
+            )
+        )
+    elif minimum is not None and minimum > MAX_REPLICAS:
+        errors.append(
+            FieldError(
+                path=_path(ANNOTATION_MIN_REPLICAS),
+                message=f"must be at most {MAX_REPLICAS} (spec.replicas' bound)",
             )
         )
     elif minimum is not None and maximum is not None and maximum > 1 and maximum < minimum:
@@ -191,9 +202,9 @@ def autoscaling(iset: InferenceSet, *, nodes_per_replica: int | None) -> Autosca
                     "needs are not known yet",
                 )
             )
-        maximum = min(max(1, limit // nodes_per_replica), _INT32_MAX)
+        maximum = min(max(1, limit // nodes_per_replica), MAX_REPLICAS)
     elif raw_max is not None:
-        maximum = min(_atoi(raw_max) or 1, _INT32_MAX)
+        maximum = min(_atoi(raw_max) or 1, MAX_REPLICAS)
     else:
         return Autoscaling(
             problem=(
@@ -203,7 +214,7 @@ def autoscaling(iset: InferenceSet, *, nodes_per_replica: int | None) -> Autosca
             )
         )
     minimum = _atoi(annotations.get(ANNOTATION_MIN_REPLICAS))
-    minimum = min(minimum, _INT32_MAX) if minimum is not None and minimum > 1 else 1
+    minimum = min(minimum, MAX_REPLICAS) if minimum is not None and minimum > 1 else 1
     if maximum < minimum:
         return Autoscaling(
             problem=(

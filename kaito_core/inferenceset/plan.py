@@ -71,6 +71,7 @@ from kaito_core.inferenceset.facts import (
 from kaito_core.inferenceset.rollout import (
     MAX_CREATES_PER_STEP,
     Rollout,
+    count_problems,
     plan_rollout,
     resolve_max_unavailable,
     update_strategy_problems,
@@ -312,7 +313,8 @@ def plan_inferenceset(
             events=(*events, *status_events(previous, status)),
             deleting=True,
         )
-    problems = update_strategy_problems(spec_set.spec.update_strategy)
+    problems = count_problems(spec_set)
+    problems += update_strategy_problems(spec_set.spec.update_strategy)
     name_problem = replica_name_problem(spec_set)
     if name_problem is not None:
         problems.append(name_problem)

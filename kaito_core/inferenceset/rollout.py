@@ -31,13 +31,20 @@ from collections.abc import Collection, Iterator, Sequence
 
 import attrs
 
-from kaito_core.api.inferenceset import UPDATE_ON_DELETE, UPDATE_ROLLING, UpdateStrategy
+from kaito_core.api.inferenceset import (
+    UPDATE_ON_DELETE,
+    UPDATE_ROLLING,
+    InferenceSet,
+    UpdateStrategy,
+)
 from kaito_core.errors import FieldError
 from kaito_core.inferenceset.children import Replica
+from kaito_core.inferenceset.facts import MAX_NODE_COUNT_LIMIT, MAX_REPLICAS
 
 __all__ = [
     "MAX_CREATES_PER_STEP",
     "Rollout",
+    "count_problems",
     "max_unavailable_problem",
     "plan_rollout",
     "resolve_max_unavailable",
@@ -48,6 +55,7 @@ __all__ = [
 #: any int32, and one step's work and memory stay bounded whatever it says.
 MAX_CREATES_PER_STEP = 500
 _PERCENT = re.compile(r"^[0-9]+%$")
+S = "spec"
 
 
 @attrs.frozen(kw_only=True)
@@ -89,6 +97,50 @@ def max_unavailable_problem(value: int | str) -> str | None:
     if value == 0:
         return f"invalid value {value}: cannot be 0"
     return None
+
+
+def count_problems(iset: InferenceSet) -> list[FieldError]:
+    """``spec.replicas`` 0 to `MAX_REPLICAS` and ``spec.nodeCountLimit`` 0 (no limit) to
+    `MAX_NODE_COUNT_LIMIT` (the CRD's int32, and ours beyond it); the planner refuses the same.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    from kaito_core.validation.names import number  # a cycle at import time (see children)
+
+    errors: list[FieldError] = []
+    replicas = iset.spec.replicas
+    if replicas is not None and replicas < 0:
+        errors.append(
+            FieldError(
+                path=f"{S}.replicas",
+                message=f"invalid value {number(replicas)}: must be non-negative",
+            )
+        )
+    elif replicas is not None and replicas > MAX_REPLICAS:
+        errors.append(
+            FieldError(
+                path=f"{S}.replicas",
+                message=f"invalid value {number(replicas)}: must be less than or equal to "
+                f"{MAX_REPLICAS} (each replica is a Workspace with its own GPU nodes)",
+            )
+        )
+    limit = iset.spec.node_count_limit
+    if limit is not None and limit < 0:
+        errors.append(
+            FieldError(
+                path=f"{S}.nodeCountLimit",
+                message=f"invalid value {number(limit)}: must be non-negative (0 means no limit)",
+            )
+        )
+    elif limit is not None and limit > MAX_NODE_COUNT_LIMIT:
+        errors.append(
+            FieldError(
+                path=f"{S}.nodeCountLimit",
+                message=f"invalid value {number(limit)}: must be less than or equal to "
+                f"{MAX_NODE_COUNT_LIMIT}",
+            )
+        )
+    return errors
 
 
 def update_strategy_problems(strategy: UpdateStrategy | None) -> list[FieldError]:

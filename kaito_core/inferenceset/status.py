@@ -11,7 +11,10 @@ Pure: no I/O, no clock, no logging.
   be planned. ``InferenceSetDeleting`` while it is deleted.
 - Ours: ``NodeCountLimitReached`` whenever ``spec.nodeCountLimit`` is set, ``ReplicaNameConflict``
   while another Workspace holds a replica's name, ``ScaledObjectProvisioned`` when the planner
-  provisions KEDA ScaledObjects and the set asks for one.
+  provisions KEDA ScaledObjects and the set asks for one, ``ReplicasHealthy`` (False) while a
+  live replica's Workspace has a condition False with a failure reason (a terminal one, such as
+  ``workspaceFailed``, or one it may recover from, such as ``ContainerCrashLoopBackOff``: the
+  reasons of `kaito_core.workspace_kind`), carrying the first such replica's reason.
 - ``performance.metrics.aggregatedPeakTokensPerMinute``: the sum of the ready replicas'
   ``peakTokensPerMinute`` (vLLM preset replicas with the benchmark on, as upstream); other
   metric keys are left as they were.
@@ -25,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from kaito_core import conditions as kc
 from kaito_core.api.inferenceset import AutoUpgradeStatus, InferenceSet, InferenceSetStatus
 from kaito_core.api.types import Condition
@@ -34,6 +39,7 @@ from kaito_core.inferenceset.facts import (
     CONDITION_NODE_COUNT_LIMIT,
     CONDITION_READY,
     CONDITION_REPLICA_CONFLICT,
+    CONDITION_REPLICAS_HEALTHY,
     CONDITION_SCALED_OBJECT,
     LABEL_CREATED_BY,
     MESSAGE_DELETING,
@@ -45,13 +51,16 @@ from kaito_core.inferenceset.facts import (
     not_ready_message,
 )
 from kaito_core.outcome import Event
+from kaito_core.workspace_kind import PERSISTENT_FAILURE_REASONS, TERMINAL_REASONS
 
 __all__ = [
     "BENCHMARK_DESCRIPTION",
     "BENCHMARK_UNIT",
+    "FAILURE_REASONS",
     "METRIC_AGGREGATED_PEAK_TPM",
     "METRIC_PEAK_TPM",
     "compute_status",
+    "replicas_health",
     "status_events",
 ]
 
@@ -67,7 +76,13 @@ _OWNED = (
     CONDITION_NODE_COUNT_LIMIT,
     CONDITION_REPLICA_CONFLICT,
     CONDITION_SCALED_OBJECT,
+    CONDITION_REPLICAS_HEALTHY,
 )
+#: A replica condition False with one of these reasons makes the set's ``ReplicasHealthy`` False.
+FAILURE_REASONS = TERMINAL_REASONS | PERSISTENT_FAILURE_REASONS
+#: Workspace conditions about machines: their reason explains a failure first (pods cannot
+#: schedule *because* nodes are missing), as `kaito_core.workspace_kind.workspace_state` reads.
+_NODE_CONDITIONS = frozenset({"ResourceReady", "NodeClaimReady", "NodesReady"})
 #: (type, reason) pairs that are worth a Warning event when they appear.
 _WARNINGS = frozenset(
     {
@@ -95,6 +110,48 @@ def _peak_tpm(replica: Replica) -> tuple[float, Mapping[str, Any] | None] | None
         return None
     config = metric.get("config")
     return value, config if isinstance(config, dict) else None
+
+
+def _failure_of(replica: Replica) -> tuple[str, str, str | None] | None:
+    """(reason, message, since) of a replica whose Workspace reports a failure, machines
+    first; ``since`` is that condition's transition time (the Workspace's own failure grace
+    counts from it)."""
+    conditions = (replica.manifest.get("status") or {}).get("conditions") or ()
+    found = [c for c in conditions if isinstance(c, dict)]
+    for condition in sorted(found, key=lambda c: c.get("type") not in _NODE_CONDITIONS):
+        reason = condition.get("reason")
+        if condition.get("status") == "False" and reason in FAILURE_REASONS:
+            since = condition.get("lastTransitionTime")
+            return (
+                str(reason),
+                str(condition.get("message") or ""),
+                since if isinstance(since, str) else None,
+            )
+    return None
+
+
+def replicas_health(iset: InferenceSet, replicas: Sequence[Replica]) -> Condition | None:
+    """``ReplicasHealthy`` False with the first failing live replica's reason (by slot), or
+    None when no live replica reports a failure. When it appears its transition time is that of
+    the replica's failing condition: a crash loop that comes and goes (the container restarts,
+    then backs off again) counts from when the replica's condition turned False, as the
+    Workspace's own state does.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    failing = [
+        (r.name, failure)
+        for r in sorted(replicas, key=lambda r: (r.ordinal is None, r.ordinal or 0, r.name))
+        if not r.deleting and (failure := _failure_of(r)) is not None
+    ]
+    if not failing:
+        return None
+    name, (reason, message, since) = failing[0]
+    text = f"Workspace {iset.namespace}/{name}: {message}" if message else f"Workspace {name}"
+    if len(failing) > 1:
+        text += f" (and {len(failing) - 1} more failing replica(s))"
+    health = kc.condition(CONDITION_REPLICAS_HEALTHY, False, reason, kc.truncate_message(text))
+    return attrs.evolve(health, last_transition_time=since) if since else health
 
 
 def _performance(
@@ -150,6 +207,9 @@ def compute_status(
             CONDITION_READY, False, REASON_NOT_READY, not_ready_message(ready, desired)
         )
     updates = [wanted, *conditions]
+    health = None if deleting or failure is not None else replicas_health(iset, replicas)
+    if health is not None:
+        updates.append(health)
     if deleting:
         updates.append(kc.condition(CONDITION_DELETING, True, REASON_DELETING, MESSAGE_DELETING))
     result = tuple(previous.conditions or ())

@@ -6,7 +6,8 @@ Upstream's ``InferenceSet.Validate`` (``api/v1beta1/inferenceset_validation.go``
 wire paths:
 
 - the name is a DNS-1123 label (and, ours, leaves room for the replicas' ``-<slot>`` suffix);
-- ``spec.replicas`` is not negative; ``spec.template.resource.instanceType`` is empty with
+- ``spec.replicas`` is not negative (ours: at most 1,000, `MAX_REPLICAS`);
+  ``spec.template.resource.instanceType`` is empty with
   bring-your-own nodes (and required with auto-provisioning: the replica's own rule says so);
 - ``spec.autoUpgrade.maintenanceWindow``: a schedule is required and must be a standard cron
   expression; a duration must be positive;
@@ -16,7 +17,7 @@ wire paths:
   ``spec.template`` (``spec.labelSelector`` for the node selector).
 
 Ours, for what upstream decodes or ignores silently: the update strategy (the StatefulSet API's
-rules), ``spec.nodeCountLimit`` not negative, ``autoUpgrade.strategy`` ``InPlace``/``Surge``,
+rules), ``spec.nodeCountLimit`` 0 to 1,000,000, ``autoUpgrade.strategy`` ``InPlace``/``Surge``,
 a Go duration that parses, template metadata holding only labels and annotations (and not the
 two labels the controller sets), the ``scaledobject.kaito.sh/*`` annotations when autoscaling
 is asked for, and v1alpha1 objects without ``partition`` (the v1alpha1 schema prunes it).
@@ -29,7 +30,7 @@ from kaito_core.errors import FieldError
 from kaito_core.inferenceset.children import child_workspace, replica_name_problem
 from kaito_core.inferenceset.facts import LABEL_CREATED_BY, LABEL_TEMPLATE_HASH
 from kaito_core.inferenceset.keda import autoscaling_problems
-from kaito_core.inferenceset.rollout import update_strategy_problems
+from kaito_core.inferenceset.rollout import count_problems, update_strategy_problems
 from kaito_core.inferenceset.schedule import cron_problem, parse_duration_seconds
 from kaito_core.validation.context import ValidationContext
 from kaito_core.validation.names import (
@@ -47,7 +48,6 @@ __all__ = ["replica_path", "validate_inferenceset"]
 S = "spec"
 T = "spec.template"
 W = "spec.autoUpgrade.maintenanceWindow"
-_INT32_MAX = 2**31 - 1
 #: ObjectMeta fields a template may hold but the replicas never get (wire names).
 _UNUSED_META = {
     "name": "name",
@@ -128,33 +128,6 @@ def _template_metadata(iset: InferenceSet) -> list[FieldError]:
             )
     errors += validate_labels(meta.labels or {}, f"{T}.metadata.labels")
     errors += validate_annotations(meta.annotations or {}, f"{T}.metadata.annotations")
-    return errors
-
-
-def _counts(iset: InferenceSet) -> list[FieldError]:
-    errors: list[FieldError] = []
-    replicas = iset.spec.replicas
-    if replicas is not None and replicas < 0:
-        errors.append(
-            FieldError(
-                path=f"{S}.replicas", message=f"invalid value {replicas}: must be non-negative"
-            )
-        )
-    elif replicas is not None and replicas > _INT32_MAX:
-        errors.append(
-            FieldError(
-                path=f"{S}.replicas",
-                message=f"invalid value {replicas}: must be at most {_INT32_MAX}",
-            )
-        )
-    limit = iset.spec.node_count_limit
-    if limit is not None and limit < 0:
-        errors.append(
-            FieldError(
-                path=f"{S}.nodeCountLimit",
-                message=f"invalid value {limit}: must be non-negative (0 means no limit)",
-            )
-        )
     return errors
 
 
@@ -264,7 +237,7 @@ def validate_inferenceset(
             )
         )
     current = current.as_v1beta1()
-    errors += _counts(current)
+    errors += count_problems(current)
     errors += update_strategy_problems(current.spec.update_strategy)
     errors += _auto_upgrade(current)
     errors += _template_metadata(current)

@@ -55,6 +55,7 @@ def test_the_table_adds_registered_kinds_to_the_built_in_ones() -> None:
     assert list(table.resources[: len(RESOURCES)]) == list(RESOURCES)
     assert resource_table().find_resource("test.kaito.sh", "v1", "widgets") is None
     assert [c["metadata"]["name"] for c in crd_manifests(table)] == [
+        "inferencesets.kaito.sh",
         "nodeclaims.karpenter.sh",
         "nodepools.karpenter.sh",
         "widgets.test.kaito.sh",

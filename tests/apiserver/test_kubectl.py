@@ -160,6 +160,7 @@ async def test_kubectl_discovery_crds_and_errors(server: FakeApiServer, kubectl:
     assert rows["nodeclaims"][-2:] == ["false", "NodeClaim"]
     _, out, _ = await kubectl("get", "crd")
     assert [line.split()[0] for line in out.splitlines()[1:]] == [
+        "inferencesets.kaito.sh",
         "nodeclaims.karpenter.sh",
         "nodepools.karpenter.sh",
         "workspaces.kaito.sh",

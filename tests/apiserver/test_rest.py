@@ -454,6 +454,11 @@ async def test_discovery_endpoints(http: aiohttp.ClientSession) -> None:
         assert (await resp.json())["kind"] == "APIVersions"
     async with http.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions") as resp:
         names = [c["metadata"]["name"] for c in (await resp.json())["items"]]
-    assert names == ["nodeclaims.karpenter.sh", "nodepools.karpenter.sh", "workspaces.kaito.sh"]
+    assert names == [
+        "inferencesets.kaito.sh",
+        "nodeclaims.karpenter.sh",
+        "nodepools.karpenter.sh",
+        "workspaces.kaito.sh",
+    ]
     async with http.get("/openapi/v2") as resp:
         assert resp.status == 404

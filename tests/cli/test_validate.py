@@ -297,13 +297,13 @@ def test_other_kinds_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_other_kinds_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--strict names each document it does not handle (ConfigMaps are handled)."""
     other = yaml.safe_dump(
-        {"apiVersion": "kaito.sh/v1beta1", "kind": "InferenceSet", "metadata": {"name": "is"}}
+        {"apiVersion": "kaito.sh/v1alpha1", "kind": "ModelMirror", "metadata": {"name": "mm"}}
     )
     cm = yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
     path = write(tmp_path, "all.yaml", "---\n".join([other, cm, VALID]))
     assert run(path, "--strict") == 1
     assert capsys.readouterr().out.strip() == (
-        f"{path}: InferenceSet/is: kind: InferenceSet (kaito.sh/v1beta1) is not handled by "
+        f"{path}: ModelMirror/mm: kind: ModelMirror (kaito.sh/v1alpha1) is not handled by "
         "kaito validate"
     )
 

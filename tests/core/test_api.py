@@ -31,7 +31,7 @@ MINIMAL = {
 
 
 def _example_files() -> list[Path]:
-    return sorted(EXAMPLES.glob("*.yaml"))
+    return sorted(EXAMPLES.glob("workspace-*.yaml"))
 
 
 @pytest.mark.parametrize("path", _example_files(), ids=lambda p: p.name)

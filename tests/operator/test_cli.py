@@ -141,7 +141,10 @@ def test_manifests_json_and_crd_only(capsys: pytest.CaptureFixture[str]) -> None
     assert listed["kind"] == "List"
     assert len(listed["items"]) > 10
     code, out, _ = run(capsys, "manifests", "--crd-only")
-    assert [d["kind"] for d in yaml.safe_load_all(out)] == ["CustomResourceDefinition"]
+    assert [d["metadata"]["name"] for d in yaml.safe_load_all(out)] == [
+        "workspaces.kaito.sh",
+        "inferencesets.kaito.sh",
+    ]
 
 
 def test_manifests_env_annotations_and_ca_bundle(
@@ -228,3 +231,36 @@ def test_without_aiohttp_manifests_work_and_operator_says_why(tmp_path: Path) ->
         "kaito operator: error: the operator needs the 'kubernetes' extra: "
         "pip install -e '.[kubernetes]' in a kaito-py clone (not on PyPI yet) (missing aiohttp)"
     ]
+
+
+def test_keda_scaled_objects_is_one_flag_for_both_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``kaito manifests --keda-scaled-objects`` grants ScaledObjects and passes the flag on;
+    ``kaito operator`` reads it into its settings, and its operator owns ScaledObjects."""
+    import argparse
+
+    from kaito_backends.cli.operator import register, settings_from_args
+    from kaito_backends.fake import FakeCluster
+    from kaito_backends.operator.backends import Connection
+    from kaito_backends.operator.runner import Operator
+
+    code, out, _ = run(capsys, "manifests", "--keda-scaled-objects")
+    assert code == 0
+    docs = list(yaml.safe_load_all(out))
+    (role,) = [d for d in docs if d["kind"] == "ClusterRole"]
+    assert ["scaledobjects"] in [r["resources"] for r in role["rules"]]
+    code, out, _ = run(capsys, "manifests")
+    assert "scaledobjects" not in out
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    for argv, expected in ((["--keda-scaled-objects"], True), ([], False)):
+        args = parser.parse_args(["operator", "--backend", "byo", *argv])
+        settings = settings_from_args(args)
+        assert settings.keda_scaled_objects is expected
+        cluster = FakeCluster()
+        connection = Connection(client=cluster.client(), provisioner=cluster.provisioner())
+        operator = Operator(settings, connection)
+        owned = [ref.kind for ref in operator.kinds["InferenceSet"].owns]
+        assert ("ScaledObject" in owned) is expected

@@ -46,17 +46,19 @@ def _review(obj: Any, *, operation: str = "CREATE", old: Any = None, kind: str =
 
 
 def test_install_manifests_have_a_crd_and_a_webhook_per_kind() -> None:
-    """Workspace's objects are unchanged; the Widget adds its CRD and webhook configuration."""
+    """The default kinds' objects are unchanged; the Widget adds its CRD and webhook
+    configuration."""
     before = install_manifests(InstallOptions())
     after = install_manifests(InstallOptions(), registry=WIDGETS)
     crds = [o["metadata"]["name"] for o in after if o["kind"] == "CustomResourceDefinition"]
-    assert crds == ["workspaces.kaito.sh", "widgets.test.kaito.sh"]
+    assert crds == ["workspaces.kaito.sh", "inferencesets.kaito.sh", "widgets.test.kaito.sh"]
     configs = [o for o in after if o["kind"] == "ValidatingWebhookConfiguration"]
     assert [c["metadata"]["name"] for c in configs] == [
         "validation.workspace.kaito.sh",
+        "validation.inferenceset.kaito.sh",
         "validation.widget.test.kaito.sh",
     ]
-    (hook,) = configs[1]["webhooks"]
+    (hook,) = configs[-1]["webhooks"]
     assert hook["clientConfig"]["service"]["path"] == WIDGET_PATH == webhook_path(WIDGET)
     assert hook["rules"][0]["resources"] == ["widgets"]
     assert hook["rules"][0]["apiGroups"] == ["test.kaito.sh"]
@@ -184,8 +186,8 @@ async def test_review_without_a_path_judges_any_registered_kind() -> None:
     unknown["request"]["kind"]["kind"] = "Gadget"
     answer = await validator.review(json.dumps(unknown))
     assert answer["response"]["status"]["message"] == (
-        "this webhook validates kaito.sh Workspaces, test.kaito.sh Widgets, "
-        "not test.kaito.sh/Gadget"
+        "this webhook validates kaito.sh Workspaces, kaito.sh InferenceSets, test.kaito.sh "
+        "Widgets, not test.kaito.sh/Gadget"
     )
 
 
@@ -245,4 +247,4 @@ def test_web_application_is_an_aiohttp_app() -> None:
     app = AdmissionValidator(registry=WIDGETS).app()
     assert isinstance(app, web.Application)
     paths = sorted(r.resource.canonical for r in app.router.routes())  # type: ignore[union-attr]
-    assert paths == [WIDGET_PATH, WEBHOOK_PATH]
+    assert paths == ["/validate/inferenceset.kaito.sh", WIDGET_PATH, WEBHOOK_PATH]

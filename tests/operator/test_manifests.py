@@ -38,8 +38,10 @@ def upstream_schema(version: str) -> dict[str, Any]:
 
 
 def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (found,) = [o for o in objects if o["kind"] == kind]
-    return found
+    """The first object of ``kind`` (the Workspace's, for those every kind has one of)."""
+    found = [o for o in objects if o["kind"] == kind]
+    assert found, kind
+    return found[0]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

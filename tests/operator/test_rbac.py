@@ -12,11 +12,14 @@ from kaito_backends.cli import main
 from kaito_backends.engine.controller import Controller
 from kaito_backends.fake import FakeCluster
 from kaito_backends.karpenter import KarpenterProvisioner
+from kaito_backends.kinds.inferenceset import with_keda
 from kaito_backends.objects import Manifest, ObjectRef, group_of, resource_of
 from kaito_backends.operator.backends import ScopedClient
 from kaito_backends.operator.manifests import InstallOptions, install_manifests
 from kaito_backends.operator.rbac import allows, cluster_rules, namespaced_rules
+from kaito_core.registry import default_registry
 from tests.engine.conftest import workspace
+from tests.inferenceset.support import manifest as iset_manifest
 
 _R = ["get", "list", "watch"]
 _OWN = ["get", "list", "watch", "create", "update", "patch", "delete"]
@@ -24,9 +27,12 @@ _OWN = ["get", "list", "watch", "create", "update", "patch", "delete"]
 #: (group, resources, verbs): the rendered table, rule by rule (the reasons are in rbac.py and
 #: docs/security.md).
 NAMESPACED = [
-    ("kaito.sh", ["workspaces"], ["get", "list", "watch", "update", "patch"]),
+    ("kaito.sh", ["workspaces"], _OWN),  # an InferenceSet's replicas are Workspaces
     ("kaito.sh", ["workspaces/status"], ["patch"]),
     ("kaito.sh", ["workspaces/finalizers"], ["update"]),
+    ("kaito.sh", ["inferencesets"], ["get", "list", "watch", "update", "patch"]),
+    ("kaito.sh", ["inferencesets/status"], ["patch"]),
+    ("kaito.sh", ["inferencesets/finalizers"], ["update"]),
     ("apps", ["controllerrevisions", "statefulsets"], _OWN),
     ("apps", ["deployments"], ["list", "watch", "delete"]),
     ("batch", ["jobs"], _OWN),
@@ -90,10 +96,10 @@ def test_namespace_scope_renders_roles_in_that_namespace() -> None:
         "--namespace-scope=team-a"
         in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     )
-    (hook,) = _by(objects, "ValidatingWebhookConfiguration")
-    assert hook["webhooks"][0]["namespaceSelector"] == {
-        "matchLabels": {"kubernetes.io/metadata.name": "team-a"}
-    }
+    for hook in _by(objects, "ValidatingWebhookConfiguration"):  # one per kind
+        assert hook["webhooks"][0]["namespaceSelector"] == {
+            "matchLabels": {"kubernetes.io/metadata.name": "team-a"}
+        }
     unscoped = install_manifests(InstallOptions())
     assert (
         "namespaceSelector" not in _by(unscoped, "ValidatingWebhookConfiguration")[0]["webhooks"][0]
@@ -209,15 +215,16 @@ async def test_every_request_of_the_engine_is_allowed(scope: str | None) -> None
     for ws in (
         workspace("phi", namespace=namespace),
         workspace("tune", namespace=namespace, tuning=True),
+        iset_manifest("set", replicas=2, namespace=namespace, uid=None),
     ):
         cluster.store.create(copy.deepcopy(ws))
     audit = _Audit(cluster.client())
     client: Any = ScopedClient(audit, scope) if scope else audit
     async with Controller(client, KarpenterProvisioner(audit), clock=cluster.clock) as ctl:
         await ctl.run_until_settled(3600)
-        for name in ("phi", "tune"):  # the user deletes them (not the operator)
-            ref = ObjectRef("kaito.sh/v1beta1", "Workspace", name, namespace)
-            await cluster.client().delete(ref)
+        for kind, name in (("Workspace", "phi"), ("Workspace", "tune"), ("InferenceSet", "set")):
+            ref = ObjectRef("kaito.sh/v1beta1", kind, name, namespace)
+            await cluster.client().delete(ref)  # the user deletes them (not the operator)
         await ctl.run_until_settled(3600)
     objects = install_manifests(InstallOptions(namespace_scope=scope))
     denied = sorted({r for r in audit.requests if not _granted(objects, r)})
@@ -227,5 +234,49 @@ async def test_every_request_of_the_engine_is_allowed(scope: str | None) -> None
         ("create", "nodeclaims"),
         ("patch", "workspaces/status"),
         ("delete", "nodeclaims"),
+        ("create", "workspaces"),  # an InferenceSet's replicas
+        ("update", "inferencesets/finalizers"),
+        ("patch", "inferencesets/status"),
     } <= verbs
     assert {v for v, resource in verbs if resource == "secrets"} == {"list", "watch"}
+
+
+async def test_keda_scaled_objects_are_granted_only_when_provisioned() -> None:
+    """With ``--keda-scaled-objects`` the engine creates and deletes a ScaledObject for an
+    autoscaled InferenceSet, and the rendered RBAC grants exactly that; without, nothing."""
+    cluster = FakeCluster()
+    body = iset_manifest(
+        "auto",
+        replicas=1,
+        uid=None,
+        annotations={
+            "scaledobject.kaito.sh/auto-provision": "true",
+            "scaledobject.kaito.sh/threshold": "10",
+            "scaledobject.kaito.sh/max-replicas": "3",
+        },
+    )
+    cluster.store.create(copy.deepcopy(body))
+    audit = _Audit(cluster.client())
+    registry = with_keda(default_registry())
+    async with Controller(
+        audit, KarpenterProvisioner(audit), clock=cluster.clock, registry=registry
+    ) as ctl:
+        await ctl.run_until_settled(3600)
+        assert cluster.store.find("keda.sh/v1alpha1", "ScaledObject", "default", "auto")
+        off = copy.deepcopy(
+            cluster.store.find("kaito.sh/v1beta1", "InferenceSet", "default", "auto")
+        )
+        del off["metadata"]["annotations"]["scaledobject.kaito.sh/auto-provision"]
+        cluster.store.update(off)
+        await ctl.run_until_settled(3600)
+        assert not cluster.store.find("keda.sh/v1alpha1", "ScaledObject", "default", "auto")
+    with_it = install_manifests(InstallOptions(keda_scaled_objects=True))
+    assert sorted({r for r in audit.requests if not _granted(with_it, r)}) == []
+    keda = {(r[0], r[2]) for r in audit.requests if r[1] == "keda.sh"}
+    assert {("create", "scaledobjects"), ("delete", "scaledobjects")} <= keda
+    without = install_manifests(InstallOptions())
+    assert not any(_granted(without, r) for r in audit.requests if r[1] == "keda.sh")
+    (deployment,) = _by(with_it, "Deployment")
+    assert (
+        "--keda-scaled-objects" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    )

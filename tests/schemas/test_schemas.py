@@ -143,7 +143,7 @@ def check_workspace_status(outcome: Outcome, name: str = "ws") -> None:
 
 
 def _example_files() -> list[Path]:
-    files = sorted(EXAMPLES.glob("*.yaml"))
+    files = sorted(EXAMPLES.glob("workspace-*.yaml"))
     root = REFERENCE / "examples"
     if root.is_dir():
         files += sorted(p for p in root.rglob("*.yaml") if "kind: Workspace" in p.read_text())
