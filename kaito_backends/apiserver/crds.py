@@ -6,8 +6,8 @@ Karpenter's ``karpenter.sh/v1`` NodeClaim and NodePool, and every kind of the ki
 from its `kaito_core.kinds.KindSpec`: the Workspace's are those of KAITO's CRD at v0.12.0, per
 version); ``tests/apiserver`` compares them with the upstream CRD files when the reference
 corpus is present. The CRD objects themselves are trimmed: names, scope, versions, printer
-columns, the status subresource and a schema that keeps unknown fields (the fake does no schema
-validation).
+columns, the status subresource (and the scale subresource of a kind that has one) and a
+schema that keeps unknown fields (the fake does no schema validation).
 """
 
 from __future__ import annotations
@@ -73,7 +73,11 @@ def crd_manifest(group: str, kind: str, table: ResourceTable | None = None) -> d
                 },
                 "served": True,
                 "storage": version == resource.preferred_version,
-                "subresources": {"status": {}},
+                "subresources": (
+                    {"scale": resource.scale.to_crd(), "status": {}}
+                    if resource.scale is not None
+                    else {"status": {}}
+                ),
             }
         )
     return {

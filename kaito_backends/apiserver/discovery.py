@@ -116,6 +116,18 @@ def _resource_entries(resource: Resource) -> list[dict[str, Any]]:
                 "verbs": status_verbs,
             }
         )
+    if resource.scale is not None:  # as kube-apiserver lists a CRD's scale subresource
+        entries.append(
+            {
+                "name": f"{resource.plural}/scale",
+                "singularName": "",
+                "namespaced": resource.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }
+        )
     return entries
 
 

@@ -8,6 +8,7 @@ URLs (``<gv>`` is ``api/v1`` or ``apis/<group>/<version>``)::
     /<gv>/namespaces/<ns>/<plural>               the same in one namespace
     /<gv>[/namespaces/<ns>]/<plural>/<name>      get, update, patch, delete
     /<gv>[/namespaces/<ns>]/<plural>/<name>/status
+    /<gv>[/namespaces/<ns>]/<plural>/<name>/scale   (a kind with a scale subresource)
     /<gv>/watch/...                              the legacy watch prefix (same as ?watch=true)
     /api/v1/namespaces/<name>[/status]           the Namespace object itself
 
@@ -75,7 +76,10 @@ def parse_target(
         raise ApiError.not_found(None, None)
     name = rest[0] if rest else None
     subresource = rest[1] if len(rest) == 2 else None
-    if subresource is not None and not (subresource == "status" and resource.has_status):
+    if subresource is not None and not (
+        (subresource == "status" and resource.has_status)
+        or (subresource == "scale" and resource.scale is not None)
+    ):
         raise ApiError.not_found(None, None)
     return Target(
         resource=resource,

@@ -3,7 +3,8 @@
 Each `Resource` is one ``<plural>.<group>`` with its served versions (preferred first), kind,
 scope, short names, categories, whether it has a ``/status`` subresource (the fake store's
 rule: every kind but the status-less ones such as ConfigMap, Secret, Event, Lease and
-ControllerRevision) and, for custom resources, its printer columns per version.
+ControllerRevision), for custom resources its printer columns per version, and its ``/scale``
+subresource when its kind has one (an InferenceSet).
 
 A `ResourceTable` is what one server serves: the built-in kinds (`BUILTIN_RESOURCES`: core,
 apps, batch, leases, CRDs, Karpenter's NodeClaims and NodePools) plus one resource per kind of
@@ -22,7 +23,7 @@ from typing import Any
 import attrs
 
 from kaito_backends.fake.admission import has_status_subresource
-from kaito_core.kinds import KindSpec, PrinterColumn, Registry
+from kaito_core.kinds import KindSpec, PrinterColumn, Registry, ScaleSubresource
 from kaito_core.registry import default_registry
 
 __all__ = [
@@ -62,6 +63,8 @@ class Resource:
     read_only: bool = False
     #: printer columns by version (a custom resource: it has a CRD); None for a built-in kind
     columns: Mapping[str, tuple[PrinterColumn, ...]] | None = None
+    #: the ``/scale`` subresource (None: it has none)
+    scale: ScaleSubresource | None = None
 
     @property
     def custom(self) -> bool:
@@ -229,6 +232,7 @@ def resource_of_kind(spec: KindSpec[Any, Any]) -> Resource:
         short_names=spec.short_names,
         categories=spec.categories,
         columns={version: spec.columns(version) for version in spec.versions},
+        scale=spec.scale,
     )
 
 

@@ -10,9 +10,10 @@ virtual seconds per real second) and, unless ``engine=False``, the KAITO engine
 (`kaito_backends.engine.controller.Controller`) in-process against the same fake cluster, so a
 Workspace applied with kubectl gets NodeClaims, Nodes, a StatefulSet, Pods and a status.
 
-It serves the kinds of ``registry`` (`kaito_core.kinds.Registry`, default: Workspace) beside
-the built-in ones (`kaito_backends.apiserver.registry.ResourceTable`), and its engine
-reconciles them.
+It serves the kinds of ``registry`` (`kaito_core.kinds.Registry`, default: Workspace and
+InferenceSet) beside the built-in ones (`kaito_backends.apiserver.registry.ResourceTable`),
+with the ``/scale`` subresource of a kind that has one (`kaito_backends.apiserver.scale`), and
+its engine reconciles them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from kaito_backends.apiserver.kubeconfig import write_kubeconfig
 from kaito_backends.apiserver.pacing import PacedClock, Pacer
 from kaito_backends.apiserver.parsing import Target, flag, parse_target
 from kaito_backends.apiserver.registry import resource_table
+from kaito_backends.apiserver.scale import serve_scale
 from kaito_backends.apiserver.status import PAGE_NOT_FOUND, ApiError
 from kaito_backends.apiserver.watch import serve_watch
 from kaito_backends.clock import rfc3339
@@ -272,6 +274,8 @@ class FakeApiServer:
     async def _resource(self, request: web.Request, target: Target) -> web.StreamResponse:
         handlers = self.handlers
         method = request.method
+        if target.subresource == "scale":
+            return await serve_scale(handlers, request, target)
         watching = target.legacy_watch or flag(request.query.get("watch"))
         if method in ("GET", "HEAD"):
             if watching and target.subresource is None:
