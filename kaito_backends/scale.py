@@ -37,6 +37,7 @@ __all__ = [
     "read_path",
     "replicas_problem",
     "scale_of",
+    "selector_labels",
     "set_replicas",
     "with_replicas",
 ]
@@ -97,6 +98,21 @@ def replicas_problem(value: Any) -> str | None:
     if value > INT32_MAX:
         return f"spec.replicas: Invalid value: {value}: must be less than or equal to {INT32_MAX}"
     return None
+
+
+def selector_labels(selector: str | None) -> dict[str, str] | None:
+    """A Scale's ``status.selector`` (``a=b,c=d``; ``==`` too) as labels; None when it is
+    empty or not made of equalities (sets and negations select nothing here)."""
+    if not selector:
+        return None
+    labels: dict[str, str] = {}
+    for term in selector.split(","):
+        key, sep, value = term.partition("==") if "==" in term else term.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or "!" in key or " " in key:
+            return None
+        labels[key] = value
+    return labels
 
 
 def with_replicas(obj: Mapping[str, Any], scale: ScaleSubresource, replicas: int) -> Manifest:

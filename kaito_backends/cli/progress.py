@@ -5,8 +5,9 @@
     [00:01:30] workspace-phi-3-mini: node ws1a2b3c4d5-0 Ready (Standard_NC6s_v3)
 
 NodeClaims, Nodes and Pods are reported for every registered object they belong to
-(`kaito_backends.kinds.owner_keys`), Warning Events as they are recorded, and each object once
-its kind's ``state`` reads ``Succeeded``. `Names` says how keys are printed.
+(`kaito_backends.kinds.owner_keys`; not the Pods of an object being deleted: they come and go
+as its machines are released), Warning Events as they are recorded, and each object once its kind's
+``state`` reads ``Succeeded``. `Names` says how keys are printed.
 """
 
 from __future__ import annotations
@@ -168,12 +169,21 @@ class Progress:
         for key in self._owners(obj):
             self._say(key, f"node {name} {state}{suffix}", what=("node", name))
 
+    def _deleting(self, key: Key) -> bool:
+        """The object is being deleted (its pods come and go as its machines are released)."""
+        informer = self.controller.observer.kinds.get(key.kind)
+        found = informer.get(key.namespace, key.name) if informer is not None else None
+        return bool(found is not None and _meta(found).get("deletionTimestamp"))
+
     def _on_pod(self, change: str, obj: Manifest, old: Manifest | None) -> None:
         if change == "DELETED":
             return
         name = str(_meta(obj).get("name"))
         phase = _pod_phase(obj)
-        for key in self._owners(obj):
+        owners = self._owners(obj)
+        if any(self._deleting(key) for key in owners):
+            return
+        for key in owners:
             self._say(
                 key, f"pod {name} {phase}", what=("pod", f"{_meta(obj).get('namespace')}/{name}")
             )

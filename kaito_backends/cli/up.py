@@ -23,7 +23,8 @@ time-to-ready model, on the figures ``--readiness-figures FILE`` gives. Exit 0 w
 object succeeded; 1 when one failed or the ``--timeout`` (virtual minutes) passed first, with
 the failing condition's message; 2 when a file cannot be read. ``--faults SEED`` injects
 moderate, seeded API faults (conflicts, throttling, server errors, dropped watches): the result
-must not change.
+must not change. ``--load PROFILE`` simulates requests on an InferenceSet and autoscales it
+(`kaito_backends.cli.load`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from kaito_backends.cli.inputs import (
     plan_settings,
     registry_of,
 )
+from kaito_backends.cli.load import LoadRun, add_load_argument, prepare
 from kaito_backends.cli.output import dump_json, table
 from kaito_backends.cli.progress import Names, Progress, condition_of, kinds_reached
 from kaito_backends.engine.controller import Controller, Settled
@@ -106,6 +108,7 @@ def register(sub: Any) -> None:
         help="engine logs (warnings and errors) on stderr",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_load_argument(parser)
     add_validation_arguments(parser, provisioning=True)
     readiness.add_readiness_arguments(parser, command="up")
     parser.set_defaults(func=run)
@@ -161,6 +164,7 @@ async def _bring_up(
     progress_out: TextIO | None,
     names: Names,
     figures: ReadinessFigures,
+    load: LoadRun | None = None,
 ) -> tuple[Settled, FakeCluster, readiness.PhaseClock]:
     faults = moderate_faults(args.faults) if args.faults is not None else None
     cluster = FakeCluster(faults=faults, timings=Timings(figures=figures))
@@ -190,7 +194,12 @@ async def _bring_up(
         Progress(controller, progress_out, names=names)
     phases = readiness.PhaseClock(controller)
     try:
-        settled = await controller.run_until_settled(args.timeout * 60.0)
+        if load is not None:
+            settled = await load.drive(
+                controller, cluster, out=progress_out, names=names, timeout=args.timeout * 60.0
+            )
+        else:
+            settled = await controller.run_until_settled(args.timeout * 60.0)
     finally:
         await controller.stop()
     return settled, cluster, phases
@@ -282,6 +291,13 @@ def run(args: argparse.Namespace) -> int:
         {Key(i.spec.kind, i.namespace, i.document.name) for i in inputs.objects},
         key=lambda k: (registry.names.index(k.kind), str(k)),
     )
+    load: LoadRun | None = None
+    if args.load is not None:
+        prepared = prepare(args.load, [(registry[k.kind], k) for k in keys])
+        if isinstance(prepared, int):
+            return prepared
+        load = prepared
+        args.registry = registry = load.registry(registry)
     names = Names(
         namespaces=len({k.namespace for k in keys}) > 1,
         kinds=len(kinds_reached(registry, {k.kind for k in keys})) > 1,
@@ -297,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
         progress_out = sys.stderr if args.output == "json" else sys.stdout
     try:
         settled, cluster, phases = asyncio.run(
-            _bring_up(inputs, args, checked.context, progress_out, names, figures)
+            _bring_up(inputs, args, checked.context, progress_out, names, figures, load)
         )
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -317,6 +333,7 @@ def run(args: argparse.Namespace) -> int:
         if settled.state(key) != "Succeeded":
             reason, message = _failure(spec, obj, key, settled, now)
             failures.append((key, reason, message))
+    load_problems = load.problems() if load is not None else []
     if args.output == "json":
         data = _json(registry, keys, settled, notes, failures, objs, now)
         for item in data.get("workspaces", ()):
@@ -324,6 +341,8 @@ def run(args: argparse.Namespace) -> int:
             item.update(readiness.up_json(key, found, phases))
         if args.faults is not None:
             data["faults"] = fault_json(cluster, args.faults)
+        if load is not None:
+            data["load"] = {**load.summary(), "problems": load_problems}
         print(dump_json(data), end="")
     else:
         tables = []
@@ -333,6 +352,8 @@ def run(args: argparse.Namespace) -> int:
                 headers = ["NAME", *(column.name for column, _ in spec.summary())]
                 rows = [[names(k), *_cells(spec, objs[k], now)] for k in mine]
                 tables.append(table(headers, rows))
+        if load is not None:
+            tables.append(load.report())
         print("\n\n".join(tables))
         for key, note in notes.items():
             print(f"note: {names(key)}: {note}")
@@ -348,7 +369,9 @@ def run(args: argparse.Namespace) -> int:
                 f"error: {names(key)} {_unfinished(settled, args)}: {reason}: {message}",
                 file=sys.stderr,
             )
-    return 1 if failures else 0
+    for problem in load_problems:
+        print(f"error: load: {problem}", file=sys.stderr)
+    return 1 if failures or load_problems else 0
 
 
 def _unfinished(settled: Settled, args: argparse.Namespace) -> str:
