@@ -99,7 +99,7 @@ def test_a_constant_load_settles(
         tmp_path,
         {"target": "phi-4-mini", "serviceRate": 1, "phases": [{"duration": "30m", "rate": rate}]},
     )
-    argv = ["up", "-o", "json", "--quiet", "--timeout", "120", EXAMPLE, "--load", path]
+    argv = ["up", "-o", "json", "--quiet", "--timeout", "240", EXAMPLE, "--load", path]
     assert main(argv) == 0
     load = json.loads(capsys.readouterr().out)["load"]
     (ended,) = [e["time"] for e in load["events"] if e["event"].startswith("load ends")]
@@ -172,21 +172,28 @@ def test_a_load_needs_something_to_scale(
     )
 
 
+@pytest.mark.parametrize(
+    ("minutes", "message"),
+    [
+        ("5", "the load never started: phi-4-mini had no Ready replica"),
+        ("20", "the load and the autoscaler did not settle within the timeout"),
+    ],
+    ids=["before-the-first-replica", "backlog"],
+)
 def test_a_load_that_does_not_settle_in_time_fails(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], minutes: str, message: str
 ) -> None:
-    """Beyond the maximum's capacity the backlog outlasts a short ``--timeout`` after the
-    profile: exit 1, saying so, with the table as it stood."""
+    """``--timeout`` counts from the start until the load starts, then from the profile's end:
+    a replica that is not Ready in time, or a backlog beyond the maximum's capacity that
+    outlasts it, is exit 1, saying which, with the tables as they stood."""
     path = _profile(
         tmp_path,
         {"target": "phi-4-mini", "serviceRate": 1, "phases": [{"duration": "30m", "rate": 6}]},
     )
-    assert main(["up", "--quiet", "--timeout", "5", EXAMPLE, "--load", path]) == 1
+    assert main(["up", "--quiet", "--timeout", minutes, EXAMPLE, "--load", path]) == 1
     captured = capsys.readouterr()
     assert "requests: " in captured.out
-    assert captured.err.splitlines()[-1] == (
-        "error: load: the load and the autoscaler did not settle within the timeout"
-    )
+    assert captured.err.splitlines()[-1] == f"error: load: {message}"
 
 
 def test_without_autoscaling_annotations_the_load_only_queues(

@@ -284,7 +284,12 @@ def test_a_constant_load_settles(s: AutoscalerSpec, start: int, usage: float) ->
     for (kept within range) or at one within the tolerance."""
     current, memory = min(max(start, s.min_replicas), s.max_replicas), AutoscalerMemory()
     history = []
-    for i in range(400):  # 100 virtual minutes at one sync per 15 s
+    rules = (s.behavior.scale_up, s.behavior.scale_down)
+    slowest = max(p.period_seconds for r in rules for p in r.policies)
+    window = max(r.stabilization_window_seconds for r in rules)
+    # long enough to cross the whole range one replica per slowest period, then 60 syncs more
+    syncs = int((s.max_replicas - s.min_replicas + 2) * (slowest + window + 15) / 15) + 60
+    for i in range(syncs):
         decision = autoscale(
             s,
             now=15.0 * i,

@@ -145,7 +145,7 @@ async def test_a_crash_looping_replica_fails_the_set_after_the_grace() -> None:
     grace, both the Workspace and the set are Failed, so ``run_until_settled`` ends."""
     cluster = FakeCluster(faults=FaultPlan.once("crashloop", name="phi-1-0"))
     cluster.store.create(_set(2))
-    async with _controller(cluster, failure_grace=300.0) as ctl:
+    async with _controller(cluster, failure_grace=600.0) as ctl:
         settled = await ctl.run_until_settled(3600)
     assert settled.settled
     assert settled.state(Key("Workspace", "default", "phi-1")) == "Failed"
