@@ -208,3 +208,13 @@ def test_without_autoscaling_annotations_the_load_only_queues(
     load = json.loads(capsys.readouterr().out)["load"]
     assert load["rescales"] == 0
     assert load["requests"] == load["served"] > 0
+
+
+def test_api_faults_do_not_change_the_outcome(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--faults``: conflicts, throttling and dropped watches hit the engine and the
+    autoscaler's writes alike; every request is still served and the replicas rise and fall."""
+    assert main(["up", "-o", "json", "--quiet", "--faults", "2", EXAMPLE, "--load", SAMPLE]) == 0
+    load = json.loads(capsys.readouterr().out)["load"]
+    assert (load["dropped"], load["peakReplicas"], load["problems"]) == (0, 4, [])
+    assert load["requests"] == load["served"] > 0
+    assert load["events"][-1]["replicas"] == "1"
