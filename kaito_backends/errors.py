@@ -18,7 +18,10 @@ Tree::
     │                             asking for them; the message says which quota and where to
     │                             ask for more
     └── Transient                 throttled (429), server error (5xx), timeout: try again,
-                                  after ``delay`` seconds when the server said so (Retry-After)
+        │                         after ``delay`` seconds when the server said so (Retry-After)
+        └── Unreachable           no answer at all (connection refused or reset): the server
+                                  is down or restarting; try again soon, backing off spares
+                                  nobody
 
 Callers catch by class, never by message (an `InsufficientCapacity`'s ``reason`` is what
 the Workspace shows). Every error keeps the server's message as ``str(e)``
@@ -38,6 +41,7 @@ __all__ = [
     "NotFound",
     "QuotaExceeded",
     "Transient",
+    "Unreachable",
 ]
 
 
@@ -100,3 +104,11 @@ class Transient(BackendError):
     def __init__(self, message: str, *, delay: float | None = None) -> None:
         super().__init__(message)
         self.delay = delay
+
+
+class Unreachable(Transient):
+    """Nothing answered: the connection was refused or dropped before a response.
+
+    A server that is restarting answers again within seconds; waiting longer and longer (as for
+    an overloaded server's 429s and 5xx) would only leave the caller blind after it is back.
+    """

@@ -10,11 +10,16 @@ change. A BOOKMARK only moves the version forward (so the next watch resumes fro
 point) and is not delivered. A watch that ends is re-opened from the last version seen, at once
 unless three in a row ended empty-handed (then with backoff); one that raises `Gone` (the
 version was compacted) is replaced by a relist, whose differences to the cache are delivered to
-the handlers as the ADDED / MODIFIED / DELETED events that were missed. Other errors back off
-exponentially from ``error_backoff`` doubling to ``max_backoff`` seconds (times up to
-``1 + jitter``), then list again. A kind the server does not know (`NotFound`: a CRD that is not
-installed) reads as empty and is retried after ``missing_kind_retry`` seconds. Waits go through
-``sleep`` (default: `pause` on the clock).
+the handlers as the ADDED / MODIFIED / DELETED events that were missed. A server that does not
+answer at all (`Unreachable`: refused, reset; it is down or restarting) is tried again every
+``reconnect_interval`` seconds, so the cache resumes within about that long of the server coming
+back, however long it was away. A server that answers with an error and a Retry-After
+(`Transient` ``delay``) is tried again after that delay (at least ``error_backoff``, at most
+``max_backoff``). Other errors back off exponentially from ``error_backoff`` doubling to
+``max_backoff`` seconds, counted from the last time the server was unreachable; then list again.
+Every wait is stretched by up to ``1 + jitter``. A kind the server does not know (`NotFound`: a
+CRD that is not installed) reads as empty and is retried after ``missing_kind_retry`` seconds.
+Waits go through ``sleep`` (default: `pause` on the clock).
 
 Caches may lag the server; the engine tolerates that (every write is idempotent or carries a
 ``resourceVersion`` precondition). Cached objects are shared: never mutate what `get` or
@@ -34,7 +39,7 @@ import random
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 
 from kaito_backends.clock import Clock, VirtualClock
-from kaito_backends.errors import BackendError, Gone, NotFound
+from kaito_backends.errors import BackendError, Gone, NotFound, Transient, Unreachable
 from kaito_backends.objects import Manifest, is_cluster_scoped
 from kaito_backends.protocols import ClusterClient
 
@@ -99,6 +104,7 @@ class Informer:
         missing_kind_retry: float = 60.0,
         error_backoff: float = 1.0,
         max_backoff: float = 60.0,
+        reconnect_interval: float = 1.0,
         jitter: float = 0.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
@@ -114,6 +120,7 @@ class Informer:
         self.missing_kind_retry = missing_kind_retry
         self.error_backoff = error_backoff
         self.max_backoff = max_backoff
+        self.reconnect_interval = reconnect_interval
         self.jitter = jitter
         self._sleep = sleep
         self.objects: dict[ObjKey, Manifest] = {}
@@ -165,12 +172,24 @@ class Informer:
         else:
             await pause(self.clock, seconds)
 
-    def _backoff(self, failures: int) -> float:
-        """``error_backoff`` doubling with each failure, at most ``max_backoff``, jittered."""
-        delay = min(self.error_backoff * 2 ** min(max(failures - 1, 0), 6), self.max_backoff)
+    def _jittered(self, delay: float) -> float:
         if self.jitter > 0:
             delay *= 1 + self.jitter * random.random()  # spreads retries; not security-relevant
         return float(delay)
+
+    def _backoff(self, failures: int) -> float:
+        """``error_backoff`` doubling with each failure, at most ``max_backoff``, jittered."""
+        return self._jittered(
+            min(self.error_backoff * 2 ** min(max(failures - 1, 0), 6), self.max_backoff)
+        )
+
+    def _retry_delay(self, error: BackendError, failures: int) -> float:
+        """How long to wait before listing again after ``error`` (see the module docstring)."""
+        if isinstance(error, Unreachable):
+            return self._jittered(min(self.reconnect_interval, self.max_backoff))
+        if isinstance(error, Transient) and error.delay is not None:
+            return self._jittered(min(max(error.delay, self.error_backoff), self.max_backoff))
+        return self._backoff(failures)
 
     async def run(self) -> None:
         """List and watch until cancelled."""
@@ -192,8 +211,9 @@ class Informer:
             except BackendError as exc:
                 self.errors += 1
                 self.last_error = exc
-                failures += 1
-                await self._wait(self._backoff(failures))
+                # the exponential backoff counts answered failures since the server came back
+                failures = 0 if isinstance(exc, Unreachable) else failures + 1
+                await self._wait(self._retry_delay(exc, failures))
 
     async def _list(self) -> None:
         result = await self.client.list(

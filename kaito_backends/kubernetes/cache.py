@@ -15,8 +15,10 @@ The listing and watching are the engine's informer (`kaito_backends.engine.infor
 delivered, a watch that ends is re-opened from the last version, **Gone** relists and delivers
 what changed meanwhile as ADDED / MODIFIED / DELETED, errors back off exponentially. This front
 end adds, on the wall clock, the backoff of a client talking to a real API server: from
-``backoff_initial`` doubling to ``backoff_max`` seconds with ``jitter``; a kind the server does
-not serve (a CRD not installed) reads as empty and is retried after ``backoff_max``.
+``backoff_initial`` doubling to ``backoff_max`` seconds with ``jitter``, except that a server that
+does not answer at all (down, restarting) is tried every ``reconnect_interval`` seconds and a
+Retry-After is followed; a kind the server does not serve (a CRD not installed) reads as empty
+and is retried after ``backoff_max``.
 
 Reads (``get``, ``list``, ``by_workspace``, ``by_index``) return copies and may lag the server:
 use them to decide, and write with idempotent calls or ``resourceVersion`` preconditions.
@@ -113,6 +115,7 @@ class Informer:
         metadata_only: bool = False,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        reconnect_interval: float = 1.0,
         jitter: float = 0.1,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -128,6 +131,7 @@ class Informer:
             missing_kind_retry=backoff_max,
             error_backoff=backoff_initial,
             max_backoff=backoff_max,
+            reconnect_interval=reconnect_interval,
             jitter=jitter,
             sleep=sleep,
         )

@@ -19,8 +19,9 @@ code    reason                                      raised
 other   any                                         `ApiError`
 ======  ==========================================  =====================================
 
-A Retry-After header wins over ``details.retryAfterSeconds``. Connection failures and timeouts
-(no answer at all) are `Transient` without a delay (`transport_error`). Every error keeps the
+A Retry-After header wins over ``details.retryAfterSeconds``. A request that got no answer is
+`Unreachable` (refused, reset, dropped: a `Transient`) or, when it timed out, a `Transient`
+(`transport_error`); neither has a delay. Every error keeps the
 server's message, so it can be shown on a Workspace condition unchanged.
 """
 
@@ -38,6 +39,7 @@ from kaito_backends.errors import (
     Invalid,
     NotFound,
     Transient,
+    Unreachable,
 )
 
 __all__ = ["ApiError", "error_from_status", "parse_status", "retry_after", "transport_error"]
@@ -111,6 +113,9 @@ def error_from_status(
 
 
 def transport_error(error: BaseException, what: str) -> Transient:
-    """A `Transient` for a request that got no answer (refused, reset, timed out)."""
+    """The error of a request that got no answer: `Unreachable` when the connection failed
+    (refused, reset, closed), a plain `Transient` when it timed out (the server may be busy)."""
     detail = str(error) or type(error).__name__
-    return Transient(f"{what}: {detail}")
+    if isinstance(error, TimeoutError):  # asyncio's, aiohttp's and socket timeouts
+        return Transient(f"{what}: {detail}")
+    return Unreachable(f"{what}: {detail}")

@@ -17,7 +17,7 @@ from kaito_backends.engine.informers import Informer
 from kaito_backends.engine.logs import REDACTED, configure_logging, engine_logger, redact
 from kaito_backends.engine.metrics import EngineMetrics
 from kaito_backends.engine.retry import RetryingClient, RetryingProvisioner, RetryPolicy, retrying
-from kaito_backends.errors import Conflict, NotFound, Transient
+from kaito_backends.errors import BackendError, Conflict, NotFound, Transient, Unreachable
 from kaito_backends.fake import FakeCluster
 from kaito_backends.objects import ObjectRef
 from kaito_backends.protocols import ClusterClient, NodeProvisioner, ObjectList, WatchEvent
@@ -325,6 +325,56 @@ async def test_an_informer_backs_off_on_errors_and_rewatches_at_once() -> None:
     assert informer.errors == 2
     assert "slow down" in str(informer.last_error)
     assert informer.synced.is_set()
+
+
+@pytest.mark.parametrize(
+    ("errors", "expected"),
+    [
+        pytest.param(
+            [Unreachable("connection refused")] * 8,
+            [1.0] * 8,
+            id="a-server-that-is-away-is-polled-every-second-however-long",
+        ),
+        pytest.param(
+            [Transient("storage initialising", delay=2.0)] * 3,
+            [2.0] * 3,
+            id="retry-after-is-followed",
+        ),
+        pytest.param(
+            [Transient("busy", delay=0.0), Transient("busy", delay=900.0)],
+            [0.5, 30.0],
+            id="retry-after-is-bounded",
+        ),
+        pytest.param(
+            [*[Transient("etcd hiccup")] * 7, Unreachable("refused"), Transient("rbac not synced")],
+            [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 1.0, 0.5],
+            id="backoff-counts-from-the-servers-return",
+        ),
+    ],
+)
+async def test_an_informer_waits_for_a_restarting_server_only_briefly(
+    errors: list[BackendError], expected: list[float]
+) -> None:
+    """No answer: retry every reconnect_interval; an answer: Retry-After, else exponential."""
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    client = Scripted([*errors, "10"], [None])
+    informer = Informer(
+        client,  # type: ignore[arg-type]
+        "v1",
+        "ConfigMap",
+        clock=VirtualClock(),
+        error_backoff=0.5,
+        max_backoff=30.0,
+        reconnect_interval=1.0,
+        sleep=sleep,
+    )
+    await _run_until(informer, client, 1)
+    assert sleeps == expected
+    assert informer.errors == len(errors)
 
 
 async def test_controller_wiring_maps_children_to_their_workspace() -> None:
