@@ -10,6 +10,8 @@ included). The verbs:
   continue token restarts the list), items sorted by (namespace, name) and given their
   ``apiVersion``/``kind``; a kind the server does not serve (a CRD not installed) lists empty;
 - ``create`` POST; ``update`` PUT;
+- every write but ``delete`` names the client's ``field_manager`` (``?fieldManager=kaito``), so
+  ``metadata.managedFields`` attributes what the operator wrote to it, whatever the verb;
 - ``apply``: server-side apply, ``PATCH`` with ``Content-Type: application/apply-patch+yaml``
   (JSON is YAML), ``?fieldManager=<manager>&force=true``; ``metadata.managedFields`` is
   dropped from the body, a ``metadata.resourceVersion`` stays (the server's precondition);
@@ -27,8 +29,8 @@ included). The verbs:
   connection or the server's timeout ends the iterator (the caller rewatches from the last
   version it saw, as `kaito_backends.kubernetes.cache.Informer` does).
 
-Connection failures and timeouts raise `Transient`. The client never keeps a dict it was given
-or hands out one it keeps.
+Connection failures raise `Unreachable`, timeouts `Transient`. The client never keeps a dict it
+was given or hands out one it keeps.
 """
 
 from __future__ import annotations
@@ -141,6 +143,10 @@ class KubernetesClient:
             return resource.item(ref.name, ref.namespace, subresource)
         except ValueError as exc:
             raise Invalid(str(exc)) from None
+
+    def _manager(self) -> list[tuple[str, str]]:
+        """The query naming this client's field manager (writes other than apply)."""
+        return [("fieldManager", self.field_manager)]
 
     @staticmethod
     def _ref(obj: Mapping[str, Any]) -> ObjectRef:
@@ -265,7 +271,9 @@ class KubernetesClient:
         if resource.namespaced and not ref.namespace:
             raise Invalid(f"{ref.kind} {ref.name!r}: metadata.namespace is required")
         body = clone(dict(obj))
-        created = await self._call("POST", resource.collection(ref.namespace), body=body)
+        created = await self._call(
+            "POST", resource.collection(ref.namespace), query=self._manager(), body=body
+        )
         return self._typed(created, ref.api_version, ref.kind)
 
     async def apply(self, obj: Manifest, *, field_manager: str | None = None) -> Manifest:
@@ -284,7 +292,9 @@ class KubernetesClient:
 
     async def update(self, obj: Manifest) -> Manifest:
         ref = self._ref(obj)
-        updated = await self._call("PUT", self._path(ref), body=clone(dict(obj)))
+        updated = await self._call(
+            "PUT", self._path(ref), query=self._manager(), body=clone(dict(obj))
+        )
         return self._typed(updated, ref.api_version, ref.kind)
 
     async def apply_status(self, obj: Manifest) -> Manifest:
@@ -299,7 +309,11 @@ class KubernetesClient:
                 {"op": "replace", "path": "/metadata/resourceVersion", "value": str(version)}
             )
         written = await self._call(
-            "PATCH", self._path(ref, "status"), body=operations, content_type=JSON_PATCH
+            "PATCH",
+            self._path(ref, "status"),
+            query=self._manager(),
+            body=operations,
+            content_type=JSON_PATCH,
         )
         return self._typed(written, ref.api_version, ref.kind)
 

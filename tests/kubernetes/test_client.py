@@ -14,6 +14,7 @@ from kaito_backends.errors import (
     Invalid,
     NotFound,
     Transient,
+    Unreachable,
 )
 from kaito_backends.kubernetes import APPLY_PATCH, JSON_PATCH, ApiError, KubernetesClient
 from kaito_backends.kubernetes.failures import error_from_status
@@ -78,13 +79,15 @@ def test_a_failure_without_a_status_body_keeps_the_text() -> None:
     assert str(error) == "Bad Gateway"
 
 
-async def test_an_unreachable_server_is_transient(
+async def test_an_unreachable_server_is_unreachable(
     stub: Stub, stub_client: KubernetesClient
 ) -> None:
-    """No answer at all (connection refused) raises Transient."""
+    """No answer at all (connection refused) raises Unreachable, a Transient without delay."""
     await stub.stop()
-    with pytest.raises(Transient):
+    with pytest.raises(Unreachable) as caught:
         await stub_client.get(REF)
+    assert isinstance(caught.value, Transient)
+    assert caught.value.delay is None
 
 
 async def test_requests_carry_the_kubeconfig_token(
@@ -120,6 +123,26 @@ async def test_apply_with_another_field_manager(stub: Stub, stub_client: Kuberne
     stub.on("PATCH", f"{CM}/a", Reply(obj("a", "2")))
     await stub_client.apply(obj("a", "1"), field_manager="kaito-status")
     assert stub.seen("PATCH")[0].query["fieldManager"] == "kaito-status"
+
+
+WRITES = [
+    pytest.param("POST", CM, "create", id="create"),
+    pytest.param("PUT", f"{CM}/a", "update", id="update-finalizers"),
+    pytest.param("PATCH", f"{CM}/a/status", "apply_status", id="status"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "call"), WRITES)
+async def test_every_write_names_the_field_manager(
+    stub: Stub, stub_client: KubernetesClient, method: str, path: str, call: str
+) -> None:
+    """create, update and status writes send ?fieldManager=kaito, as apply does."""
+    stub.on(method, path, Reply(obj("a", "2")))
+    manifest = obj("a", "1")
+    manifest["status"] = {"phase": "x"}
+    await getattr(stub_client, call)(manifest)
+    (seen,) = stub.seen(method)
+    assert seen.query == {"fieldManager": "kaito"}
 
 
 async def test_status_writes_go_to_the_status_subresource(
