@@ -107,6 +107,12 @@ def register(subparsers: Any) -> None:
         help=f"serve the admission webhook here (default {DEFAULT_WEBHOOK_PORT}; 0 disables)",
     )
     serving.add_argument(
+        "--webhook-host",
+        default="",
+        metavar="HOST",
+        help="the address the webhook listens on (default: every interface)",
+    )
+    serving.add_argument(
         "--webhook-cert", metavar="FILE", help="TLS certificate (PEM) of the webhook"
     )
     serving.add_argument(
@@ -127,6 +133,13 @@ def register(subparsers: Any) -> None:
         help="provision the KEDA ScaledObjects InferenceSets ask for "
         "(scaledobject.kaito.sh/auto-provision), as keda-kaito-scaler would (needs KEDA's CRDs "
         "and RBAC on scaledobjects.keda.sh: kaito manifests --keda-scaled-objects)",
+    )
+    behaviour.add_argument(
+        "--karpenter-node-class",
+        metavar="GROUP/KIND/NAME",
+        help="the nodeClassRef of the NodeClaims the karpenter backend creates, e.g. "
+        "karpenter.kwok.sh/KWOKNodeClass/default (default: the cloud's, kaito.sh/KaitoNodeClass "
+        "on azure)",
     )
     behaviour.add_argument("--log-format", choices=("json", "console"), default="json")
     behaviour.add_argument(
@@ -167,7 +180,17 @@ def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
         gates = parse_feature_gates(args.feature_gates)
     except ValueError as error:
         raise ValueError(f"--feature-gates: {error}") from None
-    webhook = BindAddress(host="", port=args.webhook_port) if args.webhook_port else None
+    webhook = (
+        BindAddress(host=args.webhook_host, port=args.webhook_port) if args.webhook_port else None
+    )
+    node_class = None
+    if args.karpenter_node_class:
+        parts = tuple(args.karpenter_node_class.split("/"))
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise ValueError(
+                f"--karpenter-node-class {args.karpenter_node_class!r} must be GROUP/KIND/NAME"
+            )
+        node_class = parts
     return OperatorSettings(
         backend=args.backend,
         kubeconfig=args.kubeconfig,
@@ -192,6 +215,7 @@ def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
         feature_gates=gates,
         node_classes=tuple(args.node_classes),
         keda_scaled_objects=args.keda_scaled_objects,
+        karpenter_node_class=node_class,
         extra=args,
     )
 

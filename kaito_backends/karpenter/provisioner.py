@@ -19,6 +19,13 @@ Two modes (docs/kubernetes.md):
     kept (Karpenter names the claims), so the engine sees "claims differ" on every reconcile
     and calls ``provision`` again: that costs one GET and one no-op apply.
 
+``node_class`` is the ``nodeClassRef`` NodePools point at (AKS' ``AKSNodeClass/default`` unless
+told). Given explicitly, it also replaces the ``nodeClassRef`` the planner rendered into each
+NodeClaim (``kaito.sh/KaitoNodeClass`` on Azure, ``EC2NodeClass`` on AWS): a Karpenter whose
+cloud provider serves another node class kind, such as Karpenter's kwok provider and its
+``karpenter.kwok.sh/KWOKNodeClass`` (``kaito operator --karpenter-node-class``), launches only
+claims of its own kind.
+
 In both modes a claim that Karpenter could not launch for want of capacity (``Launched=False``,
 reason ``InsufficientCapacity``) makes ``provision`` raise `InsufficientCapacity` with the
 provider's message. `readiness` adds what the claims alone do not say: whether each claim's
@@ -91,6 +98,8 @@ class KarpenterProvisioner:
         self.mode: Mode = mode
         self.cloud = cloud
         self.node_class = node_class or NodeClass()
+        #: replace the rendered claims' nodeClassRef (only when a node class was given)
+        self.claim_node_class = node_class
         self.field_manager = field_manager
         self._catalog = catalog
 
@@ -142,6 +151,14 @@ class KarpenterProvisioner:
             meta.pop("namespace", None)
             meta.pop("resourceVersion", None)
             copied.pop("status", None)
+            if self.claim_node_class is not None:
+                node_class = self.claim_node_class
+                spec = copied["spec"] = dict(copied.get("spec") or {})
+                spec["nodeClassRef"] = {
+                    "group": node_class.group,
+                    "kind": node_class.kind,
+                    "name": node_class.name,
+                }
             if not meta.get("name"):
                 raise Invalid(
                     f"{key.kind.lower()} {key}: a NodeClaim to provision needs metadata.name"

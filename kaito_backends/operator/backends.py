@@ -79,9 +79,13 @@ async def build_provisioner(settings: OperatorSettings, client: Any, connection:
     """The `NodeProvisioner` of the backend (closers it needs are added to ``connection``)."""
     backend = settings.backend
     if backend == "karpenter":
-        from kaito_backends.karpenter import KarpenterProvisioner
+        from kaito_backends.karpenter import KarpenterProvisioner, NodeClass
 
-        return KarpenterProvisioner(client, cloud=settings.cloud_provider)
+        node_class = None
+        if settings.karpenter_node_class is not None:
+            group, kind, name = settings.karpenter_node_class
+            node_class = NodeClass(group=group, kind=kind, name=name)
+        return KarpenterProvisioner(client, cloud=settings.cloud_provider, node_class=node_class)
     if backend == "byo":
         from kaito_backends.karpenter import ByoProvisioner
 

@@ -148,6 +148,8 @@ class OperatorSettings:
     node_classes: tuple[str, ...] = ()
     #: Provision the KEDA ScaledObjects InferenceSets ask for (``--keda-scaled-objects``).
     keda_scaled_objects: bool = False
+    #: (group, kind, name) of the NodeClaims' nodeClassRef (None: the cloud's, as rendered).
+    karpenter_node_class: tuple[str, str, str] | None = None
     #: Seconds the initial request to the API server may take before the cluster counts as
     #: unreachable.
     connect_timeout: float = 15.0

@@ -139,6 +139,32 @@ async def test_readiness_waits_for_the_nodes_gpus(
     await nodes.release(KEY)
 
 
+@pytest.mark.parametrize(
+    ("node_class", "expected"),
+    [
+        pytest.param(
+            None,
+            {"group": "kaito.sh", "kind": "KaitoNodeClass", "name": "default"},
+            id="default-keeps-the-rendered-ref",
+        ),
+        pytest.param(
+            NodeClass(group="karpenter.kwok.sh", kind="KWOKNodeClass", name="default"),
+            {"group": "karpenter.kwok.sh", "kind": "KWOKNodeClass", "name": "default"},
+            id="given-replaces-it",
+        ),
+    ],
+)
+async def test_claims_point_at_the_node_class_given(
+    kube: KubernetesClient, node_class: NodeClass | None, expected: dict[str, str]
+) -> None:
+    """provision: an explicit node class becomes each NodeClaim's nodeClassRef."""
+    nodes = KarpenterProvisioner(kube, node_class=node_class)
+    await nodes.provision(KEY, [claim("ws1-0")])
+    (stored,) = await nodes.observe(KEY)
+    assert stored["spec"]["nodeClassRef"] == expected
+    await nodes.release(KEY)
+
+
 async def test_a_claim_refused_for_capacity_raises(
     fake_apiserver: FakeApiServer, kube: KubernetesClient
 ) -> None:

@@ -43,6 +43,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         (["--backend", "byo", "--lease-duration", "5"], "--lease-duration > --renew-deadline"),
         (["--backend", "byo", "--feature-gates", "warp=true"], "--feature-gates"),
         (["--backend", "byo", "--workers", "many"], "invalid int value"),
+        (["--backend", "karpenter", "--karpenter-node-class", "kwok"], "GROUP/KIND/NAME"),
+        (["--backend", "karpenter", "--karpenter-node-class", "a//c"], "GROUP/KIND/NAME"),
     ],
     ids=[
         "backend",
@@ -54,6 +56,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         "timings",
         "gates",
         "not-int",
+        "node-class-parts",
+        "node-class-empty-kind",
     ],
 )
 def test_bad_flags_exit_2_with_one_line(
@@ -67,6 +71,29 @@ def test_bad_flags_exit_2_with_one_line(
     assert len(lines) == 1, err
     assert lines[0].startswith("kaito operator: error: ")
     assert fragment in lines[0]
+
+
+def test_webhook_host_and_karpenter_node_class_reach_the_settings() -> None:
+    """--webhook-host binds the webhook there; --karpenter-node-class is (group, kind, name)."""
+    import argparse
+
+    from kaito_backends.cli.operator import register, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(
+        [
+            "operator",
+            "--backend=karpenter",
+            "--webhook-host=127.0.0.1",
+            "--webhook-port=9443",
+            "--karpenter-node-class=karpenter.kwok.sh/KWOKNodeClass/default",
+        ]
+    )
+    settings = settings_from_args(args)
+    assert settings.webhook_bind is not None
+    assert (settings.webhook_bind.host, settings.webhook_bind.port) == ("127.0.0.1", 9443)
+    assert settings.karpenter_node_class == ("karpenter.kwok.sh", "KWOKNodeClass", "default")
 
 
 def test_a_missing_kubeconfig_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
