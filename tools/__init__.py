@@ -1,0 +1,1 @@
+"""Development tooling (not shipped): see tools/cluster and tools/build_catalog.py."""
