@@ -126,6 +126,13 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="Workspaces reconciled at once (default 4)",
     )
+    behaviour.add_argument(
+        "--resync-period",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="reconcile every Workspace this often even without a change (default 600)",
+    )
     add_cluster_arguments(behaviour)
     behaviour.add_argument(
         "--keda-scaled-objects",
@@ -165,6 +172,8 @@ def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
     """`OperatorSettings` from the parsed flags; raises ValueError (one line) for a bad one."""
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if not args.resync_period > 0:
+        raise ValueError(f"--resync-period must be positive, got {args.resync_period}")
     if not 0 <= args.webhook_port <= 65535:
         raise ValueError(f"--webhook-port {args.webhook_port} is not a port")
     lease, renew, retry = args.lease_duration, args.renew_deadline, args.retry_period
@@ -211,6 +220,7 @@ def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
         log_format=args.log_format,
         log_level=args.log_level,
         workers=args.workers,
+        resync_period=args.resync_period,
         cloud_provider=args.cloud_provider,
         feature_gates=gates,
         node_classes=tuple(args.node_classes),

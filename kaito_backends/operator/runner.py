@@ -154,6 +154,7 @@ class Operator:
             metrics=self.metrics,
             registry=self.kinds,
             hooks=self.hooks,
+            resync_period=settings.resync_period,
         )
 
     def _register_checks(self) -> None:

@@ -143,6 +143,8 @@ class OperatorSettings:
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
     workers: int = 4
+    #: Seconds between resyncs (every Workspace reconciled without a change).
+    resync_period: float = 600.0
     cloud_provider: str = "azure"
     feature_gates: FeatureGates = attrs.field(factory=FeatureGates)
     node_classes: tuple[str, ...] = ()

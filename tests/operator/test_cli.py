@@ -45,6 +45,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         (["--backend", "byo", "--workers", "many"], "invalid int value"),
         (["--backend", "karpenter", "--karpenter-node-class", "kwok"], "GROUP/KIND/NAME"),
         (["--backend", "karpenter", "--karpenter-node-class", "a//c"], "GROUP/KIND/NAME"),
+        (["--backend", "byo", "--resync-period", "0"], "--resync-period must be positive"),
     ],
     ids=[
         "backend",
@@ -58,6 +59,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         "not-int",
         "node-class-parts",
         "node-class-empty-kind",
+        "resync",
     ],
 )
 def test_bad_flags_exit_2_with_one_line(
@@ -73,8 +75,9 @@ def test_bad_flags_exit_2_with_one_line(
     assert fragment in lines[0]
 
 
-def test_webhook_host_and_karpenter_node_class_reach_the_settings() -> None:
-    """--webhook-host binds the webhook there; --karpenter-node-class is (group, kind, name)."""
+def test_webhook_host_node_class_and_resync_reach_the_settings() -> None:
+    """--webhook-host binds the webhook there; --karpenter-node-class is (group, kind, name);
+    --resync-period is the controller's."""
     import argparse
 
     from kaito_backends.cli.operator import register, settings_from_args
@@ -88,9 +91,11 @@ def test_webhook_host_and_karpenter_node_class_reach_the_settings() -> None:
             "--webhook-host=127.0.0.1",
             "--webhook-port=9443",
             "--karpenter-node-class=karpenter.kwok.sh/KWOKNodeClass/default",
+            "--resync-period=30",
         ]
     )
     settings = settings_from_args(args)
+    assert settings.resync_period == 30.0
     assert settings.webhook_bind is not None
     assert (settings.webhook_bind.host, settings.webhook_bind.port) == ("127.0.0.1", 9443)
     assert settings.karpenter_node_class == ("karpenter.kwok.sh", "KWOKNodeClass", "default")

@@ -132,9 +132,10 @@ async def test_only_the_leader_reconciles_and_a_stop_hands_over() -> None:
 async def test_probes_metrics_and_webhook_of_a_single_replica() -> None:
     """Without leader election: ready once the caches synced; metrics and webhook served."""
     cluster = FakeCluster()
-    running = Running(cluster, settings(backend="karpenter"))
+    running = Running(cluster, settings(backend="karpenter", resync_period=42.0))
     await eventually(lambda: running.operator is not None)
     await eventually(lambda: running.op.health.ok("readyz"))
+    assert running.op.controller.resync_period == 42.0
     review = {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
