@@ -1,6 +1,8 @@
 """Development sessions: ``nox`` runs the test suite and every check CI runs.
 
 ``nox -s demo`` runs the README's main job (a Workspace end to end on the embedded fake cluster).
+``nox -s cluster -- up`` / ``-- down`` start and stop a local control plane with the operator in
+it (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def venv_backend() -> str:
 
 nox.options.default_venv_backend = venv_backend()
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["tests", "lint", "typing", "imports"]
+nox.options.sessions = ["tests", "realcluster", "lint", "typing", "imports"]
 
 PYTHON = "3.11"
 
@@ -34,11 +36,35 @@ def _install(session: nox.Session, *groups: str, extras: str = "all") -> None:
         session.install("--group", group)
 
 
+def _build_control_plane(session: nox.Session, *components: str) -> None:
+    """Build the Go components (cached; a no-op when the pins did not change), if Go is here."""
+    if shutil.which("go") is None:
+        session.log("no Go toolchain on PATH: nothing built (see docs/testing.md)")
+        return
+    session.run("python", "-m", "tools.cluster", "build", *components)
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole test suite (unit, property, golden, backend conformance, end to end)."""
+    """The test suite without the real-cluster tier (unit, property, golden, conformance, e2e)."""
     _install(session, "test")
-    session.run("pytest", *session.posargs)
+    _build_control_plane(session, "kubernetes")  # the pinned kubectl of the e2e tests
+    session.run("pytest", "-m", "not realcluster", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def realcluster(session: nox.Session) -> None:
+    """The real-cluster tier: kube-apiserver, etcd, kwok and Karpenter built from Go modules."""
+    _install(session, "test")
+    _build_control_plane(session)
+    session.run("pytest", "-m", "realcluster", *(session.posargs or ["tests/realcluster"]))
+
+
+@nox.session(python=PYTHON)
+def cluster(session: nox.Session) -> None:
+    """The local control plane with kaito in it: ``-- up``, ``-- down``, ``-- status``."""
+    _install(session, "test")
+    session.run("python", "-m", "tools.cluster", *(session.posargs or ["status"]))
 
 
 @nox.session(python=PYTHON)
