@@ -35,8 +35,9 @@ class Backend:
 
     ``advance(seconds)`` lets time pass (virtual for the fake, a real sleep elsewhere).
     ``watch_history``: how many changes of one kind the backend retains for watches, or None
-    when it cannot be forced (then the Gone test is skipped). ``shared_versions``: whether
-    Workspaces are readable in both kaito.sh versions.
+    when that is not a fixed number. ``compact()``, when given, drops the history of past
+    changes (a real cluster's etcd compaction). Without either the Gone test is skipped.
+    ``shared_versions``: whether Workspaces are readable in both kaito.sh versions.
     """
 
     client: ClusterClient
@@ -45,6 +46,7 @@ class Backend:
     instance_type: str
     namespace: str = "default"
     watch_history: int | None = None
+    compact: Callable[[], Awaitable[None]] | None = None
     shared_versions: bool = True
 
 

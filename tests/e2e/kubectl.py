@@ -44,7 +44,12 @@ class Kubectl:
             stderr=asyncio.subprocess.PIPE,
         )
         feed = None if stdin is None else stdin.encode()
-        out, err = await asyncio.wait_for(proc.communicate(feed), timeout)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(feed), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise AssertionError(f"kubectl {' '.join(args)} took over {timeout:.0f} s") from None
         return int(proc.returncode or 0), out.decode(), err.decode()
 
     async def __call__(self, *args: str, check: bool = True, stdin: str | None = None) -> str:

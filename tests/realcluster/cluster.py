@@ -25,7 +25,9 @@ from tools.cluster.controlplane import ControlPlane
 from tools.cluster.operator import NAMESPACE, SERVICE_ACCOUNT, Operator
 
 __all__ = [
+    "OPERATOR_FLAGS",
     "OPERATOR_USER",
+    "RESYNC_SECONDS",
     "WRITE_VERBS",
     "AuditEvent",
     "RealCluster",
@@ -36,6 +38,17 @@ __all__ = [
 #: The operator's identity on the API server (its ServiceAccount).
 OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+#: How often the tier's operator resyncs (the steady-state test waits for two).
+RESYNC_SECONDS = 10
+#: The tier's operator: frequent resyncs, and a renew deadline longer than an API server
+#: restart takes on a busy machine (a leader that cannot renew for --renew-deadline exits, as
+#: client-go's do; the restart test checks the informers, not that).
+OPERATOR_FLAGS = (
+    f"--resync-period={RESYNC_SECONDS}",
+    "--lease-duration=60",
+    "--renew-deadline=45",
+    "--retry-period=2",
+)
 T = TypeVar("T")
 
 

@@ -3,7 +3,7 @@
 ``real_cluster`` (session) builds what is missing (``tools/cluster``), starts etcd,
 kube-apiserver, kube-controller-manager, kube-scheduler, kwok and Karpenter-kwok on 127.0.0.1,
 installs ``kaito manifests`` and starts ``kaito operator --backend karpenter`` as its
-ServiceAccount (resync every 10 s), once per run, in ``.cluster/tier/`` (logs and the audit log
+ServiceAccount (`OPERATOR_FLAGS`), once per run, in ``.cluster/tier/`` (logs and the audit log
 stay there after the run), and stops every process it started at the end. Without Go on PATH
 the tier skips, saying why; with ``CI=true`` it fails instead.
 """
@@ -22,15 +22,13 @@ import pytest
 from kaito_backends.kubernetes import KubernetesClient, from_kubeconfig
 from tests.conftest import ROOT
 from tests.e2e.kubectl import Kubectl
-from tests.realcluster.cluster import RealCluster
+from tests.realcluster.cluster import OPERATOR_FLAGS, RealCluster
 from tools.cluster import build
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.operator import Operator, install, webhook_ready
 
 HERE = Path(__file__).resolve().parent
 STATE = ROOT / ".cluster" / "tier"
-#: How often the tier's operator resyncs (the steady-state test waits for two).
-RESYNC_SECONDS = 10
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -71,7 +69,7 @@ def real_cluster() -> Iterator[RealCluster]:
             with (STATE / "up.log").open("a") as log:
                 plane.up(say=lambda line: print(line, file=log, flush=True))
             install(plane)
-            operator = Operator(plane, extra=(f"--resync-period={RESYNC_SECONDS}",))
+            operator = Operator(plane, extra=OPERATOR_FLAGS)
             operator.start()
             webhook_ready(plane)
             yield RealCluster(plane=plane, operator=operator)

@@ -10,10 +10,10 @@ resources}``). `instance_types` makes one entry per GPU SKU of
 - one on-demand offering in zone ``kwok-a`` whose requirements carry the SKU's facts, so they
   become the labels of the kwok Node Karpenter launches: the labels the NVIDIA GPU feature
   discovery sets (``nvidia.com/gpu.count``, ``nvidia.com/gpu.memory`` in MiB per GPU,
-  ``nvidia.com/gpu.product``) and the cloud's Karpenter labels (Azure's
-  ``karpenter.azure.com/sku-name``, ``sku-gpu-count``, ``sku-gpu-name``; AWS'
-  ``karpenter.k8s.aws/instance-gpu-count``, ``instance-gpu-memory``). A NodeClaim's
-  requirement on one of these keys is then satisfiable, as it is on the real provider.
+  ``nvidia.com/gpu.product``, ``nvidia.com/cuda.compute.major`` / ``.minor``) and the cloud's
+  Karpenter labels (Azure's ``karpenter.azure.com/sku-name``, ``sku-gpu-count``,
+  ``sku-gpu-name``; AWS' ``karpenter.k8s.aws/instance-gpu-count``, ``instance-gpu-memory``).
+  A NodeClaim's requirement on one of these keys is then satisfiable, as on the real provider.
 
 The same catalog gives byte-identical JSON (sorted).
 """
@@ -46,6 +46,9 @@ def _labels(sku: Any) -> dict[str, str]:
         "nvidia.com/gpu.memory": str(per_gpu_mib),
         "nvidia.com/gpu.product": product,
     }
+    if sku.compute_capability:
+        major, _, minor = f"{sku.compute_capability:.1f}".partition(".")
+        labels |= {"nvidia.com/cuda.compute.major": major, "nvidia.com/cuda.compute.minor": minor}
     if sku.cloud in ("azure", "arc"):
         labels |= {
             "karpenter.azure.com/sku-name": sku.instance_type,

@@ -122,9 +122,17 @@ class Operator:
     leader_elect: bool = True
     extra: Sequence[str] = ()
 
+    metrics_port: int = 0
+    health_port: int = 0
+
     @property
     def kubeconfig(self) -> Path:
         return self.plane.state / "kubeconfigs" / f"{self.name}.kubeconfig"
+
+    @property
+    def metrics_address(self) -> str:
+        """``127.0.0.1:PORT`` of its ``/metrics`` (once started)."""
+        return f"127.0.0.1:{self.metrics_port}"
 
     @property
     def log(self) -> Path:
@@ -139,6 +147,7 @@ class Operator:
             token=token,
         )
         metrics, health = free_ports(2)
+        self.metrics_port, self.health_port = metrics, health
         port = plane.layout.ports["webhook"] if self.webhook else 0
         args = [
             "operator",
@@ -158,13 +167,12 @@ class Operator:
             args.append("--leader-elect")
         if self.backend == "karpenter":
             args.append(f"--karpenter-node-class={NODE_CLASS}")
-        self._health = health
         return kaito_command(*args, *self.extra)
 
     def start(self, *, timeout: float = 60.0) -> processes.Record:
         """Start the operator and wait for its ``/healthz``; its process record."""
         record = processes.start(self.plane.state, self.name, self.command(), env=_env(), cwd=ROOT)
-        rest = Rest(f"http://127.0.0.1:{self._health}", token=None, ca=None)
+        rest = Rest(f"http://127.0.0.1:{self.health_port}", token=None, ca=None)
         deadline = time.monotonic() + timeout
         while not rest.ok("/healthz"):
             if not processes.alive(record):

@@ -72,6 +72,7 @@ def start(
     cwd: Path | None = None,
 ) -> Record:
     """Start ``command`` detached (see the module docstring); its `Record`."""
+    _reap_exited()
     (state / "logs").mkdir(parents=True, exist_ok=True)
     (state / "pids").mkdir(parents=True, exist_ok=True)
     log = (state / "logs" / f"{name}.log").open("ab")
@@ -102,6 +103,7 @@ _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 def records(state: Path) -> list[Record]:
     """Every recorded process of ``state``, by name."""
+    _reap_exited()
     found = []
     for path in sorted((state / "pids").glob("*.json")):
         try:
@@ -121,11 +123,14 @@ def records(state: Path) -> list[Record]:
 
 def _reap(pid: int) -> None:
     child = _CHILDREN.pop(pid, None)
-    if child is not None:
-        try:
-            child.wait(timeout=0)
-        except subprocess.TimeoutExpired:
-            _CHILDREN[pid] = child
+    if child is not None and child.poll() is None:
+        _CHILDREN[pid] = child
+
+
+def _reap_exited() -> None:
+    """Collect every child of ours that exited on its own (no zombies, no stale handles)."""
+    for pid in list(_CHILDREN):
+        _reap(pid)
 
 
 def stop(state: Path, record: Record, *, grace: float = 10.0, sig: int = signal.SIGTERM) -> None:
