@@ -11,7 +11,7 @@ Development tooling, not part of the shipped package (``tools/`` is not in the w
   project's catalog;
 - `tools.cluster.processes`: starting, watching and stopping processes by PID;
 - `tools.cluster.controlplane`: `ControlPlane`, everything on 127.0.0.1 on free ports, its state
-  in one directory (``.cluster/`` by default);
+  in one directory (``.cluster/up`` for ``up``, ``.cluster/tier`` for the test tier);
 - `tools.cluster.operator`: installing ``kaito manifests`` and running ``kaito operator`` from
   the working tree as its ServiceAccount.
 

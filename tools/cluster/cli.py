@@ -6,9 +6,10 @@
     python -m tools.cluster status [--state DIR]   # what runs
     python -m tools.cluster down [--state DIR]     # stop every process started, by PID
 
-``nox -s cluster -- up`` / ``-- down`` run these. The state directory defaults to ``.cluster/``
-in the checkout (git-ignored). Exit 0 on success, 1 when something failed (one line on stderr
-per problem, the failing component's log tail after it), 2 for bad usage.
+``nox -s cluster -- up`` / ``-- down`` run these. The state directory defaults to
+``.cluster/up/`` in the checkout (git-ignored; the test tier's is ``.cluster/tier/``). Exit 0 on
+success, 1 when something failed (one line on stderr per problem, the failing component's log
+tail after it), 2 for bad usage.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from tools.cluster.operator import ROOT, Operator, install, webhook_ready
 
 __all__ = ["DEFAULT_STATE", "main"]
 
-DEFAULT_STATE = ROOT / ".cluster"
+#: ``.cluster/up`` in the checkout (the test tier uses ``.cluster/tier``).
+DEFAULT_STATE = ROOT / ".cluster" / "up"
 
 
 def _say(message: str) -> None:

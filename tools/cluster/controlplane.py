@@ -1,7 +1,7 @@
 """`ControlPlane`: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and
 Karpenter's kwok provider on 127.0.0.1, on free ports, with their state in one directory.
 
-    plane = ControlPlane.create(Path(".cluster"), binaries=build.ensure())
+    plane = ControlPlane.create(Path(".cluster/up"), binaries=build.ensure())
     plane.up()                       # starts everything, waits until each is ready
     plane.kubeconfig                 # the admin kubeconfig (static token, the cluster CA)
     plane.restart("kube-apiserver")  # stop and start one component (same flags, same port)
@@ -107,9 +107,12 @@ class ControlPlane:
     # -- creating and loading -------------------------------------------------------------------
     @classmethod
     def create(cls, state: Path, *, binaries: Mapping[str, Path]) -> ControlPlane:
-        """A new plane in ``state`` (emptied first: stop any plane there before), free ports."""
+        """A new plane in ``state`` on free ports. A previous plane's state there is removed
+        first (stop it before); a non-empty directory that is not a plane's is refused."""
         state = state.resolve()
         if state.exists():
+            if any(state.iterdir()) and not (state / "cluster.json").exists():
+                raise RuntimeError(f"{state} is not empty and holds no cluster: not touching it")
             shutil.rmtree(state)
         state.mkdir(parents=True)
         (state / ".gitignore").write_text("*\n")

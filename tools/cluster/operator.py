@@ -17,6 +17,7 @@ Karpenter-kwok's node class (``--karpenter-node-class karpenter.kwok.sh/KWOKNode
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -29,16 +30,27 @@ from typing import Any
 
 import yaml
 
+from kaito_backends.operator.manifests import InstallOptions
+from kaito_backends.operator.settings import DEFAULT_NAMESPACE, WEBHOOK_PATH
 from tools.cluster import processes
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.ports import free_ports
 from tools.cluster.rest import HttpError, Rest
 
-__all__ = ["NAMESPACE", "NODE_CLASS", "SERVICE_ACCOUNT", "Operator", "install", "kaito_command"]
+__all__ = [
+    "NAMESPACE",
+    "NODE_CLASS",
+    "SERVICE_ACCOUNT",
+    "Operator",
+    "for_loopback",
+    "install",
+    "kaito_command",
+    "service_account_token",
+    "webhook_ready",
+]
 
-NAMESPACE = "kaito-system"
-SERVICE_ACCOUNT = "kaito-workspace"
-WEBHOOK_PATH = "/validate/workspace.kaito.sh"
+NAMESPACE = DEFAULT_NAMESPACE
+SERVICE_ACCOUNT = InstallOptions().name
 NODE_CLASS = "karpenter.kwok.sh/KWOKNodeClass/default"
 #: The checkout this file belongs to: the operator runs from its working tree.
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,23 +84,34 @@ def _manifests(plane: ControlPlane, backend: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
 
 
+def for_loopback(objects: list[dict[str, Any]], port: int) -> list[dict[str, Any]]:
+    """``kaito manifests`` for an operator run on this machine: no Deployment or
+    PodDisruptionBudget, the webhook called at ``https://127.0.0.1:<port>`` with the CA bundle
+    the manifests carry (see the module docstring). The other objects are unchanged."""
+    kept = []
+    for obj in objects:
+        if obj["kind"] in _LEFT_OUT:
+            continue
+        if obj["kind"] == "ValidatingWebhookConfiguration":
+            obj = copy.deepcopy(obj)
+            for hook in obj["webhooks"]:
+                bundle = hook["clientConfig"].get("caBundle")
+                if not bundle:
+                    raise ValueError("the webhook configuration has no caBundle")
+                hook["clientConfig"] = {
+                    "url": f"https://127.0.0.1:{port}{WEBHOOK_PATH}",
+                    "caBundle": bundle,
+                }
+        kept.append(obj)
+    return kept
+
+
 def install(plane: ControlPlane, *, backend: str = "karpenter") -> int:
     """Apply kaito's manifests (see the module docstring); the webhook's port, chosen here."""
     port = plane.layout.ports.get("webhook") or free_ports(1)[0]
     plane.layout.ports["webhook"] = port
     plane._save()
-    objects = []
-    for obj in _manifests(plane, backend):
-        if obj["kind"] in _LEFT_OUT:
-            continue
-        if obj["kind"] == "ValidatingWebhookConfiguration":
-            for hook in obj["webhooks"]:
-                bundle = hook["clientConfig"]["caBundle"]
-                hook["clientConfig"] = {
-                    "url": f"https://127.0.0.1:{port}{WEBHOOK_PATH}",
-                    "caBundle": bundle,
-                }
-        objects.append(obj)
+    objects = for_loopback(_manifests(plane, backend), port)
     documents = {"apiVersion": "v1", "kind": "List", "items": objects}
     plane.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(documents))
     plane.wait_established("workspaces.kaito.sh")
