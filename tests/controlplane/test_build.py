@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tools.cluster import build
 from tools.cluster.build import COMPONENTS, SOURCES, Component, cache_key, cache_root
 
@@ -42,17 +43,18 @@ def test_every_kubernetes_staging_module_is_pinned_to_the_release() -> None:
         ("kwok", "sigs.k8s.io/kwok", "v0.8.0"),
         ("karpenter", "sigs.k8s.io/karpenter", "v1.14.1"),
         ("helm", "helm.sh/helm/v3", "v3.21.4"),
+        ("etcd", "go.etcd.io/etcd/server/v3", "v3.6.17"),
     ],
-    ids=["kubernetes", "kwok", "karpenter", "helm"],
+    ids=["kubernetes", "kwok", "karpenter", "helm", "etcd"],
 )
 def test_the_pins(component: str, module: str, version: str) -> None:
-    """The versions docs/testing.md names are the ones go.mod requires."""
+    """go.mod requires the version docs/testing.md names."""
     assert build.module_version(component, module) == version
+    assert f"`{module} {version}" in (ROOT / "docs" / "testing.md").read_text()
 
 
-def test_etcd_is_the_3_6_server() -> None:
-    """etcd is a main over go.etcd.io/etcd/server/v3 at a v3.6 release."""
-    assert build.module_version("etcd", "go.etcd.io/etcd/server/v3").startswith("v3.6.")
+def test_etcd_is_etcds_own_main() -> None:
+    """etcd is etcdmain.Main over go.etcd.io/etcd/server/v3."""
     assert "etcdmain.Main(os.Args)" in (SOURCES / "etcd" / "main.go").read_text()
 
 
