@@ -53,3 +53,13 @@ def test_a_recycled_pid_is_never_signalled(tmp_path: Path) -> None:
     assert not processes.alive(mine)
     processes.stop(tmp_path, mine, grace=0.1)  # would kill pytest if it signalled the PID
     assert processes.records(tmp_path) == []
+
+
+def test_a_child_whose_record_was_lost_is_still_stopped(tmp_path: Path) -> None:
+    """stop_children: a process this interpreter started never outlives it, record or not."""
+    record = processes.start(tmp_path, "orphan", [sys.executable, "-c", SLEEP.format("")])
+    _started(tmp_path / "logs" / "orphan.log")
+    (tmp_path / "pids" / "orphan.json").unlink()
+    assert processes.records(tmp_path) == []
+    assert record.pid in processes.stop_children(grace=5)
+    assert not processes.alive(record)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kaito_backends.kubernetes import KubernetesClient
 from tests.e2e.kubectl import Kubectl
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.operator import NAMESPACE, SERVICE_ACCOUNT, Operator
@@ -31,6 +32,7 @@ __all__ = [
     "WRITE_VERBS",
     "AuditEvent",
     "RealCluster",
+    "close_tls_client",
     "eventually",
     "now",
 ]
@@ -149,6 +151,13 @@ class RealCluster:
         """Start the session's operator again if a test stopped it."""
         if not self.operator.running():
             self.operator.start()
+
+
+async def close_tls_client(client: KubernetesClient) -> None:
+    """Close a client and give its TLS connections the loop iterations their shutdown takes
+    (aiohttp closes them asynchronously; a test's event loop ends right after its fixtures)."""
+    await client.close()
+    await asyncio.sleep(0.25)
 
 
 async def eventually(

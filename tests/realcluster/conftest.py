@@ -22,7 +22,7 @@ import pytest
 from kaito_backends.kubernetes import KubernetesClient, from_kubeconfig
 from tests.conftest import ROOT
 from tests.e2e.kubectl import Kubectl
-from tests.realcluster.cluster import OPERATOR_FLAGS, RealCluster
+from tests.realcluster.cluster import OPERATOR_FLAGS, RealCluster, close_tls_client
 from tools.cluster import build
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.operator import Operator, install, webhook_ready
@@ -98,7 +98,7 @@ async def kube(real_cluster: RealCluster) -> AsyncIterator[KubernetesClient]:
     try:
         yield client
     finally:
-        await client.close()
+        await close_tls_client(client)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from kaito_backends.karpenter import KarpenterProvisioner, NodeClass
 from kaito_backends.kubernetes import KubernetesClient, from_kubeconfig
 from kaito_backends.protocols import ClusterClient, NodeProvisioner
 from tests.backends.conformance import Backend, ClusterClientContract, NodeProvisionerContract
-from tests.realcluster.cluster import RealCluster
+from tests.realcluster.cluster import RealCluster, close_tls_client
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.operator import NAMESPACE, Operator
 
@@ -97,7 +97,7 @@ async def backend(quiet_cluster: RealCluster) -> AsyncIterator[Backend]:
             compact=compact,
         )
     finally:
-        await client.close()
+        await close_tls_client(client)
 
 
 async def test_the_real_backends_implement_both_protocols(backend: Backend) -> None:

@@ -24,20 +24,25 @@ RESUME_WITHIN = datetime.timedelta(seconds=5)
 DOWN_FOR = 16.0
 
 
-def _workspace(name: str, preset: str = "phi-4-mini-instruct", count: int | None = None) -> str:
+def _workspace(
+    name: str, preset: str = "phi-4-mini-instruct", count: int | None = None, secret: str = ""
+) -> str:
     resource: dict[str, Any] = {
         "instanceType": "Standard_NC24ads_A100_v4",
         "labelSelector": {"matchLabels": {"apps": name}},
     }
     if count is not None:
         resource["count"] = count
+    chosen: dict[str, Any] = {"name": preset}
+    if secret:
+        chosen["presetOptions"] = {"modelAccessSecret": secret}
     return json.dumps(
         {
             "apiVersion": "kaito.sh/v1beta1",
             "kind": "Workspace",
             "metadata": {"name": name},
             "resource": resource,
-            "inference": {"preset": {"name": preset}},
+            "inference": {"preset": chosen},
         }
     )
 
@@ -143,6 +148,9 @@ async def test_a_sigkill_mid_reconcile_makes_no_duplicate_nodeclaims(
     """SIGKILL the operator as soon as the first NodeClaim of a 3-node Workspace appears; after
     a restart the Workspace is Ready with exactly its three NodeClaims, none made twice."""
     name = "crash"
+    await kubectl(
+        "create", "secret", "generic", "hf-token", "-n", namespace, "--from-literal=HF_TOKEN=x"
+    )
     listed = await kube.list("karpenter.sh/v1", "NodeClaim")
     events = aiter(
         kube.watch("karpenter.sh/v1", "NodeClaim", resource_version=listed.resource_version)
@@ -154,7 +162,7 @@ async def test_a_sigkill_mid_reconcile_makes_no_duplicate_nodeclaims(
             namespace,
             "-f",
             "-",
-            stdin=_workspace(name, "llama-3.3-70b-instruct", count=3),
+            stdin=_workspace(name, "llama-3.3-70b-instruct", count=3, secret="hf-token"),
         )
         async with asyncio.timeout(60):
             while True:

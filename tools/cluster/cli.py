@@ -86,7 +86,9 @@ def _status(state: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     """The command (see the module docstring); its exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m tools.cluster", description=__doc__.split("\n\n")[0]
+        prog="python -m tools.cluster",
+        description="Build, start and stop the local control plane with kaito in it "
+        "(docs/testing.md).",
     )
     parser.add_argument("command", choices=("build", "up", "down", "status"))
     parser.add_argument("components", nargs="*", help="build: which components (default all)")

@@ -401,6 +401,7 @@ class ControlPlane:
         ):
             processes.stop(self.state, record)
             stopped.append(record.name)
+        stopped += [f"pid {pid}" for pid in processes.stop_children()]
         return stopped
 
     def running(self) -> dict[str, bool]:

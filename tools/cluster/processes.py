@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Record", "alive", "records", "start", "stop"]
+__all__ = ["Record", "alive", "records", "start", "stop", "stop_children"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,10 @@ def start(
     finally:
         log.close()
     started = _start_time(proc.pid)
+    deadline = time.monotonic() + 1.0
+    while started is None and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # /proc not readable yet: try again briefly
+        started = _start_time(proc.pid)
     record = Record(name=name, pid=proc.pid, started=started or 0, command=tuple(command))
     _pid_file(state, name).write_text(
         json.dumps({"pid": record.pid, "started": record.started, "command": list(command)})
@@ -150,3 +154,22 @@ def stop(state: Path, record: Record, *, grace: float = 10.0, sig: int = signal.
                 time.sleep(0.02)
     _reap(record.pid)
     _pid_file(state, record.name).unlink(missing_ok=True)
+
+
+def stop_children(*, grace: float = 10.0) -> list[int]:
+    """Stop every process this interpreter started that still runs, whatever its record says
+    (a record lost or overwritten must not leave one behind); their PIDs."""
+    stopped = []
+    for pid, child in sorted(_CHILDREN.items()):
+        if child.poll() is not None:
+            _reap(pid)
+            continue
+        child.terminate()
+        try:
+            child.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        _reap(pid)
+        stopped.append(pid)
+    return stopped
