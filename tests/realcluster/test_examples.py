@@ -1,5 +1,5 @@
-"""Every manifest in docs/examples/ on the real cluster: Ready (tuning: Succeeded), NodeClaims
-fulfilled by Karpenter-kwok, Pods run by kwok; deleting it leaves nothing behind."""
+"""Every Workspace manifest in docs/examples/ on the real cluster: Ready (tuning: Succeeded),
+NodeClaims fulfilled by Karpenter-kwok, Pods run by kwok; deleting it leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from tests.realcluster.workspaces import (
     wait_state,
 )
 
-EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
+#: The Workspace examples (InferenceSets and RAGEngines have tier tests of their own).
+EXAMPLE_FILES = sorted(EXAMPLES.glob("workspace-*.yaml"))
 #: GPU nodes per example, when not one: llama-3.3-70b runs on three (pipeline parallel).
 NODES = {"workspace-llama-3.3-70b": 3}
 
