@@ -15,6 +15,7 @@ from functools import cache
 
 from kaito_core.inferenceset.kind import INFERENCESET
 from kaito_core.kinds import Registry
+from kaito_core.ragengine.registration import RAGENGINE
 from kaito_core.workspace_kind import WORKSPACE
 
 __all__ = ["default_registry"]
@@ -22,8 +23,8 @@ __all__ = ["default_registry"]
 
 @cache
 def default_registry() -> Registry:
-    """Every kind kaito-py ships, in order: Workspace, InferenceSet.
+    """Every kind kaito-py ships, in order: Workspace, InferenceSet, RAGEngine.
 
     Pure: no I/O, no clock, no logging.
     """
-    return Registry((WORKSPACE, INFERENCESET))
+    return Registry((WORKSPACE, INFERENCESET, RAGENGINE))

@@ -81,6 +81,27 @@ def _namespace_index(obj: Manifest) -> Iterable[Hashable]:
     return (str(_meta(obj).get("namespace") or ""),)
 
 
+def _scope_of(client: ClusterClient) -> str | None:
+    """The namespace a scoped client (`kaito_backends.operator.ScopedClient`) confines lists
+    to, else None."""
+    scope = getattr(client, "namespace_scope", None)
+    return scope if isinstance(scope, str) and scope else None
+
+
+def _refuse_secrets(kind: str) -> None:
+    if kind == SECRET.kind:
+        raise ValueError("Secrets are never read through a ClusterView (names only)")
+
+
+async def _get(
+    client: ClusterClient, api_version: str, kind: str, namespace: str, name: str
+) -> Manifest | None:
+    try:
+        return await client.get(ObjectRef(api_version, kind, name, namespace))
+    except NotFound:  # absent, or a kind that is not served
+        return None
+
+
 class Observer(Protocol):
     """Builds the snapshot a kind's planner reads for one object."""
 
@@ -141,7 +162,10 @@ class _CacheView:
     async def object(
         self, api_version: str, kind: str, namespace: str, name: str
     ) -> Manifest | None:
-        return self._observer.cached(kind, namespace, name)
+        return await self._observer.object(api_version, kind, namespace, name)
+
+    def sees(self, namespace: str) -> bool:
+        return self._observer.sees(namespace)
 
 
 class CacheObserver:
@@ -204,6 +228,8 @@ class CacheObserver:
         self.node_claims = Informer(
             client, NODE_CLAIM.api_version, NODE_CLAIM.kind, clock=clock, indexers=owner
         )
+        #: the one namespace a scoped client lists (``--namespace-scope``), else None
+        self.namespace_scope = _scope_of(client)
         self._secret_names: dict[str, frozenset[str]] = {}
         self.secrets.add_handler(self._secrets_changed)
         self.view = _CacheView(self)
@@ -258,6 +284,18 @@ class CacheObserver:
         it is not cached, or nobody caches the kind)."""
         informer = self.kinds.get(kind) or self.children.get(kind)
         return informer.get(namespace, name) if informer is not None else None
+
+    def sees(self, namespace: str) -> bool:
+        """Whether the informers list this namespace (all, unless the client is scoped)."""
+        return self.namespace_scope is None or namespace == self.namespace_scope
+
+    async def object(
+        self, api_version: str, kind: str, namespace: str, name: str
+    ) -> Manifest | None:
+        """An object from the informer of its kind; None when nobody caches the kind (no API
+        call: the operator's RBAC grants only what the registered kinds need)."""
+        _refuse_secrets(kind)
+        return self.cached(kind, namespace, name)
 
     def nodes_labelled(self, labels: Mapping[str, str]) -> list[Manifest]:
         """The cached Nodes carrying every one of these labels, by name."""
@@ -315,6 +353,10 @@ class ListObserver:
         self.provisioner = provisioner
         self.registry = registry if registry is not None else default_registry()
         self.hooks = hooks if hooks is not None else DEFAULT_HOOKS
+        self.namespace_scope = _scope_of(client)
+
+    def sees(self, namespace: str) -> bool:
+        return self.namespace_scope is None or namespace == self.namespace_scope
 
     async def _list(
         self,
@@ -354,10 +396,8 @@ class ListObserver:
     async def object(
         self, api_version: str, kind: str, namespace: str, name: str
     ) -> Manifest | None:
-        try:
-            return await self.client.get(ObjectRef(api_version, kind, name, namespace))
-        except NotFound:
-            return None
+        _refuse_secrets(kind)
+        return await _get(self.client, api_version, kind, namespace, name)
 
     async def observe(
         self, key: Key, manifest: Mapping[str, Any], *, provision_error: str | None = None

@@ -21,11 +21,12 @@ from kaito_backends.kinds.hooks import (
 )
 from kaito_backends.kinds.inferenceset import INFERENCESET_HOOKS
 from kaito_backends.kinds.owners import owner_keys
+from kaito_backends.kinds.ragengine import RAGENGINE_HOOKS
 from kaito_backends.kinds.workspace import WORKSPACE_HOOKS
 
 #: The shell's hooks of the default registry's kinds, by kind name.
 DEFAULT_HOOKS: Mapping[str, KindHooks] = MappingProxyType(
-    {"Workspace": WORKSPACE_HOOKS, "InferenceSet": INFERENCESET_HOOKS}
+    {"Workspace": WORKSPACE_HOOKS, "InferenceSet": INFERENCESET_HOOKS, "RAGEngine": RAGENGINE_HOOKS}
 )
 
 __all__ = [

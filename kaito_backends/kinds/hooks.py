@@ -61,8 +61,14 @@ class ClusterView(Protocol):
     async def object(
         self, api_version: str, kind: str, namespace: str, name: str
     ) -> Manifest | None:
-        """An object of a registered kind or of a kind one owns, by name; None when it does
-        not exist (or, in the controller, when no informer caches its kind)."""
+        """An object of a registered kind or of a kind one owns (a Service, a Workspace), by
+        name; None when it does not exist (or, in the controller, when no informer caches its
+        kind). Secrets are never read this way."""
+        ...
+
+    def sees(self, namespace: str) -> bool:
+        """Whether this view reads the namespace's objects at all (False outside the
+        operator's ``--namespace-scope``: an object there is unknown, not absent)."""
         ...
 
 

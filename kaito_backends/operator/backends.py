@@ -114,6 +114,12 @@ class ScopedClient:
         self.client = client
         self.namespace = namespace
 
+    @property
+    def namespace_scope(self) -> str:
+        """The one namespace lists and watches see (what observers ask to know what they
+        cannot see)."""
+        return self.namespace
+
     def _scope(self, kind: str, namespace: str | None) -> str | None:
         if namespace is None and not is_cluster_scoped(kind):
             return self.namespace

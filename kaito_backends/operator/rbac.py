@@ -4,9 +4,10 @@ The rules of the kinds come from the kind registry (`kaito_core.kinds.Registry`,
 each registered kind gets read, update and patch (finalizers), ``/status`` patch and
 ``/finalizers`` update; the child kinds they own get full verbs when a planner creates them,
 else list, watch and delete only (plus create and delete on a registered kind another one owns,
-as an InferenceSet its Workspaces). For the default registry (Workspace, InferenceSet) the
-table below; with ``--keda-scaled-objects`` (`kaito_backends.kinds.inferenceset.with_keda`) the
-InferenceSet also owns KEDA ScaledObjects, and ``scaledobjects`` (``keda.sh``) gets full verbs.
+as an InferenceSet its Workspaces). For the default registry (Workspace, InferenceSet,
+RAGEngine) the table below; with ``--keda-scaled-objects``
+(`kaito_backends.kinds.inferenceset.with_keda`) the InferenceSet also owns KEDA ScaledObjects,
+and ``scaledobjects`` (``keda.sh``) gets full verbs.
 Each rule is granted for a reason (the verbs are those `kaito_backends.kubernetes.KubernetesClient`
 sends: ``apply`` is ``patch``, plus ``create`` when it creates; docs/security.md explains each):
 
@@ -21,17 +22,22 @@ workspaces/finalizers            update                                      blo
 inferencesets (kaito.sh)         get list watch update patch                 informer, finalizers
 inferencesets/status             patch                                       status writes
 inferencesets/finalizers         update                                      blockOwnerDeletion
-statefulsets,                    get list watch create update patch delete   owned workloads
-controllerrevisions (apps)
+ragengines (kaito.sh), /status,  as for inferencesets                        the same, for
+/finalizers                                                                  RAGEngines
+statefulsets, deployments,       get list watch create update patch delete   owned workloads (a
+controllerrevisions (apps)                                                   RAGEngine's RAG
+                                                                             service Deployment)
 jobs (batch)                     get list watch create update patch delete   tuning
-services, configmaps             get list watch create update patch delete   owned objects
-deployments (apps)               list watch delete                           a Workspace's legacy
-                                                                             Deployment (migrated)
+services, configmaps             get list watch create update patch delete   owned objects; a
+                                                                             RAGEngine reads the
+                                                                             Service its URL names
+                                                                             (any namespace)
 pods                             list watch                                  readiness
 nodes                            get list watch                              readiness, BYO nodes
 secrets                          list watch                                  metadata only: that a
                                                                              Secret exists
-events                           get create update patch                     Workspace events
+events                           get create update patch                     Workspace and
+                                                                             RAGEngine events
 nodeclaims (karpenter.sh)        get list watch, and with karpenter:         machines
                                  create patch delete
 ===============================  ==========================================  =======================

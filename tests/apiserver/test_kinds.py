@@ -58,6 +58,7 @@ def test_the_table_adds_registered_kinds_to_the_built_in_ones() -> None:
         "inferencesets.kaito.sh",
         "nodeclaims.karpenter.sh",
         "nodepools.karpenter.sh",
+        "ragengines.kaito.sh",
         "widgets.test.kaito.sh",
         "workspaces.kaito.sh",
     ]

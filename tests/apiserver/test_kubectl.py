@@ -158,11 +158,13 @@ async def test_kubectl_discovery_crds_and_errors(server: FakeApiServer, kubectl:
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
     assert rows["workspaces"][1] == "wk,wks"
     assert rows["nodeclaims"][-2:] == ["false", "NodeClaim"]
+    assert rows["ragengines"][1] == "rag"
     _, out, _ = await kubectl("get", "crd")
     assert [line.split()[0] for line in out.splitlines()[1:]] == [
         "inferencesets.kaito.sh",
         "nodeclaims.karpenter.sh",
         "nodepools.karpenter.sh",
+        "ragengines.kaito.sh",
         "workspaces.kaito.sh",
     ]
     code, _, err = await kubectl("get", "workspace", "nope", check=False)

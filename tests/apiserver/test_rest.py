@@ -458,6 +458,7 @@ async def test_discovery_endpoints(http: aiohttp.ClientSession) -> None:
         "inferencesets.kaito.sh",
         "nodeclaims.karpenter.sh",
         "nodepools.karpenter.sh",
+        "ragengines.kaito.sh",
         "workspaces.kaito.sh",
     ]
     async with http.get("/openapi/v2") as resp:

@@ -166,4 +166,9 @@ def test_manifests_has_every_kinds_crd(capsys: pytest.CaptureFixture[str]) -> No
     """``kaito manifests --crd-only`` prints a CRD per registered kind."""
     assert main(["manifests", "--crd-only"], registry=WIDGETS) == 0
     names = [d["metadata"]["name"] for d in yaml.safe_load_all(capsys.readouterr().out)]
-    assert names == ["workspaces.kaito.sh", "inferencesets.kaito.sh", "widgets.test.kaito.sh"]
+    assert names == [
+        "workspaces.kaito.sh",
+        "inferencesets.kaito.sh",
+        "ragengines.kaito.sh",
+        "widgets.test.kaito.sh",
+    ]

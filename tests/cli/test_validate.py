@@ -286,9 +286,9 @@ def test_config_map_missing_when_others_given(
 
 
 def test_other_kinds_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """InferenceSets and RAGEngines are skipped silently."""
+    """Kinds that are not registered (an upstream ModelMirror) are skipped silently."""
     other = yaml.safe_dump(
-        {"apiVersion": "kaito.sh/v1beta1", "kind": "RAGEngine", "metadata": {"name": "rag"}}
+        {"apiVersion": "kaito.sh/v1beta1", "kind": "ModelMirror", "metadata": {"name": "mm"}}
     )
     assert run(write(tmp_path, "all.yaml", other + "---\n" + VALID)) == 0
     assert capsys.readouterr().out == ""

@@ -158,13 +158,13 @@ def test_printer_column_crd_form() -> None:
 def test_a_registry_looks_kinds_up_by_name_and_served_version() -> None:
     """``find`` needs a served apiVersion; ``[]`` names the registered kinds when it fails."""
     registry = widget_registry()
-    assert registry.names == ("Workspace", "InferenceSet", "Widget")
+    assert registry.names == ("Workspace", "InferenceSet", "RAGEngine", "Widget")
     assert registry.find("kaito.sh/v1alpha1", "Workspace") is WORKSPACE
     assert registry.find("kaito.sh/v2", "Workspace") is None
     assert registry.find("test.kaito.sh/v1", "Widget") is WIDGET
     assert "Widget" in registry
     assert "Gadget" not in registry
-    with pytest.raises(KeyError, match="registered: Workspace, InferenceSet, Widget"):
+    with pytest.raises(KeyError, match="registered: Workspace, InferenceSet, RAGEngine, Widget"):
         registry["Gadget"]
 
 
@@ -172,9 +172,9 @@ def test_with_kind_appends_or_replaces() -> None:
     """A new kind goes last; a kind of the same name replaces its namesake in place."""
     registry = widget_registry()
     replaced = registry.with_kind(attrs.evolve(WORKSPACE, finalizer="x"))
-    assert replaced.names == ("Workspace", "InferenceSet", "Widget")
+    assert replaced.names == ("Workspace", "InferenceSet", "RAGEngine", "Widget")
     assert replaced["Workspace"].finalizer == "x"
-    assert default_registry().names == ("Workspace", "InferenceSet"), (
+    assert default_registry().names == ("Workspace", "InferenceSet", "RAGEngine"), (
         "registries are values: nothing leaks"
     )
 

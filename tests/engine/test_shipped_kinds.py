@@ -1,4 +1,5 @@
-"""InferenceSet and RAGEngine, registered as `tests/registrations.py` does, run in the engine.
+"""InferenceSet and RAGEngine, registered by default, run in the engine, the CLI and
+``kaito manifests``.
 
 The slices landed without the shared code knowing them; registering them is all it takes.
 """
@@ -13,16 +14,18 @@ import yaml
 
 from kaito_backends.cli import main
 from kaito_backends.engine import Controller
+from kaito_backends.kinds import DEFAULT_HOOKS
 from kaito_backends.objects import Key, ObjectRef
 from kaito_backends.operator.manifests import install_manifests
 from kaito_backends.operator.rbac import cluster_rules
+from kaito_core.ragengine import RAGENGINE
 from kaito_core.registry import default_registry
 from tests.engine.conftest import cluster_with
 from tests.inferenceset.support import manifest as iset_manifest
 from tests.ragengine.support import rag_manifest
-from tests.registrations import HOOKS, INFERENCESET, RAGENGINE
 
-REGISTRY = default_registry().with_kind(INFERENCESET).with_kind(RAGENGINE)
+REGISTRY = default_registry()
+HOOKS = DEFAULT_HOOKS
 
 
 def _stored(cluster: Any, api: str, kind: str, name: str) -> dict[str, Any] | None:

@@ -176,6 +176,7 @@ def test_manifests_json_and_crd_only(capsys: pytest.CaptureFixture[str]) -> None
     assert [d["metadata"]["name"] for d in yaml.safe_load_all(out)] == [
         "workspaces.kaito.sh",
         "inferencesets.kaito.sh",
+        "ragengines.kaito.sh",
     ]
 
 

@@ -51,11 +51,17 @@ def test_install_manifests_have_a_crd_and_a_webhook_per_kind() -> None:
     before = install_manifests(InstallOptions())
     after = install_manifests(InstallOptions(), registry=WIDGETS)
     crds = [o["metadata"]["name"] for o in after if o["kind"] == "CustomResourceDefinition"]
-    assert crds == ["workspaces.kaito.sh", "inferencesets.kaito.sh", "widgets.test.kaito.sh"]
+    assert crds == [
+        "workspaces.kaito.sh",
+        "inferencesets.kaito.sh",
+        "ragengines.kaito.sh",
+        "widgets.test.kaito.sh",
+    ]
     configs = [o for o in after if o["kind"] == "ValidatingWebhookConfiguration"]
     assert [c["metadata"]["name"] for c in configs] == [
         "validation.workspace.kaito.sh",
         "validation.inferenceset.kaito.sh",
+        "validation.ragengine.kaito.sh",
         "validation.widget.test.kaito.sh",
     ]
     (hook,) = configs[-1]["webhooks"]
@@ -186,8 +192,8 @@ async def test_review_without_a_path_judges_any_registered_kind() -> None:
     unknown["request"]["kind"]["kind"] = "Gadget"
     answer = await validator.review(json.dumps(unknown))
     assert answer["response"]["status"]["message"] == (
-        "this webhook validates kaito.sh Workspaces, kaito.sh InferenceSets, test.kaito.sh "
-        "Widgets, not test.kaito.sh/Gadget"
+        "this webhook validates kaito.sh Workspaces, kaito.sh InferenceSets, kaito.sh "
+        "RAGEngines, test.kaito.sh Widgets, not test.kaito.sh/Gadget"
     )
 
 
@@ -247,4 +253,11 @@ def test_web_application_is_an_aiohttp_app() -> None:
     app = AdmissionValidator(registry=WIDGETS).app()
     assert isinstance(app, web.Application)
     paths = sorted(r.resource.canonical for r in app.router.routes())  # type: ignore[union-attr]
-    assert paths == ["/validate/inferenceset.kaito.sh", WIDGET_PATH, WEBHOOK_PATH]
+    assert paths == sorted(
+        [
+            "/validate/inferenceset.kaito.sh",
+            "/validate/ragengine.kaito.sh",
+            WIDGET_PATH,
+            WEBHOOK_PATH,
+        ]
+    )

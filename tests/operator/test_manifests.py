@@ -133,8 +133,12 @@ def test_the_service_and_the_webhook_configuration_agree() -> None:
     ports = {p["name"]: p for p in service["spec"]["ports"]}
     assert ports["webhook"]["targetPort"] == "webhook"
     assert ports["metrics"]["targetPort"] == "metrics"
-    config = by_kind(objects, "ValidatingWebhookConfiguration")
-    assert config["metadata"]["name"] == WEBHOOK_NAME
+    configs = [o for o in objects if o["kind"] == "ValidatingWebhookConfiguration"]
+    assert [c["metadata"]["name"] for c in configs] == [
+        WEBHOOK_NAME,
+        "validation.ragengine.kaito.sh",
+    ]
+    config = configs[0]
     (hook,) = config["webhooks"]
     assert hook["name"] == WEBHOOK_NAME
     assert hook["clientConfig"]["service"] == {
@@ -170,9 +174,11 @@ def test_without_cert_manager_the_ca_bundle_is_embedded() -> None:
     pem = "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n"
     objects = install_manifests(InstallOptions(cert_manager=False, ca_bundle=pem))
     assert not [o for o in objects if o["apiVersion"].startswith("cert-manager.io/")]
-    config = by_kind(objects, "ValidatingWebhookConfiguration")
-    assert "annotations" not in config["metadata"]
-    assert config["webhooks"][0]["clientConfig"]["caBundle"].startswith("LS0tLS1CRUdJTi")
+    configs = [o for o in objects if o["kind"] == "ValidatingWebhookConfiguration"]
+    assert len(configs) == 2  # Workspace, RAGEngine
+    for config in configs:
+        assert "annotations" not in config["metadata"]
+        assert config["webhooks"][0]["clientConfig"]["caBundle"].startswith("LS0tLS1CRUdJTi")
 
 
 def test_output_is_deterministic() -> None:

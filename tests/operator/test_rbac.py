@@ -17,7 +17,9 @@ from kaito_backends.objects import Manifest, ObjectRef, group_of, resource_of
 from kaito_backends.operator.backends import ScopedClient
 from kaito_backends.operator.manifests import InstallOptions, install_manifests
 from kaito_backends.operator.rbac import allows, cluster_rules, namespaced_rules
+from kaito_core.kinds import Registry
 from kaito_core.registry import default_registry
+from kaito_core.workspace_kind import WORKSPACE
 from tests.engine.conftest import workspace
 from tests.inferenceset.support import manifest as iset_manifest
 
@@ -33,8 +35,10 @@ NAMESPACED = [
     ("kaito.sh", ["inferencesets"], ["get", "list", "watch", "update", "patch"]),
     ("kaito.sh", ["inferencesets/status"], ["patch"]),
     ("kaito.sh", ["inferencesets/finalizers"], ["update"]),
-    ("apps", ["controllerrevisions", "statefulsets"], _OWN),
-    ("apps", ["deployments"], ["list", "watch", "delete"]),
+    ("kaito.sh", ["ragengines"], ["get", "list", "watch", "update", "patch"]),
+    ("kaito.sh", ["ragengines/status"], ["patch"]),
+    ("kaito.sh", ["ragengines/finalizers"], ["update"]),
+    ("apps", ["controllerrevisions", "deployments", "statefulsets"], _OWN),
     ("batch", ["jobs"], _OWN),
     ("", ["configmaps", "services"], _OWN),
     ("", ["pods"], ["list", "watch"]),
@@ -59,13 +63,20 @@ def test_the_cluster_role_is_the_table(backend: Any, claims: list[str]) -> None:
     assert _table(cluster_rules(backend, namespace_scoped=True)) == expected[-2:]
 
 
-def test_secrets_are_never_granted_get_and_deployments_only_delete() -> None:
-    """Secrets: list/watch (metadata only), no get; Deployments: no create, update or patch."""
+def test_secrets_are_never_granted_get_and_deployments_only_what_a_kind_needs() -> None:
+    """Secrets: list/watch (metadata only), no get. Deployments: a RAGEngine makes one (full
+    verbs); with Workspaces alone only a legacy one is deleted (no create, update or patch)."""
     rules = namespaced_rules()
     assert not allows(rules, verb="get", group="", resource="secrets", name="any")
     assert allows(rules, verb="watch", group="", resource="secrets")
     for verb in ("create", "update", "patch", "get"):
-        assert not allows(rules, verb=verb, group="apps", resource="deployments", name="x")
+        assert allows(rules, verb=verb, group="apps", resource="deployments", name="x")
+    workspaces_only = namespaced_rules(Registry((WORKSPACE,)))
+    assert allows(workspaces_only, verb="delete", group="apps", resource="deployments", name="x")
+    for verb in ("create", "update", "patch", "get"):
+        assert not allows(
+            workspaces_only, verb=verb, group="apps", resource="deployments", name="x"
+        )
 
 
 def _by(objects: list[Manifest], kind: str) -> list[Manifest]:
@@ -96,7 +107,9 @@ def test_namespace_scope_renders_roles_in_that_namespace() -> None:
         "--namespace-scope=team-a"
         in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     )
-    for hook in _by(objects, "ValidatingWebhookConfiguration"):  # one per kind
+    hooks = _by(objects, "ValidatingWebhookConfiguration")
+    assert len(hooks) == 3  # one per registered kind: Workspace, InferenceSet, RAGEngine
+    for hook in hooks:
         assert hook["webhooks"][0]["namespaceSelector"] == {
             "matchLabels": {"kubernetes.io/metadata.name": "team-a"}
         }
