@@ -14,7 +14,9 @@ owner, as kube-controller-manager's collector ignores them; namespace terminatio
 Namespace stays Terminating while anything is left in it, and a client's create in it is
 refused with 403, see `kaito_backends.fake.namespaces`); Karpenter-like NodeClaims that launch into
 Nodes of the SKU asked for; a scheduler (taints, nodeSelector, required node affinity, GPU
-capacity); StatefulSet and Job controllers; pods that pull, load their model and become Ready;
+capacity); StatefulSet, Deployment (without ReplicaSets: `kaito_backends.fake.deployments`) and
+Job controllers; a default CPU node pool whose one node joins when a pod that needs no GPU cannot
+be scheduled (`kaito_backends.fake.cpupool`); pods that pull, load their model and become Ready;
 seeded faults (API conflicts, 429/500, watch drops, launch failures, ImagePullBackOff, OOMKilled,
 CrashLoopBackOff); recorded calls and counters.
 
@@ -29,7 +31,8 @@ What it does NOT model:
 - CPU, memory and ephemeral-storage accounting (only extended resources such as nvidia.com/gpu);
 - probes (Ready follows the model-load timeline), logs, exec, events, Endpoints/EndpointSlices,
   load balancers, DNS, PersistentVolumeClaims, ControllerRevisions of StatefulSets;
-- Deployments, ReplicaSets, DaemonSets, NodePools (stored but not acted on);
+- ReplicaSets (Deployments make their pods directly), DaemonSets, NodePools (stored but not
+  acted on); scaling the CPU pool beyond one node, or down;
 - Karpenter consolidation, drift, disruption, or replacing failed NodeClaims (they stay failed);
 - pagination (limit/continue), field selectors, watch bookmarks.
 """
@@ -37,11 +40,13 @@ What it does NOT model:
 from kaito_backends.fake.client import Call, FakeClient, Recorder
 from kaito_backends.fake.cluster import FakeCluster
 from kaito_backends.fake.conditions import Timings
+from kaito_backends.fake.cpupool import CpuPool
 from kaito_backends.fake.faults import FaultKind, FaultPlan, FiredFault, OneShot
 from kaito_backends.fake.provisioner import FakeProvisioner
 
 __all__ = [
     "Call",
+    "CpuPool",
     "FakeClient",
     "FakeCluster",
     "FakeProvisioner",

@@ -19,6 +19,8 @@ from kaito_backends.fake.byo import joined_node
 from kaito_backends.fake.client import Call, FakeClient, Recorder
 from kaito_backends.fake.collector import UniqueQueue
 from kaito_backends.fake.conditions import Timings
+from kaito_backends.fake.cpupool import DEFAULT_CPU_POOL, CpuPool, CpuPoolController
+from kaito_backends.fake.deployments import DeploymentController
 from kaito_backends.fake.faults import FaultKind, FaultPlan, Faults, OneShot
 from kaito_backends.fake.namespaces import NamespaceController
 from kaito_backends.fake.nodes import NodeController
@@ -51,6 +53,7 @@ class FakeCluster:
         faults: FaultPlan | None = None,
         timings: Timings | None = None,
         watch_history: int = 1000,
+        cpu_pool: CpuPool | None = DEFAULT_CPU_POOL,
     ) -> None:
         if catalog is None:
             from kaito_presets import default_catalog
@@ -71,6 +74,9 @@ class FakeCluster:
         self.nodes = NodeController(self.sim, self.scheduler)
         self.pods = PodController(self.sim, self.scheduler)
         self.statefulsets = StatefulSetController(self.sim)
+        self.deployments = DeploymentController(self.sim)
+        #: the default CPU node pool (`kaito_backends.fake.cpupool`); None: no CPU nodes
+        self.cpu_pool = CpuPoolController(self.sim, cpu_pool) if cpu_pool is not None else None
         self.jobs = JobController(self.sim)
         self.namespaces = NamespaceController(self.store, lambda k: self._enqueue("namespace", k))
         self._reconcilers: dict[str, Callable[[StoreKey], None]] = {
@@ -78,6 +84,7 @@ class FakeCluster:
             "node": self.nodes.reconcile_node,
             "pod": self.pods.reconcile,
             "statefulset": self.statefulsets.reconcile,
+            "deployment": self.deployments.reconcile,
             "job": self.jobs.reconcile,
             "namespace": self.namespaces.reconcile,
         }
@@ -255,12 +262,16 @@ class FakeCluster:
         self.namespaces.on_change(change, obj)
         if group == "" and kind == "Pod":
             self.pods.on_pod(change, obj)
+            if self.cpu_pool is not None and change != "DELETED":
+                self.cpu_pool.on_pod(obj)
         elif group == "" and kind == "Node":
             self.nodes.on_node(change, obj)
         elif group == "karpenter.sh" and kind == "NodeClaim":
             self.nodes.on_claim(change, obj)
         elif change != "DELETED" and group == "apps" and kind == "StatefulSet":
             self._enqueue("statefulset", self.store.key_of(obj))
+        elif change != "DELETED" and group == "apps" and kind == "Deployment":
+            self._enqueue("deployment", self.store.key_of(obj))
         elif change != "DELETED" and group == "batch" and kind == "Job":
             self._enqueue("job", self.store.key_of(obj))
 

@@ -38,12 +38,14 @@ def template_hash(value: Any) -> str:
 
 
 def owner_key(obj: Manifest) -> tuple[str, StoreKey] | None:
-    """(controller name, key) of the StatefulSet or Job that controls ``obj``, if any."""
+    """(controller name, key) of the StatefulSet, Deployment or Job that controls ``obj``."""
     for ref in obj["metadata"].get("ownerReferences") or ():
         if not ref.get("controller"):
             continue
         if ref.get("kind") == "StatefulSet":
             return "statefulset", ("apps", "StatefulSet", obj["metadata"]["namespace"], ref["name"])
+        if ref.get("kind") == "Deployment":
+            return "deployment", ("apps", "Deployment", obj["metadata"]["namespace"], ref["name"])
         if ref.get("kind") == "Job":
             return "job", ("batch", "Job", obj["metadata"]["namespace"], ref["name"])
     return None

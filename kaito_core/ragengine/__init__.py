@@ -7,8 +7,8 @@ Pure: no I/O, no clock, no logging.
 up for the wiring check; the kind's registry facts are the constants of
 `kaito_core.ragengine.kind`, and its registration (`RAGENGINE`, a `kaito_core.kinds.KindSpec`
 in `kaito_core.registry.default_registry`, with `ragengine_state`) is
-`kaito_core.ragengine.registration`. The API model is `kaito_core.api.RAGEngine`, the admission rules
-`kaito_core.validation.validate_ragengine`. ``docs/ragengine.md`` describes it all.
+`kaito_core.ragengine.registration`. The API model is `kaito_core.api.RAGEngine`, the admission
+rules `kaito_core.validation.validate_ragengine`. ``docs/ragengine.md`` describes it all.
 """
 
 from kaito_core.ragengine.kind import (

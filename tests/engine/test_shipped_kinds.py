@@ -56,8 +56,8 @@ async def test_an_inferenceset_makes_workspaces_that_come_up() -> None:
 
 
 async def test_a_ragengine_gets_its_machine_and_children() -> None:
-    """NodeClaims labelled for the RAGEngine, its Deployment and Service, and a status (the fake
-    runs no Deployments, so it stays Pending)."""
+    """NodeClaims labelled for the RAGEngine, its Deployment and Service, and a status: the
+    fake runs the Deployment, so it succeeds."""
     cluster = cluster_with(rag_manifest("rag"))
     async with Controller(
         cluster.client(), cluster.provisioner(), clock=cluster.clock, registry=REGISTRY
@@ -65,7 +65,7 @@ async def test_a_ragengine_gets_its_machine_and_children() -> None:
         settled = await ctl.run_until_settled(300)
         claims = await cluster.provisioner().observe(Key("RAGEngine", "default", "rag"))
     assert ctl.errors == 0
-    assert settled.state(Key("RAGEngine", "default", "rag")) == "Pending"
+    assert settled.state(Key("RAGEngine", "default", "rag")) == "Succeeded"
     assert claims
     assert claims[0]["metadata"]["labels"]["kaito.sh/ragengine"] == "rag"
     assert _stored(cluster, "apps/v1", "Deployment", "rag") is not None
