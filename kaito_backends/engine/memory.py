@@ -54,6 +54,12 @@ def fingerprint(manifest: Mapping[str, Any], observed: Observed) -> Fingerprint:
         observed.secrets,
         observed.provision_error,
         observed.provision_reason,
+        None
+        if observed.references is None
+        else tuple(
+            (o.get("kind"), _meta(o).get("namespace"), _meta(o).get("name"), version_of(o))
+            for o in observed.references
+        ),
     )
 
 
