@@ -3,13 +3,14 @@ embedded fake cluster, in virtual time.
 
 The files are read and validated by the code ``kaito validate`` runs, with the same flags
 (``--cloud-provider``, ``--provisioner``, ``--byo``, ``--node-class``, ``--feature-gates``,
-``--strict``; problems: one line each, exit 1). The objects of registered kinds, ConfigMaps and
-Secrets are then created in an in-memory `FakeCluster`, whose simulated provisioner launches the
-selected cloud's instance types (Azure, AWS or Arc); with ``--byo`` (or ``--provisioner byo``)
-nothing is provisioned and the Node manifests given in the files join the cluster as the GPU
-nodes. Then the engine's controller runs them under a `VirtualClock`: GPU nodes launch,
-images pull, models load, in seconds of wall time. Progress lines show what happens, at virtual
-time::
+``--strict``; problems: one line each, exit 1). The objects of registered kinds (in the version
+the engine reads: a v1alpha1 object that would not read as its kind's storage version, such as
+a RAGEngine with a flat ``storage``, is converted first), ConfigMaps and Secrets are then
+created in an in-memory `FakeCluster`, whose simulated provisioner launches the selected
+cloud's instance types (Azure, AWS or Arc); with ``--byo`` (or ``--provisioner byo``) nothing
+is provisioned and the Node manifests given in the files join the cluster as the GPU nodes.
+Then the engine's controller runs them under a `VirtualClock`: GPU nodes launch, images pull,
+models load, in seconds of wall time. Progress lines show what happens, at virtual time::
 
     [00:01:30] workspace-phi-3-mini: node ws1a2b3c4d5-0 Ready (Standard_NC6s_v3)
 
@@ -40,6 +41,7 @@ from kaito_backends.cli import readiness
 from kaito_backends.cli.faults import fault_json, fault_summary
 from kaito_backends.cli.inputs import (
     Inputs,
+    ObjectInput,
     add_validation_arguments,
     check,
     plan_settings,
@@ -53,6 +55,7 @@ from kaito_backends.engine.logs import configure_logging
 from kaito_backends.errors import AlreadyExists, BackendError
 from kaito_backends.fake import FakeCluster, FaultPlan, Timings
 from kaito_backends.objects import Key, Manifest, clone
+from kaito_core.api import ManifestError
 from kaito_core.kinds import KindSpec, Registry
 from kaito_core.readiness import ReadinessFigures
 from kaito_core.validation import ValidationContext
@@ -174,7 +177,7 @@ async def _bring_up(
         obj.setdefault("metadata", {})["namespace"] = namespace
         await _create(cluster, obj)
     for item in inputs.objects:
-        obj = clone(dict(item.document.manifest))
+        obj = clone(dict(_stored_form(item)))
         obj.setdefault("metadata", {})["namespace"] = item.namespace
         await _create(cluster, obj)
     for node in inputs.nodes:
@@ -203,6 +206,24 @@ async def _bring_up(
     finally:
         await controller.stop()
     return settled, cluster, phases
+
+
+def _stored_form(item: ObjectInput) -> Mapping[str, Any]:
+    """The manifest to store: as given, unless the engine could not read it in its kind's
+    storage version (a v1alpha1 RAGEngine's flat ``storage``), then converted as the slice's
+    ``as_v1beta1`` does. (A real API server without a conversion webhook prunes such fields.)"""
+    manifest = item.document.manifest
+    spec = item.spec
+    if manifest.get("apiVersion") == spec.api_version:
+        return manifest
+    try:
+        spec.parse({**manifest, "apiVersion": spec.api_version})
+    except ManifestError:
+        convert = getattr(item.obj, "as_v1beta1", None)
+        if spec.storage_version == "v1beta1" and callable(convert):
+            converted: Mapping[str, Any] = convert().to_manifest()
+            return converted
+    return manifest
 
 
 class SetupError(Exception):

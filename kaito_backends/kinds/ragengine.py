@@ -4,9 +4,10 @@ What the plan reads beyond its children (the ``related`` hook fills `kaito_core.
 
 - ``references``, for the wiring check (`kaito_core.ragengine.wiring`): the Service
   ``inferenceService.url`` names (`kaito_core.ragengine.inference_target`; possibly in another
-  namespace), the Workspace controlling that Service, and that Workspace's ``inference.config``
-  ConfigMap, whichever exist. Always looked up (a tuple), so a Service that does not exist is
-  reported as such;
+  namespace), the Workspace controlling that Service (or, while the Service does not exist,
+  the Workspace of its name, which may not have made it yet), and that Workspace's
+  ``inference.config`` ConfigMap, whichever exist. Always looked up (a tuple), so a Service
+  that does not exist is reported as such (unless the operator's namespace scope hides it);
 - ``config_maps``: the ConfigMap ``guardrails.configMapRef.name`` names (by name), and the
   release namespace's ``ragengine-guardrails-policy-template`` (by ``<namespace>/<name>``;
   the release namespace is `kaito_core.ragengine.DEFAULT_RELEASE_NAMESPACE`, as the plan's
@@ -46,6 +47,7 @@ from kaito_core.validation import ValidationContext
 __all__ = ["RAGENGINE_HOOKS", "guardrails_config_map", "target_of"]
 
 _POLICY_TEMPLATE = (DEFAULT_RELEASE_NAMESPACE, DEFAULT_GUARDRAILS_POLICY_CONFIG_MAP)
+_WORKSPACE_API = "kaito.sh/v1beta1"
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -158,13 +160,12 @@ def _node_changed(
 # -- what the plan reads beyond what the RAGEngine owns ------------------------------------------
 async def _references(target: InferenceTarget, view: ClusterView) -> tuple[Manifest, ...]:
     service = await view.object("v1", "Service", target.namespace, target.service)
-    if service is None:
-        return ()
-    found = [service]
-    owner = _controller(service, "Workspace")
+    found = [] if service is None else [service]
+    # a missing Service may be one a Workspace of that name has not made yet
+    owner = target.service if service is None else _controller(service, "Workspace")
     if owner is None:
         return tuple(found)
-    workspace = await view.object("kaito.sh/v1beta1", "Workspace", target.namespace, owner)
+    workspace = await view.object(_WORKSPACE_API, "Workspace", target.namespace, owner)
     if workspace is None:
         return tuple(found)
     found.append(workspace)

@@ -7,7 +7,9 @@ upstream never says so. When the URL names a Service of this cluster, the plan c
 what the shell observed (`kaito_core.observed.Observed.references`) and says what it found in the
 condition ``InferenceServiceReady``:
 
-- the Service exists (``InferenceServiceNotFound``) and has the URL's port
+- the Service exists (``InferenceServiceNotFound``; but a Workspace of that name that has not
+  made its Service yet, as when both are applied at once, is a wait:
+  ``InferenceWorkspaceNotReady``) and has the URL's port
   (``InferenceServicePortMismatch``: a Workspace's Service listens on 80, its pods on 5000);
 - when a Workspace controls the Service: it serves inference (``InferenceWorkspaceNotServing``
   for a tuning Workspace), over plain HTTP (``InferenceServiceSchemeMismatch``), at the URL's
@@ -264,6 +266,39 @@ def _workspace_conditions(
     )
 
 
+def _pending_workspace(target: InferenceTarget, observed: Observed) -> Workspace | None:
+    """The Workspace named like the missing Service (a Workspace's Service bears its name), as
+    observed, if any."""
+    manifest = observed.reference("Workspace", target.namespace, target.service)
+    try:
+        ws = Workspace.from_manifest(manifest) if manifest is not None else None
+    except ManifestError:
+        return None
+    if ws is None:
+        return None
+    return attrs.evolve(ws, metadata=attrs.evolve(ws.metadata, namespace=target.namespace))
+
+
+def _unserved(
+    rag: RAGEngine,
+    target: InferenceTarget,
+    ws: Workspace,
+    observed: Observed,
+    catalog: Catalog,
+    vllm_enabled: bool,
+) -> tuple[Condition, ...]:
+    """The Workspace's own checks, then a wait for its Service (never True without it)."""
+    found = _workspace_conditions(rag, target, ws, observed, catalog, vllm_enabled)
+    ready = found[0]
+    if ready.reason not in (rc.REASON_TARGET_READY, rc.REASON_WORKSPACE_NOT_READY):
+        return found
+    waiting = _failed(
+        rc.REASON_WORKSPACE_NOT_READY,
+        f"Workspace {ws.namespace}/{ws.name} has not made its Service {target.service} yet",
+    )
+    return (waiting, *found[1:])
+
+
 def wiring_conditions(
     rag: RAGEngine, *, observed: Observed, catalog: Catalog, vllm_enabled: bool = True
 ) -> tuple[Condition, ...]:
@@ -284,6 +319,9 @@ def wiring_conditions(
         return _unchecked(f"Service {target.where} was not looked up; not checked")
     found = observed.reference("Service", target.namespace, target.service)
     if found is None:
+        pending = _pending_workspace(target, observed)
+        if pending is not None:
+            return _unserved(rag, target, pending, observed, catalog, vllm_enabled)
         if not target.certain:
             return _unchecked(
                 f"no Service {target.where} exists, so {target.service}.{target.namespace} is "
