@@ -35,6 +35,7 @@ from typing import Any
 import attrs
 
 from kaito_core.api.types import Workspace
+from kaito_core.errors import SpecError
 from kaito_core.observed import Manifest
 from kaito_core.outcome import ObjectKey
 from kaito_core.render.revision import ANNOTATION_TEMPLATE_HASH
@@ -44,6 +45,7 @@ __all__ = [
     "OWNED_KINDS",
     "Changes",
     "changes",
+    "check_ownership",
     "controlled_by",
     "needs_replace",
     "parse_quantity",
@@ -248,6 +250,40 @@ def controlled_by(obj: Mapping[str, Any], workspace: Workspace) -> bool:
         ):
             return True
     return False
+
+
+def _controller_ref(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for ref in _meta(obj).get("ownerReferences") or ():
+        if ref.get("controller"):
+            found: Mapping[str, Any] = ref
+            return found
+    return None
+
+
+def check_ownership(
+    desired: Sequence[Manifest], observed: Sequence[Manifest], *, workspace: Workspace
+) -> None:
+    """Raise a `SpecError` (reason ``ObjectConflict``) when a desired child's name is taken by
+    an observed object another object controls (a RAGEngine's Service of the same name).
+
+    Objects with no controller, or controlled by this Workspace (any uid: a previous
+    Workspace of the name, which garbage collection is taking), are adopted as before.
+
+    Pure: no I/O, no clock, no logging.
+    """
+    by_key = {(o.get("kind"), _meta(o).get("name")): o for o in observed}
+    for obj in desired:
+        current = by_key.get((obj["kind"], obj["metadata"]["name"]))
+        ref = _controller_ref(current) if current is not None else None
+        if ref is None or (ref.get("kind"), ref.get("name")) == ("Workspace", workspace.name):
+            continue
+        raise SpecError(
+            f"{obj['kind']} {workspace.namespace}/{obj['metadata']['name']} already exists and "
+            f"belongs to {ref.get('kind')} {ref.get('name')}; rename the Workspace, or delete "
+            f"or rename the {ref.get('kind')}",
+            path="metadata.name",
+            reason="ObjectConflict",
+        )
 
 
 @attrs.frozen(kw_only=True)

@@ -11,7 +11,9 @@ The steps, each a pure function of the previous ones (``docs/plan.md`` has the d
 2. The renderers turn the context into manifests: NodeClaims, the ControllerRevision, Services,
    the inference StatefulSet or the tuning Job (and its ConfigMap). The workloads are stamped with
    the hash of their whole rendered form.
-3. The desired manifests are compared with the observed ones (`kaito_core.diff`): only what
+3. A desired child whose name an object controlled by someone else already has (a RAGEngine's
+   Service of the same name) is a `SpecError` ``ObjectConflict`` (`kaito_core.diff`).
+   The desired manifests are compared with the observed ones (`kaito_core.diff`): only what
    differs is applied; what cannot change in place is deleted, to be created again once it is
    gone; children the Workspace no longer wants (stale revisions, a legacy Deployment, the objects
    of a mode it left) are deleted.
@@ -36,6 +38,7 @@ from kaito_core.decision import (
     decide,
 )
 from kaito_core.diff import changes as diff_changes
+from kaito_core.diff import check_ownership
 from kaito_core.errors import SpecError
 from kaito_core.observed import Manifest, Observed
 from kaito_core.outcome import Outcome, transition_events
@@ -230,6 +233,7 @@ def plan(
     try:
         decision = decide(ws, observed=observed, catalog=catalog, settings=settings)
         rendered_claims, desired = _render(decision, catalog, settings)
+        check_ownership(desired, observed.objects, workspace=ws)
     except SpecError as error:
         status = compute_status(
             workspace=ws,

@@ -21,7 +21,7 @@ and embedding without informers).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from kaito_backends.clock import Clock
@@ -108,6 +108,18 @@ class Observer(Protocol):
     async def observe(
         self, key: Key, manifest: Mapping[str, Any], *, provision_error: str | None = None
     ) -> Observed: ...
+
+    async def occupants(
+        self, key: Key, manifests: Sequence[Mapping[str, Any]]
+    ) -> tuple[Manifest, ...]:
+        """The stored objects that bear the kind, namespace and name of one of ``manifests``
+        (what a plan is about to apply) but do not belong to ``key`` (another object's, or
+        nobody's): the planner must see them before it writes over them."""
+        ...
+
+
+def _occupied(current: Manifest | None, key: Key, registry: Registry) -> bool:
+    return current is not None and key not in owner_keys(current, registry)
 
 
 def _identity(obj: Manifest) -> tuple[str, str, str]:
@@ -308,6 +320,21 @@ class CacheObserver:
         return [self.nodes.objects[nkey] for nkey in sorted(candidates or ())]
 
     # -- observing -------------------------------------------------------------------------------
+    async def occupants(
+        self, key: Key, manifests: Sequence[Mapping[str, Any]]
+    ) -> tuple[Manifest, ...]:
+        """See `Observer.occupants` (from the informers: no API call)."""
+        found: list[Manifest] = []
+        for obj in manifests:
+            meta = _meta(obj)
+            informer = self.informer(str(obj.get("kind") or ""))
+            if informer is None or not meta.get("namespace"):
+                continue
+            current = informer.get(str(meta["namespace"]), str(meta.get("name") or ""))
+            if current is not None and _occupied(current, key, self.registry):
+                found.append(current)
+        return tuple(found)
+
     async def observe(
         self, key: Key, manifest: Mapping[str, Any], *, provision_error: str | None = None
     ) -> Observed:
@@ -398,6 +425,26 @@ class ListObserver:
     ) -> Manifest | None:
         _refuse_secrets(kind)
         return await _get(self.client, api_version, kind, namespace, name)
+
+    async def occupants(
+        self, key: Key, manifests: Sequence[Mapping[str, Any]]
+    ) -> tuple[Manifest, ...]:
+        """See `Observer.occupants` (a get call per namespaced manifest)."""
+        found: list[Manifest] = []
+        for obj in manifests:
+            meta = _meta(obj)
+            if not meta.get("namespace"):
+                continue
+            current = await _get(
+                self.client,
+                str(obj.get("apiVersion") or ""),
+                str(obj.get("kind") or ""),
+                str(meta["namespace"]),
+                str(meta.get("name") or ""),
+            )
+            if current is not None and _occupied(current, key, self.registry):
+                found.append(current)
+        return tuple(found)
 
     async def observe(
         self, key: Key, manifest: Mapping[str, Any], *, provision_error: str | None = None

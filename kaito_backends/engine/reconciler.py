@@ -13,7 +13,10 @@ when to look again; an exception means "retry with backoff"):
    deleting object, ``WorkspaceDeleting``) says what was stuck. Absent objects and kinds are fine.
 3. Add the kind's finalizer (``workspace.finalizer.kaito.sh``) if it is missing.
 4. Observe (`kaito_backends.engine.observer`), then the kind's planner
-   (``planner(obj, observed=..., catalog=..., now=..., settings=...)``).
+   (``planner(obj, observed=..., catalog=..., now=..., settings=...)``). When the plan would
+   apply an object whose name is taken by an object that is not this one's (a Workspace's
+   Service ``x`` for a RAGEngine ``x``), that object joins ``Observed.objects`` and the plan is
+   made again: the planner reports the conflict instead of writing over it.
 5. A `SpecError` (``outcome.error``): write the False conditions and stop. Nothing is retried
    until the spec changes or a resync comes: the user must act. A spec that does not parse
    (or, given a ``validation`` context, that the kind's validation refuses) gets its overall
@@ -83,6 +86,13 @@ WorkspaceCache = ObjectCache
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     meta: Mapping[str, Any] = obj.get("metadata") or {}
     return meta
+
+
+def _with(objects: tuple[Manifest, ...], more: tuple[Manifest, ...]) -> tuple[Manifest, ...]:
+    """Observed children plus objects that only bear their names, by kind and name."""
+    return tuple(
+        sorted((*objects, *more), key=lambda o: (o.get("kind", ""), str(_meta(o).get("name"))))
+    )
 
 
 class Reconciler(Finalization):
@@ -192,6 +202,12 @@ class Reconciler(Finalization):
                 state, reason, message = "Failed", previous.reason, previous.message
             return attrs.evolve(previous, state=state, reason=reason, message=message, writes=0)
         outcome = self._plan(spec, obj, observed, rfc3339(now))
+        if outcome.error is None and outcome.apply:
+            # an object of that name that is not ours: the planner decides (a conflict)
+            occupied = await self.observer.occupants(key, outcome.apply)
+            if occupied:
+                observed = attrs.evolve(observed, objects=_with(observed.objects, occupied))
+                outcome = self._plan(spec, obj, observed, rfc3339(now))
         if outcome.error is not None:
             await self._write_status(spec, manifest, obj, outcome.status, writes)
             await self._events(manifest, outcome)

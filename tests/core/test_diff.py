@@ -12,11 +12,13 @@ from kaito_core.api import Workspace
 from kaito_core.diff import (
     OWNED_KINDS,
     changes,
+    check_ownership,
     controlled_by,
     needs_replace,
     parse_quantity,
     satisfies,
 )
+from kaito_core.errors import SpecError
 from kaito_core.outcome import ObjectKey
 from kaito_core.render.revision import ANNOTATION_TEMPLATE_HASH
 
@@ -304,3 +306,53 @@ def test_revisions_go_only_when_stale() -> None:
     revs = [_obj("ControllerRevision", f"ws-{i}", metadata={"labels": {}}) for i in range(3)]
     result = changes([], revs, workspace=WS, stale_revisions=["ws-0"])
     assert [k.name for k in result.delete] == ["ws-0"]
+
+
+def _service(*refs: dict[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "ws", "namespace": "default"}
+    if refs:
+        meta["ownerReferences"] = list(refs)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta}
+
+
+_RAG_OWNER = {"apiVersion": "kaito.sh/v1beta1", "kind": "RAGEngine", "name": "ws", "uid": "r"}
+
+
+@pytest.mark.parametrize(
+    ("observed", "conflict"),
+    [
+        (None, None),
+        (_service(), None),
+        (_service(_owner()), None),
+        (_service(_owner(uid="an-older-workspace")), None),
+        (_service(_owner(controller=False)), None),
+        (_service({**_RAG_OWNER, "controller": False}), None),
+        (_service({**_RAG_OWNER, "controller": True}), "belongs to RAGEngine ws"),
+        (_service(_owner(name="other")), "belongs to Workspace other"),
+    ],
+    ids=[
+        "absent",
+        "unowned-adopted",
+        "ours",
+        "our-name-older-uid",
+        "ours-not-controller",
+        "rag-not-controller",
+        "a-ragengine-of-the-same-name",
+        "another-workspace",
+    ],
+)
+def test_a_child_name_another_controller_holds_is_a_conflict(
+    observed: dict[str, Any] | None, conflict: str | None
+) -> None:
+    """ObjectConflict when another object controls an object of a desired child's name."""
+    desired = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ws"}}]
+    if conflict is None:
+        check_ownership(desired, [observed] if observed else [], workspace=WS)
+        return
+    assert observed is not None
+    with pytest.raises(SpecError) as caught:
+        check_ownership(desired, [observed], workspace=WS)
+    assert caught.value.reason == "ObjectConflict"
+    assert caught.value.path == "metadata.name"
+    assert conflict in caught.value.message
+    assert caught.value.message.startswith("Service default/ws already exists")

@@ -225,3 +225,63 @@ async def test_the_list_observer_fills_the_references_too() -> None:
         ("Workspace", "phi-3"),
         ("ConfigMap", "phi-config"),
     ]
+
+
+def _service_owner(cluster: FakeCluster, name: str) -> str:
+    service = cluster.store.find("v1", "Service", "default", name)
+    assert service is not None
+    (ref,) = service["metadata"]["ownerReferences"]
+    return str(ref["kind"])
+
+
+@pytest.mark.parametrize("first", ["Workspace", "RAGEngine"])
+async def test_a_workspace_and_a_ragengine_of_one_name_do_not_share_a_service(first: str) -> None:
+    """Both want the Service ``x``: the one that comes second reports ObjectConflict (Failed)
+    and never writes over the other's Service."""
+    ws = workspace("x")
+    rag = rag_manifest("x", compute=None, inference_service={"contextWindowSize": 4000})
+    early, late = (ws, rag) if first == "Workspace" else (rag, ws)
+    cluster = cluster_with(early)
+    async with _controller(cluster) as ctl:
+        await ctl.run_until_settled(3600)
+        cluster.reset_counters()
+        await cluster.client().create(copy.deepcopy(late))
+        settled = await ctl.run_until_settled(3600)
+    second = Key(late["kind"], "default", "x")
+    assert settled.state(second) == "Failed"
+    assert settled.results[second].reason == "ObjectConflict"
+    assert settled.results[second].message.startswith("Service default/x already exists")
+    assert settled.state(Key(first, "default", "x")) == "Succeeded"
+    assert _service_owner(cluster, "x") == first
+    assert not [c for c in cluster.calls if (c.verb, c.kind, c.name) == ("apply", "Service", "x")]
+
+
+async def test_created_together_one_of_them_reports_the_conflict() -> None:
+    """Applied at once (caches not yet showing the other's Service): one write over the
+    other's Service at most, then the loser reports ObjectConflict and the Service stays put."""
+    ws = workspace("x")
+    rag = rag_manifest("x", compute=None, inference_service={"contextWindowSize": 4000})
+    cluster = cluster_with(ws, rag)
+    async with _controller(cluster) as ctl:
+        settled = await ctl.run_until_settled(3600)
+    states = {k.kind: (r.state, r.reason) for k, r in settled.results.items()}
+    assert sorted(states.values()) == [
+        ("Failed", "ObjectConflict"),
+        ("Succeeded", states[_service_owner(cluster, "x")][1]),
+    ]
+    applies = [c for c in cluster.calls if (c.verb, c.kind, c.name) == ("apply", "Service", "x")]
+    assert len(applies) <= 2
+
+
+async def test_the_list_observer_finds_occupants_too() -> None:
+    """`ListObserver.occupants`: an object of the name that belongs to another object."""
+    cluster = cluster_with(workspace("x"))
+    async with _controller(cluster) as ctl:
+        await ctl.run_until_settled(3600)
+    observer = ListObserver(cluster.client(), cluster.provisioner())
+    wanted = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x", "namespace": "default"}}
+    ]
+    (found,) = await observer.occupants(Key("RAGEngine", "default", "x"), wanted)
+    assert found["metadata"]["ownerReferences"][0]["kind"] == "Workspace"
+    assert await observer.occupants(Key("Workspace", "default", "x"), wanted) == ()
