@@ -36,7 +36,7 @@ from kaito_backends.aks.failures import error_codes, is_capacity
 from kaito_backends.aks.naming import LABEL_AGENTPOOL
 from kaito_backends.aks.pools import GPU_TAINT, claim_names
 from kaito_backends.errors import BackendError, InsufficientCapacity
-from kaito_backends.objects import Key, Manifest, clone
+from kaito_backends.objects import Key, Manifest, clone, machine_labels
 
 __all__ = [
     "ANNOTATION_AGENTPOOL",
@@ -70,8 +70,6 @@ REASON_CAPACITY = "InsufficientCapacity"
 REASON_WAITING = "AwaitingReconciliation"
 _STAGES = ("Launched", "Registered", "Initialized", "Ready")
 _LABEL_INSTANCE_TYPE = "node.kubernetes.io/instance-type"
-_LABEL_WORKSPACE = "kaito.sh/workspace"
-_LABEL_WORKSPACE_NAMESPACE = "kaito.sh/workspacenamespace"
 #: ARM times (``2026-01-01T00:00:00.1234567Z``) to whole seconds, as Kubernetes writes them
 _SECONDS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)")
 
@@ -187,8 +185,7 @@ def node_claims_of_pool(
     node_list = sorted(nodes or (), key=lambda n: str((n.get("metadata") or {}).get("name", "")))
     labels = {
         **(props.get("nodeLabels") or {}),
-        _LABEL_WORKSPACE: key.name,
-        _LABEL_WORKSPACE_NAMESPACE: key.namespace,
+        **machine_labels(key),
         LABEL_AGENTPOOL: pool_name,
         _LABEL_INSTANCE_TYPE: vm_size,
     }

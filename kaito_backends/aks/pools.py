@@ -24,12 +24,16 @@ import attrs
 from kaito_backends.aks.naming import (
     TAG_CLAIM_STEM,
     TAG_CLAIMS,
+    TAG_KIND,
     TAG_MANAGED_BY,
+    TAG_NAME,
+    TAG_NAMESPACE,
     TAG_WORKSPACE,
     TAG_WORKSPACE_NAMESPACE,
+    owner_tags,
 )
 from kaito_backends.errors import Invalid
-from kaito_backends.objects import Key, Manifest, WorkspaceKey
+from kaito_backends.objects import Key, Manifest, WorkspaceKey, machine_labels
 
 __all__ = [
     "GPU_TAINT",
@@ -189,15 +193,9 @@ def desired_pool(key: Key, claims: Sequence[Manifest], *, name: str) -> PoolSpec
         raise Invalid(f"one agent pool has one VM size; the NodeClaims ask for {sorted(sizes)}")
     if len(set(names)) != len(names):
         raise Invalid(f"NodeClaim names repeat: {sorted(names)}")
-    labels[LABEL_WORKSPACE] = key.name
-    labels[LABEL_WORKSPACE_NAMESPACE] = key.namespace
+    labels.update(machine_labels(key))
     disk = min(MAX_OS_DISK_GB, max(MIN_OS_DISK_GB, max(disks))) if disks else None
-    tags = {
-        TAG_MANAGED_BY: "kaito",
-        TAG_WORKSPACE: key.name,
-        TAG_WORKSPACE_NAMESPACE: key.namespace,
-        **_claim_tags(names),
-    }
+    tags = {TAG_MANAGED_BY: "kaito", **owner_tags(key), **_claim_tags(names)}
     return PoolSpec(
         name=name,
         vm_size=sizes.pop(),
@@ -262,8 +260,15 @@ def needs_update(existing: Mapping[str, Any], spec: PoolSpec) -> bool:
 
 
 def owner_of(pool: Mapping[str, Any]) -> Key | None:
-    """The Workspace a pool's tags say it serves, or None (not a pool of ours)."""
+    """The object a pool's tags say it serves (a Workspace without a kind tag), or None (not a
+    pool of ours)."""
     tags = _properties(pool).get("tags") or {}
+    kind = tags.get(TAG_KIND)
+    if kind:
+        name, namespace = tags.get(TAG_NAME), tags.get(TAG_NAMESPACE)
+        if not name or not namespace:
+            return None
+        return Key(str(kind), str(namespace), str(name))
     name, namespace = tags.get(TAG_WORKSPACE), tags.get(TAG_WORKSPACE_NAMESPACE)
     if not name or not namespace:
         return None

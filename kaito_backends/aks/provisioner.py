@@ -378,7 +378,7 @@ class AksProvisioner:
     def _check_owner(self, key: Key, name: str, pool: Mapping[str, Any]) -> None:
         owner = owner_of(pool)
         if owner != key:
-            whose = f"Workspace {owner}" if owner is not None else "no kaito Workspace"
+            whose = f"{owner.kind} {owner}" if owner is not None else "no kaito object"
             raise Conflict(f"agent pool {name} exists and belongs to {whose}, not {key}")
 
     async def _refuse_unavailable(self, vm_size: str) -> None:

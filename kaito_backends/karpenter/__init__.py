@@ -4,6 +4,7 @@
 
     nodes = KarpenterProvisioner(client)                    # one NodeClaim per GPU node
     nodes = KarpenterProvisioner(client, mode="nodepool")   # one NodePool per Workspace
+                                                            # (or RAGEngine: `pool_name`)
     nodes = ByoProvisioner(client)                          # provisions nothing
 
 ``client`` is any `ClusterClient` (`kaito_backends.kubernetes.KubernetesClient` against a
@@ -12,7 +13,7 @@ cluster running Karpenter). Modules: `provisioner`, `nodepools` (the per-workspa
 """
 
 from kaito_backends.karpenter.byo import ByoProvisioner, gpu_config_from_nodes
-from kaito_backends.karpenter.nodepools import NodeClass, node_pool_from_claims
+from kaito_backends.karpenter.nodepools import NodeClass, node_pool_from_claims, pool_name
 from kaito_backends.karpenter.provisioner import KarpenterProvisioner, Mode
 from kaito_backends.karpenter.readiness import (
     Readiness,
@@ -32,4 +33,5 @@ __all__ = [
     "gpu_capacity",
     "gpu_config_from_nodes",
     "node_pool_from_claims",
+    "pool_name",
 ]

@@ -41,11 +41,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from kaito_backends.errors import InsufficientCapacity, Invalid, NotFound
-from kaito_backends.karpenter.nodepools import NodeClass, node_pool_from_claims
+from kaito_backends.karpenter.nodepools import NodeClass, node_pool_from_claims, pool_name
 from kaito_backends.karpenter.readiness import Readiness, capacity_refusal
 from kaito_backends.objects import Key, Manifest, ObjectRef, clone, machine_labels
 from kaito_backends.protocols import ClusterClient
-from kaito_core.render.nodeclaims import LABEL_NODEPOOL, node_pool_name
+from kaito_core.render.nodeclaims import LABEL_NODEPOOL
 
 if TYPE_CHECKING:
     from kaito_presets import Catalog, GpuSku
@@ -188,11 +188,11 @@ class KarpenterProvisioner:
 
     # -- reading ---------------------------------------------------------------------------------
     def _pool_ref(self, key: Key) -> ObjectRef:
-        return ObjectRef(NODECLAIM_API, "NodePool", node_pool_name(key.namespace, key.name))
+        return ObjectRef(NODECLAIM_API, "NodePool", pool_name(key))
 
     def _selector(self, key: Key) -> dict[str, str]:
         if self.mode == "nodepool":
-            return {LABEL_NODEPOOL: node_pool_name(key.namespace, key.name)}
+            return {LABEL_NODEPOOL: pool_name(key)}
         return machine_labels(key)
 
     async def _claims(self, key: Key) -> tuple[Manifest, ...]:

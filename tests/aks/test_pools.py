@@ -15,7 +15,7 @@ from kaito_backends.aks import desired_pool, node_claims_of_pool, pool_name
 from kaito_backends.aks.naming import POOL_NAME_PATTERN, TAG_CLAIM_STEM, TAG_CLAIMS
 from kaito_backends.aks.pools import claim_names, disk_gib, needs_update, owner_of, pool_body
 from kaito_backends.errors import Invalid
-from kaito_backends.objects import WorkspaceKey
+from kaito_backends.objects import Key, WorkspaceKey
 from tests.aks.conftest import A100, KEY, condition, rendered_claims
 
 _DNS = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?", fullmatch=True)
@@ -212,3 +212,71 @@ def test_claims_look_like_the_rendered_ones_to_the_core() -> None:
         assert labels["kaito.sh/workspace"] == "phi"
         assert labels["node.kubernetes.io/instance-type"] == A100
         assert claim["spec"]["taints"] == [{"key": "sku", "value": "gpu", "effect": "NoSchedule"}]
+
+
+# -- kinds other than Workspace (a RAGEngine) ------------------------------------------------
+RAG = Key("RAGEngine", "default", "phi")
+
+
+def _rag_claims() -> list[dict[str, Any]]:
+    """A RAGEngine's NodeClaim as its planner renders it (labels of the RAGEngine)."""
+    claim = rendered_claims(count=1)[0]
+    labels = claim["metadata"]["labels"]
+    labels.pop("kaito.sh/workspace")
+    labels.pop("kaito.sh/workspacenamespace")
+    labels.update({"kaito.sh/ragengine": "phi", "kaito.sh/ragenginenamespace": "default"})
+    claim["metadata"]["name"] = "rag0123456789"
+    return [claim]
+
+
+def test_a_workspace_pool_name_is_unchanged_and_other_kinds_are_keyed_by_kind() -> None:
+    """Existing installs keep their Workspace pools; a RAGEngine of the same name gets its own
+    (``ra`` + 10), as valid for AKS."""
+    assert pool_name(KEY) == "ws5aapuxekg5"  # what every earlier release named it
+    rag = pool_name(RAG)
+    assert rag != pool_name(KEY)
+    assert rag.startswith("ra")
+    assert POOL_NAME_PATTERN.fullmatch(rag)
+    assert len(rag) == 12
+    assert pool_name(Key("RAGEngine", "default", "other")) != rag
+
+
+def test_a_ragengine_pool_is_labelled_and_tagged_for_the_ragengine() -> None:
+    """Its nodes carry the RAGEngine's labels (never a Workspace's: they would be counted as
+    the same-named Workspace's nodes); its tags name the kind; `owner_of` reads both kinds."""
+    spec = desired_pool(RAG, _rag_claims(), name=pool_name(RAG))
+    assert spec is not None
+    assert "kaito.sh/workspace" not in spec.node_labels
+    assert (
+        spec.node_labels["kaito.sh/ragengine"],
+        spec.node_labels["kaito.sh/ragenginenamespace"],
+    ) == (
+        "phi",
+        "default",
+    )
+    assert {k: spec.tags[k] for k in ("kaito-kind", "kaito-name", "kaito-namespace")} == {
+        "kaito-kind": "RAGEngine",
+        "kaito-name": "phi",
+        "kaito-namespace": "default",
+    }
+    assert "kaito-workspace" not in spec.tags
+    assert owner_of(pool_body(spec)) == RAG
+    workspace = desired_pool(KEY, rendered_claims(), name=pool_name(KEY))
+    assert workspace is not None
+    assert "kaito-kind" not in workspace.tags
+    assert owner_of(pool_body(workspace)) == KEY
+    broken = pool_body(spec)
+    del broken["properties"]["tags"]["kaito-name"]
+    assert owner_of(broken) is None
+
+
+def test_the_claims_of_a_ragengine_pool_carry_its_labels() -> None:
+    """The NodeClaims `observe` synthesizes name the RAGEngine, not a Workspace."""
+    spec = desired_pool(RAG, _rag_claims(), name=pool_name(RAG))
+    assert spec is not None
+    pool = {"name": pool_name(RAG), **pool_body(spec)}
+    pool["properties"]["provisioningState"] = "Succeeded"
+    (claim,) = node_claims_of_pool(RAG, pool, nodes=None, failure=None, now="2026-01-01T00:00:00Z")
+    labels = claim["metadata"]["labels"]
+    assert labels["kaito.sh/ragengine"] == "phi"
+    assert "kaito.sh/workspace" not in labels

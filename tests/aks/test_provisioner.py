@@ -10,7 +10,7 @@ pytest.importorskip("azure.mgmt.containerservice", reason="the 'aks' extra is no
 
 from kaito_backends.aks import AksProvisioner, pool_name
 from kaito_backends.errors import Conflict, InsufficientCapacity, Invalid, Transient
-from kaito_backends.objects import WorkspaceKey
+from kaito_backends.objects import Key, WorkspaceKey
 from kaito_backends.protocols import NodeProvisioner
 from tests.aks.conftest import (
     A100,
@@ -380,12 +380,31 @@ async def test_a_pool_of_someone_else_is_never_touched(
         "name": POOL,
         "properties": {"vmSize": A100, "count": 1, "provisioningState": "Succeeded", "tags": {}},
     }
-    with pytest.raises(Conflict, match="belongs to no kaito Workspace"):
+    with pytest.raises(Conflict, match="belongs to no kaito object"):
         await provisioner.provision(KEY, rendered_claims())
     assert await provisioner.observe(KEY) == ()
     await provisioner.release(KEY)
     assert POOL in arm.pools
     assert arm.count("PUT") == arm.count("DELETE") == 0
+
+
+async def test_a_workspace_and_a_ragengine_of_one_name_get_a_pool_each(
+    arm: FakeArm, provisioner: AksProvisioner
+) -> None:
+    """Pools are keyed by kind too: each observes and releases its own machines only."""
+    rag = Key("RAGEngine", KEY.namespace, KEY.name)
+    rag_claims = rendered_claims()
+    rag_claims[0]["metadata"]["name"] = "rag0123456789"
+    await provisioner.provision(KEY, rendered_claims())
+    await provisioner.provision(rag, rag_claims)
+    await provisioner.wait()
+    assert set(arm.pools) == {POOL, pool_name(rag)}
+    assert names(await provisioner.observe(rag)) == ["rag0123456789"]
+    assert names(await provisioner.observe(KEY)) == names(rendered_claims())
+    await provisioner.release(rag)
+    await provisioner.wait()
+    assert set(arm.pools) == {POOL}
+    assert names(await provisioner.observe(KEY)) == names(rendered_claims())
 
 
 async def test_a_size_azure_restricts_is_refused_before_any_put(

@@ -17,9 +17,10 @@ from kaito_backends.karpenter import (
     claim_problem,
     gpu_config_from_nodes,
     node_pool_from_claims,
+    pool_name,
 )
 from kaito_backends.kubernetes import KubernetesClient
-from kaito_backends.objects import Manifest, ObjectRef, WorkspaceKey
+from kaito_backends.objects import Key, Manifest, ObjectRef, WorkspaceKey
 from kaito_core.gpu import GpuLabelsError
 
 A100 = "Standard_NC24ads_A100_v4"
@@ -115,6 +116,53 @@ async def test_nodepool_mode_observes_and_releases_karpenters_claims(
         return await nodes.observe(KEY) == ()
 
     await eventually(fake_apiserver.cluster.advance, gone, within=900)
+
+
+async def test_nodepool_mode_gives_a_ragengine_its_own_pool(kube: KubernetesClient) -> None:
+    """A RAGEngine and a Workspace of one name: two NodePools (the Workspace's name as
+    before), each labelled for its owner, and releasing one leaves the other."""
+    rag = Key("RAGEngine", "team", "phi")
+    nodes = KarpenterProvisioner(kube, mode="nodepool")
+    await nodes.provision(KEY, [claim("ws1-0")])
+    await nodes.provision(rag, [claim("rag1")])
+    workspace_pool = await kube.get(ObjectRef("karpenter.sh/v1", "NodePool", POOL))
+    rag_pool = await kube.get(ObjectRef("karpenter.sh/v1", "NodePool", "ragengine.team.phi"))
+    assert rag_pool["metadata"]["labels"] == {
+        "kaito.sh/ragengine": "phi",
+        "kaito.sh/ragenginenamespace": "team",
+        "karpenter.kaito.sh/managed-by": "kaito",
+    }
+    template = rag_pool["spec"]["template"]["metadata"]["labels"]
+    assert not [k for k in template if "workspace" in k]
+    assert workspace_pool["metadata"]["labels"]["karpenter.kaito.sh/workspace-name"] == "phi"
+    await nodes.release(rag)
+    assert (await kube.get(ObjectRef("karpenter.sh/v1", "NodePool", POOL)))["spec"]
+    with pytest.raises(NotFound):
+        await kube.get(ObjectRef("karpenter.sh/v1", "NodePool", "ragengine.team.phi"))
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (WorkspaceKey("team", "phi"), "team-phi"),
+        (Key("RAGEngine", "team", "phi"), "ragengine.team.phi"),
+        (Key("RAGEngine", "team-phi", "x"), "ragengine.team-phi.x"),
+        (Key("RAGEngine", "team", "phi-x"), "ragengine.team.phi-x"),
+    ],
+    ids=["workspace-unchanged", "ragengine", "namespace-dash", "name-dash"],
+)
+def test_node_pool_names_are_keyed_by_kind(key: Key, expected: str) -> None:
+    """A Workspace's NodePool keeps its name; another kind's cannot equal any Workspace's."""
+    assert pool_name(key) == expected
+
+
+def test_long_node_pool_names_are_hashed_and_distinct() -> None:
+    """Past 63 characters: truncated with a hash of the whole, still unique per object."""
+    first = pool_name(Key("RAGEngine", "n" * 40, "r" * 40))
+    second = pool_name(Key("RAGEngine", "n" * 40, "r" * 39 + "s"))
+    assert max(len(first), len(second)) <= 63
+    assert first != second
+    assert first.startswith("ragengine.")
 
 
 # -- NodeClaim mode --------------------------------------------------------------------------------
