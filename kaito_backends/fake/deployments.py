@@ -79,8 +79,8 @@ def _hash_of(pod: Manifest) -> str | None:
 
 
 def _doomed_first(pods: Sequence[Manifest]) -> list[Manifest]:
-    """Which pods to delete first: unready, then the newest (by name, for determinism)."""
-    return sorted(pods, key=lambda p: (_ready(p), p["metadata"]["name"]), reverse=False)
+    """Which pods to delete first: unready ones, then by name (for determinism)."""
+    return sorted(pods, key=lambda p: (_ready(p), p["metadata"]["name"]))
 
 
 class DeploymentController:
@@ -118,9 +118,11 @@ class DeploymentController:
     # -- rollout ---------------------------------------------------------------------------------
     @staticmethod
     def _budget(spec: Mapping[str, Any], replicas: int) -> tuple[int, int]:
+        """(maxSurge, maxUnavailable) as numbers; (0, 0) for Recreate, whose Available then
+        needs every replica (kube's ``MaxUnavailable`` is 0 for it)."""
         strategy = spec.get("strategy") or {}
         if strategy.get("type") == "Recreate":
-            return 0, replicas
+            return 0, 0
         rolling = strategy.get("rollingUpdate") or {}
         surge = _resolve(rolling.get("maxSurge", "25%"), replicas, up=True)
         unavailable = _resolve(rolling.get("maxUnavailable", "25%"), replicas, up=False)
@@ -304,5 +306,7 @@ def _set(
         previous.get("reason"),
         previous.get("message"),
     ) == (status, reason, message)
-    updated = previous.get("lastUpdateTime", now) if same and not progress else now
+    updated = now
+    if previous is not None and same and not progress:
+        updated = previous.get("lastUpdateTime", now)
     return set_condition(conditions, kind, status, reason, message, now, lastUpdateTime=updated)

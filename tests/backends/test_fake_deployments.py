@@ -300,3 +300,21 @@ async def test_the_same_inputs_give_the_same_objects() -> None:
         return cluster.snapshot()
 
     assert await run() == await run()
+
+
+@pytest.mark.parametrize(
+    ("strategy", "available"),
+    [
+        ({"type": "Recreate"}, "False"),
+        ({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}, "True"),
+    ],
+    ids=["recreate-needs-every-replica", "one-may-be-unavailable"],
+)
+async def test_available_allows_max_unavailable_missing(
+    strategy: dict[str, Any], available: str
+) -> None:
+    """Available: at least replicas - maxUnavailable ready (maxUnavailable is 0 for Recreate)."""
+    cluster = _with_cpu_node()
+    await cluster.client().apply(deployment(strategy=strategy))
+    cluster.clock.run_due()
+    assert _conditions(await _status(cluster))["Available"][0] == available

@@ -115,3 +115,27 @@ def test_every_upstream_rag_example_runs_once_fixed(
         "kaito_ragengine_phi_3.yaml",
         "kaito_ragengine_phi_3_with_pvc.yaml",
     ]
+
+
+@pytest.mark.parametrize("seed", [1, 5, 7])
+def test_the_example_survives_seeded_faults(seed: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--faults``: conflicts, throttling, 5xx, watch drops and refused launches; both objects
+    still come up."""
+    capsys.readouterr()
+    code = main(["up", "--quiet", "-o", "json", "--faults", str(seed), str(EXAMPLE)])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0, result
+    assert [r["state"] for r in (*result["workspaces"], *result["ragengines"])] == [
+        "Succeeded",
+        "Succeeded",
+    ]
+
+
+def test_the_same_input_gives_the_same_output(capsys: pytest.CaptureFixture[str]) -> None:
+    """Two runs print the same bytes (virtual time, deterministic names)."""
+    runs = []
+    for _ in range(2):
+        capsys.readouterr()
+        assert main(["up", "--quiet", "-o", "json", str(EXAMPLE)]) == 0
+        runs.append(capsys.readouterr().out)
+    assert runs[0] == runs[1]
