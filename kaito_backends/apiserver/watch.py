@@ -126,7 +126,9 @@ async def serve_watch(
             return change
         key = _key(obj)
         if change == "DELETED":
-            if key in seen:
+            # sent when the object matched as it was last seen, or as it was when deleted (it
+            # may have gone between the client's read and this watch: `kubectl wait --for=delete`)
+            if key in seen or matches(obj):
                 seen.discard(key)
                 return "DELETED"
             return None

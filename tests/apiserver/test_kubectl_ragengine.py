@@ -32,7 +32,7 @@ async def test_kubectl_runs_a_ragengine_next_to_its_workspace(
     kubectl = engine_kubectl
     _, out, _ = await kubectl("apply", "-f", str(EXAMPLE))
     assert out.split("\n")[:2] == [
-        "workspace.kaito.sh/workspace-phi-3-mini created",
+        "workspace.kaito.sh/phi-3-mini created",
         "ragengine.kaito.sh/ragengine-phi-3 created",
     ]
     client = engine_server.cluster.client()

@@ -297,4 +297,4 @@ def test_output_is_identical_across_processes() -> None:
         assert result.returncode == 0, result.stderr.decode()
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
-    assert outputs[0].count(b"\nkind: StatefulSet\n") == 5
+    assert outputs[0].count(b"\nkind: StatefulSet\n") == 6
