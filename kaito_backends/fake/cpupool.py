@@ -7,8 +7,9 @@ would stay Unschedulable forever.
 
 The pool works like a cluster autoscaler with one node: when a pod is Unschedulable, asks for
 no extended resource (``nvidia.com/gpu``, ...), and its ``nodeSelector`` and required node
-affinity accept the pool's node, the node ``<name>-0`` joins, Ready, ``Timings.initialize``
-seconds later (as a GPU node does after its NodeClaim). It has the pool's instance type, no
+affinity accept the pool's node, the node ``<name>-0`` joins, Ready, when a NodeClaim of the
+pool's instance type would have its Node Ready (`Sim.node_times`: the time-to-ready model, or
+``Timings.initialize`` when given). It has the pool's instance type, no
 taints, ``kubernetes.io/os=linux`` and the pool's labels; as the fake counts no CPU or memory,
 every such pod fits on it. Pods that are pinned elsewhere (a Workspace's pods, with affinity to
 its nodes' labels; anything asking for GPUs) never start it. The node is never scaled down, and
@@ -101,7 +102,7 @@ class CpuPoolController:
         if not matches_node(pod, self.pool.template()):
             return
         self._launching = True
-        self.sim.later(self.sim.timings.initialize, self._launch)
+        self.sim.later(self.sim.node_times(self.pool.instance_type).initialize, self._launch)
 
     def _launch(self) -> None:
         self._launching = False

@@ -8,13 +8,15 @@ from typing import Any
 import pytest
 
 from kaito_backends.errors import NotFound
-from kaito_backends.fake import CpuPool, FakeCluster
+from kaito_backends.fake import CpuPool, FakeCluster, Timings
 from kaito_backends.fake.deployments import pod_template_hash
 from kaito_backends.objects import Manifest, ObjectRef
 from tests.backends import manifests as m
 
 DEPLOY = ObjectRef("apps/v1", "Deployment", "svc", m.NS)
-#: A CPU pod: image pull 30 s, then the default load (60 s) -> Ready 90 s after it is bound.
+#: Fixed durations: nodes Ready at 90 s; a pod pulls 30 s and loads 60 s -> Ready 90 s after it
+#: is bound.
+TIMINGS = Timings(register=75.0, initialize=90.0, image_pull=30.0, load=60.0, warm_up=0.0)
 READY_AFTER_BIND = 90
 
 
@@ -45,8 +47,12 @@ def deployment(
     }
 
 
+def _cluster(**kwargs: Any) -> FakeCluster:
+    return m.cluster(timings=TIMINGS, **kwargs)
+
+
 def _with_cpu_node(**kwargs: Any) -> FakeCluster:
-    cluster = m.cluster(**kwargs)
+    cluster = _cluster(**kwargs)
     cluster.add_node("cpu", gpus=0)
     return cluster
 
@@ -236,11 +242,11 @@ async def test_deleting_a_deployment_deletes_its_pods() -> None:
 # -- the default CPU node pool ------------------------------------------------------------------
 async def test_a_cpu_pod_brings_up_the_cpu_pool_node() -> None:
     """No node at all: the pool's node joins (Timings.initialize) and takes the pod."""
-    cluster = m.cluster()
+    cluster = _cluster()
     await cluster.client().apply(deployment(replicas=2))
     cluster.clock.run_due()
     assert all(p["status"]["phase"] == "Pending" for p in _pods(cluster))
-    cluster.clock.advance(cluster.timings.initialize)
+    cluster.clock.advance(90)
     (node,) = cluster.store.select("v1", "Node")
     assert node["metadata"]["name"] == "cpu-pool-0"
     assert node["metadata"]["labels"]["node.kubernetes.io/instance-type"] == "Standard_D4s_v3"
@@ -261,7 +267,7 @@ async def test_a_cpu_pod_brings_up_the_cpu_pool_node() -> None:
 )
 async def test_pods_the_pool_would_not_take_start_no_node(change: dict[str, Any]) -> None:
     """A pod that asks for a GPU, or whose selector the pool's node does not match, waits."""
-    cluster = m.cluster()
+    cluster = _cluster()
     extra = change.pop("template_spec", {})
     body = deployment(**change)
     body["spec"]["template"]["spec"].update(extra)
@@ -274,11 +280,11 @@ async def test_pods_the_pool_would_not_take_start_no_node(change: dict[str, Any]
 
 async def test_the_pool_can_be_turned_off_or_shaped() -> None:
     """``cpu_pool=None``: no CPU node ever; a `CpuPool` names the node and its labels."""
-    off = m.cluster(cpu_pool=None)
+    off = _cluster(cpu_pool=None)
     await off.client().apply(deployment())
     off.run_until_idle()
     assert off.store.select("v1", "Node") == []
-    shaped = m.cluster(cpu_pool=CpuPool(name="system", labels={"pool": "system"}))
+    shaped = _cluster(cpu_pool=CpuPool(name="system", labels={"pool": "system"}))
     body = deployment()
     body["spec"]["template"]["spec"]["nodeSelector"] = {"pool": "system"}
     await shaped.client().apply(body)
@@ -292,7 +298,7 @@ async def test_the_same_inputs_give_the_same_objects() -> None:
     """Pod names, hashes and times are deterministic."""
 
     async def run() -> list[Manifest]:
-        cluster = m.cluster()
+        cluster = _cluster()
         await cluster.client().apply(deployment(replicas=3))
         cluster.run_until_idle()
         await cluster.client().apply(deployment(replicas=3, image="example.com/svc:2"))
@@ -318,3 +324,16 @@ async def test_available_allows_max_unavailable_missing(
     await cluster.client().apply(deployment(strategy=strategy))
     cluster.clock.run_due()
     assert _conditions(await _status(cluster))["Available"][0] == available
+
+
+async def test_the_pool_node_takes_as_long_as_a_node_of_its_type() -> None:
+    """Default timings: the pool's node is Ready when the time-to-ready model says a node of
+    its instance type would be, not before."""
+    cluster = m.cluster()
+    await cluster.client().apply(deployment())
+    cluster.clock.run_due()
+    ready_at = cluster.sim.node_times("Standard_D4s_v3").initialize
+    cluster.clock.advance(ready_at - 1)
+    assert cluster.store.select("v1", "Node") == []
+    cluster.clock.advance(1)
+    assert [n["metadata"]["name"] for n in cluster.store.select("v1", "Node")] == ["cpu-pool-0"]

@@ -62,7 +62,7 @@ async def test_a_ragengine_gets_its_machine_and_children() -> None:
     async with Controller(
         cluster.client(), cluster.provisioner(), clock=cluster.clock, registry=REGISTRY
     ) as ctl:
-        settled = await ctl.run_until_settled(300)
+        settled = await ctl.run_until_settled(3600)
         claims = await cluster.provisioner().observe(Key("RAGEngine", "default", "rag"))
     assert ctl.errors == 0
     assert settled.state(Key("RAGEngine", "default", "rag")) == "Succeeded"

@@ -91,7 +91,7 @@ def test_every_upstream_rag_example_runs_once_fixed(
 ) -> None:
     """Each upstream RAG file validates, or is refused for its placeholder alone; with the
     placeholder replaced it validates, plans and runs under ``kaito up``. The Qdrant
-    Deployment file holds no KAITO object: there is nothing to validate or plan in it."""
+    Deployment file holds no KAITO object, and every command says so."""
     ran = []
     for path in sorted((reference / "examples" / "RAG").glob("*.yaml")):
         text = path.read_text()
@@ -103,10 +103,13 @@ def test_every_upstream_rag_example_runs_once_fixed(
             fixed = tmp_path / path.name
             fixed.write_text(text.replace("<inference-url>", INFERENCE_URL))
             path = fixed
+        if "kind: RAGEngine" not in text:
+            for command in ("validate", "plan"):
+                assert main([command, str(path)]) == 1
+                assert "error: no Workspace or RAGEngine found in" in capsys.readouterr().err
+            continue
         assert main(["validate", str(path)]) == 0, capsys.readouterr().out
         assert main(["plan", str(path)]) == 0, capsys.readouterr().out
-        if "kind: RAGEngine" not in text:
-            continue
         code, result = _up(capsys, path, WORKSPACE)
         assert code == 0, (path.name, result)
         ran.append(path.name)
