@@ -3,7 +3,7 @@
 Pure: no I/O, no clock, no logging.
 
 `RAGENGINE` ties the RAGEngine slice together for the kind registry
-(`kaito_core.registry.default_registry`, after Workspace):
+(`kaito_core.registry.default_registry`, after Workspace and InferenceSet):
 `kaito_core.api.RAGEngine.from_manifest`, `kaito_core.validation.validate_ragengine`,
 `plan_ragengine` (through `plan_with_engine_settings`, which turns the engine's
 `kaito_core.plan.PlanSettings` into `RAGEngineSettings`), `RAGEngineStatus` with the RAGEngine
@@ -122,7 +122,8 @@ def _columns() -> tuple[PrinterColumn, ...]:
     )
 
 
-#: The RAGEngine, registered after Workspace in `kaito_core.registry.default_registry`.
+#: The RAGEngine, registered after Workspace and InferenceSet in
+#: `kaito_core.registry.default_registry`.
 RAGENGINE: KindSpec[RAGEngine, RAGEngineStatus] = KindSpec(
     group=facts.GROUP,
     kind=facts.KIND,

@@ -136,6 +136,7 @@ def test_the_service_and_the_webhook_configuration_agree() -> None:
     configs = [o for o in objects if o["kind"] == "ValidatingWebhookConfiguration"]
     assert [c["metadata"]["name"] for c in configs] == [
         WEBHOOK_NAME,
+        "validation.inferenceset.kaito.sh",
         "validation.ragengine.kaito.sh",
     ]
     config = configs[0]
@@ -175,7 +176,7 @@ def test_without_cert_manager_the_ca_bundle_is_embedded() -> None:
     objects = install_manifests(InstallOptions(cert_manager=False, ca_bundle=pem))
     assert not [o for o in objects if o["apiVersion"].startswith("cert-manager.io/")]
     configs = [o for o in objects if o["kind"] == "ValidatingWebhookConfiguration"]
-    assert len(configs) == 2  # Workspace, RAGEngine
+    assert len(configs) == 3  # Workspace, InferenceSet, RAGEngine
     for config in configs:
         assert "annotations" not in config["metadata"]
         assert config["webhooks"][0]["clientConfig"]["caBundle"].startswith("LS0tLS1CRUdJTi")

@@ -106,7 +106,9 @@ def test_every_upstream_rag_example_runs_once_fixed(
         if "kind: RAGEngine" not in text:
             for command in ("validate", "plan"):
                 assert main([command, str(path)]) == 1
-                assert "error: no Workspace or RAGEngine found in" in capsys.readouterr().err
+                err = capsys.readouterr().err
+                assert err.startswith("error: no Workspace, InferenceSet or RAGEngine found in")
+                assert "found only: Deployment, PersistentVolumeClaim, Service" in err
             continue
         assert main(["validate", str(path)]) == 0, capsys.readouterr().out
         assert main(["plan", str(path)]) == 0, capsys.readouterr().out
