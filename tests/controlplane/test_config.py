@@ -94,8 +94,14 @@ def test_kaito_manifests_for_an_operator_on_loopback() -> None:
         for o in objects
         if o["kind"] not in ("Deployment", "PodDisruptionBudget", "ValidatingWebhookConfiguration")
     ] == [o for o in local if o["kind"] != "ValidatingWebhookConfiguration"]
-    (hook,) = next(o for o in local if o["kind"] == "ValidatingWebhookConfiguration")["webhooks"]
-    assert hook["clientConfig"]["url"] == f"https://127.0.0.1:4443{WEBHOOK_PATH}"
+    configs = [o for o in local if o["kind"] == "ValidatingWebhookConfiguration"]
+    urls = [c["webhooks"][0]["clientConfig"]["url"] for c in configs]
+    assert urls == [  # each kind's webhook keeps its own path
+        f"https://127.0.0.1:4443{WEBHOOK_PATH}",
+        "https://127.0.0.1:4443/validate/inferenceset.kaito.sh",
+        "https://127.0.0.1:4443/validate/ragengine.kaito.sh",
+    ]
+    (hook,) = configs[0]["webhooks"]
     assert "service" not in hook["clientConfig"]
     assert hook["clientConfig"]["caBundle"]
     original = next(o for o in objects if o["kind"] == "ValidatingWebhookConfiguration")

@@ -98,8 +98,10 @@ def for_loopback(objects: list[dict[str, Any]], port: int) -> list[dict[str, Any
                 bundle = hook["clientConfig"].get("caBundle")
                 if not bundle:
                     raise ValueError("the webhook configuration has no caBundle")
+                # each kind's webhook keeps its own path (/validate/<singular>.<group>)
+                path = (hook["clientConfig"].get("service") or {}).get("path") or WEBHOOK_PATH
                 hook["clientConfig"] = {
-                    "url": f"https://127.0.0.1:{port}{WEBHOOK_PATH}",
+                    "url": f"https://127.0.0.1:{port}{path}",
                     "caBundle": bundle,
                 }
         kept.append(obj)
