@@ -46,14 +46,18 @@ GroupKind = tuple[str, str]
 
 
 class Entry:
-    """One change in a kind's log: its type, namespace, object, and its encodings."""
+    """One change in a kind's log: its type, namespace, object, the object before it (None for
+    ADDED; selector-filtered streams judge the change by both), and its encodings."""
 
-    __slots__ = ("change", "encodings", "namespace", "obj")
+    __slots__ = ("change", "encodings", "namespace", "obj", "old")
 
-    def __init__(self, change: ChangeType, namespace: str, obj: Manifest) -> None:
+    def __init__(
+        self, change: ChangeType, namespace: str, obj: Manifest, old: Manifest | None = None
+    ) -> None:
         self.change = change
         self.namespace = namespace
         self.obj = obj
+        self.old = old
         self.encodings: dict[str, bytes] | None = None
 
 
@@ -130,11 +134,11 @@ class WatchHub:
         self.wake()
 
     # -- the store side --------------------------------------------------------------------------
-    def _on_change(self, change: ChangeType, obj: Manifest, _old: Manifest | None) -> None:
+    def _on_change(self, change: ChangeType, obj: Manifest, old: Manifest | None) -> None:
         log = self._logs.get((group_of(obj["apiVersion"]), obj["kind"]))
         if log is None or not log.positions:
             return
-        log.entries.append(Entry(change, obj["metadata"].get("namespace") or "", obj))
+        log.entries.append(Entry(change, obj["metadata"].get("namespace") or "", obj, old))
         if not self._pending:
             self._pending = True
             asyncio.get_running_loop().call_later(self.interval(), self._flush)

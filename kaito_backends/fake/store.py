@@ -413,7 +413,7 @@ class Store:
             self._by_uid[uid] = key
             self.gc.index(key, old, obj)
         rv = int(obj["metadata"]["resourceVersion"])
-        bucket.history.append((rv, change, ns, obj))
+        bucket.history.append((rv, change, ns, obj, old))
         for watcher in bucket.watchers:
             if watcher.namespace is None or watcher.namespace == ns:
                 watcher.push(change, obj)
@@ -428,27 +428,27 @@ class Store:
         if is_cluster_scoped(kind):
             namespace = None
         watcher = Watcher(api_version, namespace, self.watch_queue)
-        for change, obj in self.backlog(api_version, kind, namespace, resource_version):
+        for change, obj, _ in self.backlog(api_version, kind, namespace, resource_version):
             watcher.push(change, obj)
         self._bucket(group_of(api_version), kind).watchers.append(watcher)
         return watcher
 
     def backlog(
         self, api_version: str, kind: str, namespace: str | None, resource_version: str | None
-    ) -> list[tuple[ChangeType, Manifest]]:
+    ) -> list[tuple[ChangeType, Manifest, Manifest | None]]:
         """What a watch from ``resource_version`` starts with: every object as ADDED (no version
         or ``0``), else the retained changes after it (`Gone` when compacted, `Invalid` when
-        not a version)."""
+        not a version); each with the object before the change (None for ADDED)."""
         if is_cluster_scoped(kind):
             namespace = None
         if resource_version in (None, "", "0"):
-            return [("ADDED", obj) for obj in self.select(api_version, kind, namespace)]
+            return [("ADDED", obj, None) for obj in self.select(api_version, kind, namespace)]
         try:
             version = int(str(resource_version))
         except ValueError:
             raise Invalid(f"invalid resource version: {str(resource_version)[:40]!r}") from None
         history = self._bucket(group_of(api_version), kind).history
-        return [(change, obj) for _, change, _, obj in history.since(version, namespace)]
+        return [(change, obj, old) for _, change, _, obj, old in history.since(version, namespace)]
 
     def unsubscribe(self, api_version: str, kind: str, watcher: Watcher) -> None:
         bucket = self._buckets.get((group_of(api_version), kind))

@@ -12,8 +12,11 @@ from kaito_backends.objects import Manifest
 __all__ = ["History", "StoredEvent", "Watcher"]
 
 ChangeType = Literal["ADDED", "MODIFIED", "DELETED"]
-#: (resourceVersion, type, namespace key, object); the object is the stored (shared) dict.
-StoredEvent = tuple[int, ChangeType, str, Manifest]
+#: (resourceVersion, type, namespace key, object, the object before the change or None for
+#: ADDED); the objects are the stored (shared) dicts. The object before lets a selector-filtered
+#: watch judge a change on its own, as the API server's watch cache does (see
+#: `kaito_backends.apiserver.watch`).
+StoredEvent = tuple[int, ChangeType, str, Manifest, Manifest | None]
 
 
 class History:
