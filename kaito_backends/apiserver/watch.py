@@ -4,8 +4,12 @@
   object; with one, every change after it. A version older than the fake's retained history
   gets one ``ERROR`` event carrying a 410 ``Status`` (reason ``Expired``), then the stream ends;
   so does a watch whose reader falls too far behind.
-- ``labelSelector`` / ``fieldSelector``: an object that stops matching is sent as DELETED, one
-  that starts matching as ADDED, as the API server does.
+- ``labelSelector`` / ``fieldSelector``: each change is judged by the object before and after
+  it, as the API server's watch cache does: one that starts matching is sent as ADDED, one that
+  stops matching (or is deleted while matching) as DELETED, one that matches before and after
+  as MODIFIED. No per-stream memory is involved, so a stream opened at a ``resourceVersion``
+  reports the changes after it exactly as a list at that version saw the objects: an object
+  deleted between ``kubectl delete --wait``'s list and its watch arrives as DELETED.
 - ``allowWatchBookmarks=true``: a BOOKMARK (kind, apiVersion and ``metadata.resourceVersion``
   only) whenever the stream has been idle for the bookmark interval.
 - ``sendInitialEvents=true``: the existing objects as ADDED, then a BOOKMARK annotated
@@ -41,11 +45,6 @@ from kaito_backends.objects import Manifest
 __all__ = ["serve_watch"]
 
 _INITIAL_EVENTS_END = "k8s.io/initial-events-end"
-
-
-def _key(obj: Manifest) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 def _too_slow() -> dict[str, Any]:
@@ -118,28 +117,17 @@ async def serve_watch(
             meta["annotations"] = {_INITIAL_EVENTS_END: "true"}
         return {"kind": resource.kind, "apiVersion": api_version, "metadata": meta}
 
-    seen: set[tuple[str, str]] = set()
-
-    def translate(change: str, obj: Manifest) -> str | None:
-        """The event type this stream sends for a change (selectors applied), or None."""
+    def translate(change: str, obj: Manifest, old: Manifest | None) -> str | None:
+        """The event type this stream sends for a change (selectors applied), or None: judged
+        by the object before (``old``) and after it alone, never by what the stream sent."""
         if not filtered:
             return change
-        key = _key(obj)
-        if change == "DELETED":
-            # sent when the object matched as it was last seen, or as it was when deleted (it
-            # may have gone between the client's read and this watch: `kubectl wait --for=delete`)
-            if key in seen or matches(obj):
-                seen.discard(key)
-                return "DELETED"
-            return None
-        if matches(obj):
-            kind = "MODIFIED" if change == "MODIFIED" and key in seen else "ADDED"
-            seen.add(key)
-            return kind
-        if key in seen:
-            seen.discard(key)
-            return "DELETED"
-        return None
+        after = change != "DELETED" and matches(obj)
+        # a deletion's object is the object's last state (with the deleting resourceVersion)
+        before = matches(obj) if change == "DELETED" else old is not None and matches(old)
+        if after:
+            return "MODIFIED" if before else "ADDED"
+        return "DELETED" if before else None
 
     pending: list[bytes] = []
     expired: Gone | None = None
@@ -147,9 +135,6 @@ async def serve_watch(
         cluster.recorder.record("watch", resource.kind, namespace, None)
         cluster.faults.api("watch", resource.kind)
         end = bookmark(store.resource_version, initial_end=True) if initial else None
-        if resource_version not in (None, "0") and filtered and not initial:
-            current = store.select(api_version, resource.kind, namespace)
-            seen.update(_key(o) for o in current if matches(o))
         version = None if initial else resource_version
         backlog = store.backlog(api_version, resource.kind, namespace, version)
     except Gone as exc:  # too old: the stream opens and says so, as the API server's does
@@ -160,8 +145,8 @@ async def serve_watch(
     # log can be missed
     stream, _ = hub.open(api_version, resource.kind)
     try:
-        for change, obj in backlog:
-            sent = translate(change, obj)
+        for change, obj, old in backlog:
+            sent = translate(change, obj, old)
             if sent is not None:
                 pending.append(encode(sent, obj))
         if end is not None:
@@ -225,7 +210,7 @@ async def serve_watch(
                     broken = cluster.faults.watch_event(rng, resource.kind)
                     if broken is not None:
                         break
-                sent = translate(entry.change, entry.obj)
+                sent = translate(entry.change, entry.obj, entry.old)
                 if sent is None:
                     continue
                 if plain:
