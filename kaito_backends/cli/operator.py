@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
+import re
 import sys
 from typing import Any
 
@@ -27,6 +29,7 @@ from kaito_backends.operator.settings import (
     DEFAULT_LEASE_NAME,
     DEFAULT_METRICS_PORT,
     DEFAULT_WEBHOOK_PORT,
+    DEFAULT_WEBHOOK_SERVICE,
     BindAddress,
     OperatorSettings,
     default_identity,
@@ -37,6 +40,11 @@ from kaito_backends.operator.settings import (
 __all__ = ["register", "run", "settings_from_args"]
 
 _PROG = "kaito operator"
+#: An object name (RFC 1123 subdomain) and one DNS label.
+_DNS_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+_DNS_LABEL = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$", re.IGNORECASE)
 
 
 def register(subparsers: Any) -> None:
@@ -118,6 +126,29 @@ def register(subparsers: Any) -> None:
     serving.add_argument(
         "--webhook-key", metavar="FILE", help="TLS private key (PEM) of the webhook"
     )
+    serving.add_argument(
+        "--webhook-cert-secret",
+        metavar="NAME",
+        help="instead of --webhook-cert/--webhook-key: keep a self-signed certificate in this "
+        "Secret of the operator's namespace, rotate it, and put its CA into the webhook "
+        "configuration's caBundle",
+    )
+    serving.add_argument(
+        "--webhook-service",
+        default=DEFAULT_WEBHOOK_SERVICE,
+        metavar="NAME",
+        help="the Service whose DNS names that certificate covers "
+        f"(default {DEFAULT_WEBHOOK_SERVICE})",
+    )
+    serving.add_argument(
+        "--webhook-cert-host",
+        action="append",
+        default=[],
+        dest="webhook_cert_hosts",
+        metavar="HOST",
+        help="one more DNS name or IP address the certificate covers (repeatable), e.g. the "
+        "host of the webhook configuration's clientConfig.url",
+    )
     behaviour = parser.add_argument_group("behaviour")
     behaviour.add_argument(
         "--workers",
@@ -161,6 +192,14 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return len(host) <= 253 and all(_DNS_LABEL.match(p) for p in host.split("."))
+    return True
+
+
 def _bind(text: str, flag: str) -> BindAddress | None:
     try:
         return parse_bind_address(text)
@@ -185,6 +224,17 @@ def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
         )
     if bool(args.webhook_cert) != bool(args.webhook_key):
         raise ValueError("--webhook-cert and --webhook-key go together")
+    if args.webhook_cert_secret and args.webhook_cert:
+        raise ValueError("--webhook-cert-secret excludes --webhook-cert/--webhook-key")
+    for flag, value in (
+        ("--webhook-cert-secret", args.webhook_cert_secret),
+        ("--webhook-service", args.webhook_service),
+    ):
+        if value is not None and not _DNS_NAME.match(value):
+            raise ValueError(f"{flag} {value!r} is not a valid object name")
+    for host in args.webhook_cert_hosts:
+        if not _valid_host(host):
+            raise ValueError(f"--webhook-cert-host {host!r} is not a DNS name or an IP address")
     try:
         gates = parse_feature_gates(args.feature_gates)
     except ValueError as error:
@@ -217,6 +267,10 @@ def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
         webhook_bind=webhook,
         webhook_cert=args.webhook_cert,
         webhook_key=args.webhook_key,
+        webhook_cert_secret=args.webhook_cert_secret,
+        webhook_service=args.webhook_service,
+        webhook_cert_hosts=tuple(dict.fromkeys(args.webhook_cert_hosts)),
+        pod_namespace=default_namespace(),
         log_format=args.log_format,
         log_level=args.log_level,
         workers=args.workers,

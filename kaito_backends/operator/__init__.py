@@ -9,7 +9,8 @@ Modules: `leader` (`LeaderElector` over a coordination.k8s.io Lease), `webhook`
 (``/healthz``, ``/readyz``, ``/metrics``), `crd` (the Workspace CRD from the attrs model),
 `rbac`, `manifests` (`install_manifests`: a CRD and a webhook configuration per kind),
 `settings` (`OperatorSettings`), `backends` (`connect`: client and provisioner of a backend),
-`runner` (`run_operator`). See docs/operator.md.
+`runner` (`run_operator`), `certificates` (`WebhookCertificates`: a self-signed webhook
+certificate the operator keeps itself). See docs/operator.md.
 
 The names are imported on first use: `manifests`, `crd`, `rbac`, `settings` and `leader` need
 only the base install; `webhook`, `health` and `runner` need aiohttp (the ``kubernetes`` extra).
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kaito_backends.operator.backends import Connection, ScopedClient, SetupError, connect
+    from kaito_backends.operator.certificates import WebhookCertificates
     from kaito_backends.operator.crd import workspace_crd, workspace_schema
     from kaito_backends.operator.health import Health
     from kaito_backends.operator.leader import LeaderElector, LeaseRecord
@@ -43,6 +45,7 @@ __all__ = [
     "OperatorSettings",
     "ScopedClient",
     "SetupError",
+    "WebhookCertificates",
     "WorkspaceValidator",
     "cluster_rules",
     "connect",
@@ -68,6 +71,7 @@ _HOMES = {
     "OperatorSettings": "settings",
     "ScopedClient": "backends",
     "SetupError": "backends",
+    "WebhookCertificates": "certificates",
     "WorkspaceValidator": "webhook",
     "cluster_rules": "rbac",
     "connect": "backends",

@@ -7,8 +7,10 @@
    Workspace) within ``connect_timeout`` (unreachable, forbidden, or a CRD missing -> one line
    on stderr, exit 2);
 3. listen: health probes, metrics, and the admission webhook of every registered kind (TLS
-   with the cert/key files given, reloaded when they change; plain HTTP without them) -> a port
-   that cannot be bound is exit 2;
+   with the cert/key files given, reloaded when they change; with ``webhook_cert_secret`` a
+   self-signed certificate the operator keeps itself, `kaito_backends.operator.certificates`;
+   plain HTTP without either) -> a port that cannot be bound, or a certificate that cannot be
+   had, is exit 2;
 4. run: without leader election the engine's `Controller` at once; with it a `LeaderElector`
    on the Lease, and only the leader runs the controller (followers serve probes, metrics and
    the webhook; see `kaito_backends.operator.health` for readiness);
@@ -38,7 +40,7 @@ from kaito_backends.kinds.inferenceset import with_keda
 from kaito_backends.operator.backends import Connection, ScopedClient, SetupError, connect
 from kaito_backends.operator.health import Health, health_routes, metrics_routes
 from kaito_backends.operator.leader import LeaderElector, RunOutcome
-from kaito_backends.operator.settings import BindAddress, OperatorSettings
+from kaito_backends.operator.settings import BindAddress, OperatorSettings, webhook_name
 from kaito_backends.operator.webhook import (
     AdmissionValidator,
     CertificateReloader,
@@ -102,6 +104,8 @@ class Operator:
         self.elector: LeaderElector | None = None
         self.validator: AdmissionValidator | None = None
         self.reloader: CertificateReloader | None = None
+        #: the self-signed certificate's keeper (with ``webhook_cert_secret``)
+        self.certificates: Any = None
         #: where each server listens once started: ``health``, ``metrics``, ``webhook``
         self.addresses: dict[str, tuple[str, int]] = {}
         self._runners: list[web.AppRunner] = []
@@ -199,16 +203,19 @@ class Operator:
     async def _start_webhook(self, bind: BindAddress) -> None:
         settings = self.settings
         context = None
-        if settings.webhook_cert or settings.webhook_key:
-            if not (settings.webhook_cert and settings.webhook_key):
+        cert, key = settings.webhook_cert, settings.webhook_key
+        if settings.webhook_cert_secret:
+            if cert or key:
+                raise SetupError("--webhook-cert-secret excludes --webhook-cert/--webhook-key")
+            cert, key = await self._self_signed_certificate()
+        if cert or key:
+            if not (cert and key):
                 raise SetupError("--webhook-cert and --webhook-key go together")
             try:
-                context = tls_context(settings.webhook_cert, settings.webhook_key)
+                context = tls_context(cert, key)
             except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
                 raise SetupError(f"cannot load the webhook certificate: {error}") from error
-            self.reloader = CertificateReloader(
-                context, settings.webhook_cert, settings.webhook_key
-            )
+            self.reloader = CertificateReloader(context, cert, key)
         else:
             self.log.warning("webhook.plain_http", reason="no --webhook-cert/--webhook-key given")
         self.validator = AdmissionValidator(
@@ -222,6 +229,36 @@ class Operator:
             self.validator.app(), bind, ssl_context=context
         )
         self._webhook_ok = True
+
+    async def _self_signed_certificate(self) -> tuple[str, str]:
+        """The files of the certificate the operator keeps itself (created or rotated now)."""
+        from kaito_backends.operator.certificates import (
+            CertificateError,
+            WebhookCertificates,
+            hosts_for,
+        )
+
+        settings = self.settings
+        namespace = settings.pod_namespace
+        secret = settings.webhook_cert_secret or ""
+        self.certificates = WebhookCertificates(
+            self.connection.client,
+            namespace=namespace,
+            secret=secret,
+            hosts=hosts_for(settings.webhook_service, namespace, settings.webhook_cert_hosts),
+            configurations=tuple(webhook_name(spec) for spec in self.kinds),
+            log=self.log,
+        )
+        try:
+            await asyncio.wait_for(self.certificates.refresh(), timeout=settings.connect_timeout)
+        except CertificateError as error:
+            raise SetupError(str(error)) from error
+        except (BackendError, TimeoutError) as error:
+            message = " ".join(str(error).split()) or type(error).__name__
+            raise SetupError(
+                f"cannot keep the webhook certificate in Secret {namespace}/{secret}: {message}"
+            ) from error
+        return self.certificates.cert_file, self.certificates.key_file
 
     async def _listen(
         self, app: web.Application, bind: BindAddress, *, ssl_context: Any
@@ -328,9 +365,25 @@ class Operator:
         reloader = self.reloader
         if reloader is None:
             return
+        if self.certificates is not None:
+            await self._keep_certificate(reloader)
         while True:
             await asyncio.sleep(_CERT_RELOAD_INTERVAL)
             if reloader.reload_if_changed():
+                self.log.info("webhook.certificate_reloaded")
+
+    async def _keep_certificate(self, reloader: CertificateReloader) -> None:
+        """Check the self-signed certificate and the caBundle every ``certificate_interval``."""
+        from kaito_backends.operator.certificates import CertificateError
+
+        while True:
+            await asyncio.sleep(self.settings.certificate_interval)
+            try:
+                changed = await self.certificates.refresh()
+            except (CertificateError, BackendError) as error:
+                self.log.warning("webhook.certificate_check_failed", error=str(error))
+                continue
+            if changed and reloader.reload_if_changed():
                 self.log.info("webhook.certificate_reloaded")
 
     # -- stopping --------------------------------------------------------------------------------

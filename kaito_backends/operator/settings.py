@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_METRICS_PORT",
     "DEFAULT_NAMESPACE",
     "DEFAULT_WEBHOOK_PORT",
+    "DEFAULT_WEBHOOK_SERVICE",
     "WEBHOOK_CERT_DIR",
     "WEBHOOK_NAME",
     "WEBHOOK_PATH",
@@ -46,6 +47,8 @@ DEFAULT_LEASE_NAME = "kaito-workspace-leader"
 DEFAULT_METRICS_PORT = 8080
 DEFAULT_HEALTH_PORT = 8081
 DEFAULT_WEBHOOK_PORT = 9443
+#: The Service the API server calls the webhook through (the manifests' and the chart's name).
+DEFAULT_WEBHOOK_SERVICE = "kaito-workspace"
 #: Where the Deployment mounts the webhook's serving certificate (``tls.crt``, ``tls.key``).
 WEBHOOK_CERT_DIR = "/etc/kaito/webhook"
 
@@ -140,6 +143,17 @@ class OperatorSettings:
     webhook_bind: BindAddress | None = BindAddress(host="", port=DEFAULT_WEBHOOK_PORT)
     webhook_cert: str | None = None
     webhook_key: str | None = None
+    #: Keep a self-signed serving certificate in this Secret of ``pod_namespace`` and its CA in
+    #: the webhook configuration (`kaito_backends.operator.certificates`); excludes the files.
+    webhook_cert_secret: str | None = None
+    #: The Service whose DNS names the self-signed certificate covers.
+    webhook_service: str = DEFAULT_WEBHOOK_SERVICE
+    #: More names or addresses it covers (the host of a webhook ``clientConfig.url``).
+    webhook_cert_hosts: tuple[str, ...] = ()
+    #: Seconds between two checks of the self-signed certificate and the ``caBundle``.
+    certificate_interval: float = 60.0
+    #: The namespace the operator runs in (its Secret's).
+    pod_namespace: str = DEFAULT_NAMESPACE
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
     workers: int = 4

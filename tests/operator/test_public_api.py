@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "kaito_backends.operator",
     "kaito_backends.operator.backends",
+    "kaito_backends.operator.certificates",
     "kaito_backends.operator.crd",
     "kaito_backends.operator.health",
     "kaito_backends.operator.leader",
