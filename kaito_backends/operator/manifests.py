@@ -15,45 +15,67 @@
    rules of namespaced resources move from the ClusterRole to a Role ``<name>-workspaces`` (and
    its RoleBinding) in that namespace, the operator gets ``--namespace-scope``, and the webhook
    judges that namespace only;
-4. the Service (``webhook`` 443 -> 9443, ``metrics`` 8080);
-5. with cert-manager (the default) a self-signed Issuer and the webhook's Certificate, whose
-   Secret the pods mount; without, the Secret must be provided (``kubernetes.io/tls``, same
-   name) and the CA given with ``ca_bundle``;
+4. the Service (``webhook`` 443 -> 9443, ``metrics`` 8080) and, with ``service_monitor``, a
+   Prometheus-operator ServiceMonitor;
+5. the webhook's certificate, by ``certificate``:
+
+   - ``self-signed`` (the default): an empty Secret ``<name>-webhook-cert`` that the operator
+     fills and rotates itself (``--webhook-cert-secret``,
+     `kaito_backends.operator.certificates`), with RBAC to get/update that one Secret and the
+     webhook configurations;
+   - ``cert-manager``: a self-signed Issuer and a Certificate, whose Secret the pods mount and
+     whose CA cert-manager injects;
+   - ``secret``: the Secret (``kubernetes.io/tls``, same name) is provided, and its CA given
+     with ``ca_bundle``;
+
 6. the Deployment: 2 replicas with leader election, spread over nodes, probes on ``/healthz``
-   and ``/readyz``, non-root with a read-only root file system, bounded resources;
-7. a PodDisruptionBudget (one replica always up: the webhook's ``failurePolicy`` is Fail);
+   and ``/readyz``, non-root with a read-only root file system, bounded resources; it runs the
+   image's entrypoint (``kaito operator``) with flags only;
+7. a PodDisruptionBudget when there is more than one replica (the webhook's ``failurePolicy``
+   is Fail);
 8. a ValidatingWebhookConfiguration per registered kind, ``validation.<singular>.<group>``
    (``validation.workspace.kaito.sh``: CREATE and UPDATE of both Workspace versions at
    ``/validate/workspace.kaito.sh``, ``failurePolicy: Fail``, ``sideEffects: None``,
-   AdmissionReview v1).
+   AdmissionReview v1), calling the Service, or ``webhook_url`` (``https://HOST[:PORT]``) with
+   the kind's path when given.
 
-Output is deterministic: the same options give byte-identical YAML.
+Output is deterministic: the same options give byte-identical YAML. The Helm chart
+(``charts/kaito-py``) renders the same objects for the same values; ``tests/chart`` compares them
+object by object.
 """
 
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import attrs
 
 from kaito_backends.kinds import DEFAULT_HOOKS, KindHooks
 from kaito_backends.kinds.crd import custom_resource_definition
 from kaito_backends.kinds.inferenceset import with_keda
 from kaito_backends.objects import Manifest
+from kaito_backends.operator.install_options import (
+    CERTIFICATES,
+    DEFAULT_IMAGE,
+    DEFAULT_REPOSITORY,
+    DEFAULT_RESOURCES,
+    Certificate,
+    InstallOptions,
+    check_options,
+    default_image,
+    is_ip_address,
+    pairs,
+)
 from kaito_backends.operator.rbac import (
-    Backend,
+    certificate_cluster_rules,
+    certificate_namespace_rules,
     cluster_rules,
     namespace_rules,
     namespaced_rules,
 )
 from kaito_backends.operator.settings import (
     DEFAULT_HEALTH_PORT,
-    DEFAULT_LEASE_NAME,
     DEFAULT_METRICS_PORT,
-    DEFAULT_NAMESPACE,
     DEFAULT_WEBHOOK_PORT,
     WEBHOOK_CERT_DIR,
     webhook_name,
@@ -63,8 +85,11 @@ from kaito_core.kinds import KindSpec, Registry
 from kaito_core.registry import default_registry
 
 __all__ = [
+    "CERTIFICATES",
     "DEFAULT_IMAGE",
     "DEFAULT_REPOSITORY",
+    "DEFAULT_RESOURCES",
+    "Certificate",
     "InstallOptions",
     "crd_of",
     "default_image",
@@ -73,66 +98,8 @@ __all__ = [
     "pairs",
 ]
 
-DEFAULT_REPOSITORY = "ghcr.io/kaito-py/kaito-py"
-#: The image when none is given: the repository at this package's version.
-DEFAULT_IMAGE = f"{DEFAULT_REPOSITORY}:latest"
 _CERT_MANAGER = "cert-manager.io/v1"
 _NONROOT = 65532
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def default_image() -> str:
-    """``ghcr.io/kaito-py/kaito-py:<installed version>`` (``latest`` when not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"{DEFAULT_REPOSITORY}:{version('kaito-py')}"
-    except PackageNotFoundError:
-        return DEFAULT_IMAGE
-
-
-@attrs.frozen(kw_only=True)
-class InstallOptions:
-    """What `install_manifests` renders."""
-
-    namespace: str = DEFAULT_NAMESPACE
-    image: str = DEFAULT_IMAGE
-    backend: Backend = "karpenter"
-    #: the name of the Deployment, ServiceAccount, roles and Service
-    name: str = "kaito-workspace"
-    replicas: int = 2
-    lease_name: str = DEFAULT_LEASE_NAME
-    cert_manager: bool = True
-    #: PEM of the CA that signed the webhook's certificate (without cert-manager)
-    ca_bundle: str | None = None
-    #: extra environment of the operator container (the AKS backend's settings, ...)
-    env: tuple[tuple[str, str], ...] = ()
-    #: extra arguments of ``kaito operator``
-    args: tuple[str, ...] = ()
-    #: annotations of the ServiceAccount (``azure.workload.identity/client-id`` for AKS)
-    service_account_annotations: tuple[tuple[str, str], ...] = ()
-    log_format: str = "json"
-    workers: int = 4
-    #: reconcile the Workspaces of this namespace only, with RBAC confined to it (Roles there)
-    namespace_scope: str | None = None
-    #: provision the KEDA ScaledObjects InferenceSets ask for (needs KEDA's CRDs)
-    keda_scaled_objects: bool = False
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/part-of": "kaito"}
-
-    @property
-    def selector(self) -> dict[str, str]:
-        return {"app.kubernetes.io/name": self.name}
-
-    @property
-    def cert_secret(self) -> str:
-        return f"{self.name}-webhook-cert"
-
-    @property
-    def certificate(self) -> str:
-        return f"{self.name}-webhook"
 
 
 def _meta(
@@ -196,6 +163,8 @@ def crd_of(
 
 
 def _rbac(options: InstallOptions, registry: Registry) -> list[Manifest]:
+    self_signed = options.certificate == "self-signed"
+    webhooks = [webhook_name(spec) for spec in registry]
     account_meta = _meta(options, options.name)
     if options.service_account_annotations:
         account_meta["annotations"] = dict(sorted(options.service_account_annotations))
@@ -209,9 +178,21 @@ def _rbac(options: InstallOptions, registry: Registry) -> list[Manifest]:
             "metadata": account_meta,
             "automountServiceAccountToken": True,
         },
-        _role(options, "ClusterRole", options.name, None, rules),
+        _role(
+            options,
+            "ClusterRole",
+            options.name,
+            None,
+            rules + certificate_cluster_rules(webhooks if self_signed else ()),
+        ),
         _binding(options, "ClusterRole", options.name, None),
-        _role(options, "Role", options.name, options.namespace, lease_rules),
+        _role(
+            options,
+            "Role",
+            options.name,
+            options.namespace,
+            lease_rules + certificate_namespace_rules(options.cert_secret if self_signed else None),
+        ),
         _binding(options, "Role", options.name, options.namespace),
     ]
     if scope is not None:
@@ -245,6 +226,22 @@ def _service(options: InstallOptions) -> Manifest:
 def _certificates(options: InstallOptions) -> list[Manifest]:
     issuer = f"{options.name}-selfsigned"
     service = f"{options.name}.{options.namespace}.svc"
+    if options.certificate == "self-signed":
+        return [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": _meta(options, options.cert_secret),
+                "type": "Opaque",
+            }
+        ]
+    if options.certificate != "cert-manager":
+        return []
+    names: dict[str, list[str]] = {"dnsNames": [service, f"{service}.cluster.local"]}
+    host = options.webhook_host
+    if host:
+        key = "ipAddresses" if is_ip_address(host) else "dnsNames"
+        names.setdefault(key, []).append(host)
     return [
         {
             "apiVersion": _CERT_MANAGER,
@@ -255,10 +252,10 @@ def _certificates(options: InstallOptions) -> list[Manifest]:
         {
             "apiVersion": _CERT_MANAGER,
             "kind": "Certificate",
-            "metadata": _meta(options, options.certificate),
+            "metadata": _meta(options, options.certificate_name),
             "spec": {
                 "secretName": options.cert_secret,
-                "dnsNames": [service, f"{service}.cluster.local"],
+                **names,
                 "issuerRef": {"kind": "Issuer", "name": issuer},
                 "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
             },
@@ -267,22 +264,42 @@ def _certificates(options: InstallOptions) -> list[Manifest]:
 
 
 def _container(options: InstallOptions) -> dict[str, Any]:
-    args = [
-        "operator",
-        f"--backend={options.backend}",
-        "--leader-elect",
-        f"--leader-election-id={options.lease_name}",
+    args = [f"--backend={options.backend}"]
+    if options.leader_elect:
+        args += ["--leader-elect", f"--leader-election-id={options.lease_name}"]
+    args += [
         f"--metrics-bind-address=:{DEFAULT_METRICS_PORT}",
         f"--health-probe-bind-address=:{DEFAULT_HEALTH_PORT}",
         f"--webhook-port={DEFAULT_WEBHOOK_PORT}",
-        f"--webhook-cert={WEBHOOK_CERT_DIR}/tls.crt",
-        f"--webhook-key={WEBHOOK_CERT_DIR}/tls.key",
+    ]
+    if options.certificate == "self-signed":
+        args += [
+            f"--webhook-cert-secret={options.cert_secret}",
+            f"--webhook-service={options.name}",
+        ]
+        if options.webhook_host:
+            args.append(f"--webhook-cert-host={options.webhook_host}")
+    else:
+        args += [
+            f"--webhook-cert={WEBHOOK_CERT_DIR}/tls.crt",
+            f"--webhook-key={WEBHOOK_CERT_DIR}/tls.key",
+        ]
+    if options.namespace_scope:
+        args.append(f"--namespace-scope={options.namespace_scope}")
+    if options.keda_scaled_objects:
+        args.append("--keda-scaled-objects")
+    if options.feature_gates:
+        gates = ",".join(f"{k}={str(v).lower()}" for k, v in sorted(options.feature_gates))
+        args.append(f"--feature-gates={gates}")
+    args += [
         f"--log-format={options.log_format}",
+        f"--log-level={options.log_level}",
         f"--workers={options.workers}",
-        *([f"--namespace-scope={options.namespace_scope}"] if options.namespace_scope else []),
-        *(["--keda-scaled-objects"] if options.keda_scaled_objects else []),
         *options.args,
     ]
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    if options.certificate != "self-signed":
+        mounts.insert(0, {"name": "webhook-cert", "mountPath": WEBHOOK_CERT_DIR, "readOnly": True})
     env: list[dict[str, Any]] = [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -303,7 +320,6 @@ def _container(options: InstallOptions) -> dict[str, Any]:
         "name": "operator",
         "image": options.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["kaito"],
         "args": args,
         "env": env,
         "ports": [
@@ -314,20 +330,14 @@ def _container(options: InstallOptions) -> dict[str, Any]:
         "startupProbe": probe("/healthz", 0, 2) | {"failureThreshold": 30},
         "livenessProbe": probe("/healthz", 0, 20),
         "readinessProbe": probe("/readyz", 0, 10),
-        "resources": {
-            "requests": {"cpu": "100m", "memory": "256Mi"},
-            "limits": {"memory": "1Gi"},
-        },
+        "resources": {k: dict(v) for k, v in options.resources.items()},
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
             "readOnlyRootFilesystem": True,
             "runAsNonRoot": True,
         },
-        "volumeMounts": [
-            {"name": "webhook-cert", "mountPath": WEBHOOK_CERT_DIR, "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
+        "volumeMounts": mounts,
     }
 
 
@@ -335,6 +345,9 @@ def _deployment(options: InstallOptions) -> Manifest:
     pod_labels = dict(options.labels)
     if options.backend == "aks":
         pod_labels["azure.workload.identity/use"] = "true"
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    if options.certificate != "self-signed":
+        volumes.insert(0, {"name": "webhook-cert", "secret": {"secretName": options.cert_secret}})
     spread = {
         "weight": 100,
         "podAffinityTerm": {
@@ -365,10 +378,7 @@ def _deployment(options: InstallOptions) -> Manifest:
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [_container(options)],
-                    "volumes": [
-                        {"name": "webhook-cert", "secret": {"secretName": options.cert_secret}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-                    ],
+                    "volumes": volumes,
                     "affinity": {
                         "podAntiAffinity": {
                             "preferredDuringSchedulingIgnoredDuringExecution": [spread]
@@ -392,20 +402,24 @@ def _disruption_budget(options: InstallOptions) -> Manifest:
 
 def _webhook_configuration(options: InstallOptions, spec: KindSpec[Any, Any]) -> Manifest:
     name = webhook_name(spec)
-    client: dict[str, Any] = {
-        "service": {
-            "name": options.name,
-            "namespace": options.namespace,
-            "path": webhook_path(spec),
-            "port": 443,
+    client: dict[str, Any]
+    if options.webhook_url:
+        client = {"url": options.webhook_url.rstrip("/") + webhook_path(spec)}
+    else:
+        client = {
+            "service": {
+                "name": options.name,
+                "namespace": options.namespace,
+                "path": webhook_path(spec),
+                "port": 443,
+            }
         }
-    }
     if options.ca_bundle:
         client["caBundle"] = base64.b64encode(options.ca_bundle.encode()).decode()
     meta = _meta(options, name, namespaced=False)
-    if options.cert_manager:
+    if options.certificate == "cert-manager":
         meta["annotations"] = {
-            "cert-manager.io/inject-ca-from": f"{options.namespace}/{options.certificate}"
+            "cert-manager.io/inject-ca-from": f"{options.namespace}/{options.certificate_name}"
         }
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -455,19 +469,14 @@ def install_manifests(
     registry = registry if registry is not None else default_registry()
     if options.keda_scaled_objects:
         registry = with_keda(registry)
-    if options.backend not in ("karpenter", "aks", "byo"):
-        raise ValueError(f"unknown backend {options.backend!r}: use karpenter, aks or byo")
-    if options.replicas < 1:
-        raise ValueError("replicas must be at least 1")
-    scope = options.namespace_scope
-    if scope is not None and (not _DNS_LABEL.match(scope) or len(scope) > 63):
-        raise ValueError(f"namespace scope {scope!r} is not a valid namespace name")
+    check_options(options)
     objects: list[Manifest] = [_namespace(options)]
     objects += [crd_of(spec, hooks, labels=options.labels) for spec in registry]
     objects += _rbac(options, registry)
     objects.append(_service(options))
-    if options.cert_manager:
-        objects += _certificates(options)
+    if options.service_monitor:
+        objects.append(_service_monitor(options))
+    objects += _certificates(options)
     objects.append(_deployment(options))
     if options.replicas > 1:
         objects.append(_disruption_budget(options))
@@ -475,15 +484,16 @@ def install_manifests(
     return objects
 
 
-def pairs(items: Sequence[str], *, flag: str = "--env") -> tuple[tuple[str, str], ...]:
-    """``KEY=VALUE`` strings as pairs; raises ValueError for one without ``=`` or a key."""
-    found: list[tuple[str, str]] = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{flag} {item!r} must be KEY=VALUE")
-        found.append((key.strip(), value))
-    return tuple(found)
+def _service_monitor(options: InstallOptions) -> Manifest:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": _meta(options, options.name),
+        "spec": {
+            "selector": {"matchLabels": dict(options.selector)},
+            "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}],
+        },
+    }
 
 
 def kinds(objects: Sequence[Mapping[str, Any]]) -> list[str]:

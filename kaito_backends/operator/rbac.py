@@ -54,10 +54,17 @@ Secrets are read as ``PartialObjectMetadata`` (their data is never requested), b
 say "metadata only": ``list``/``watch`` on secrets would let a compromised operator read data.
 ``get`` is not granted, and ``--namespace-scope`` confines the grant to one namespace.
 `allows` evaluates rules as the RBAC authorizer does, for tests and audits.
+
+With the self-signed webhook certificate (the manifests' default), two more rules, each naming
+its objects (`certificate_namespace_rules`, `certificate_cluster_rules`): ``get``/``update``
+of the Secret ``<name>-webhook-cert`` in the operator's namespace (the manifests create it
+empty; the operator fills it), and of the registered kinds' ValidatingWebhookConfigurations
+(``validation.workspace.kaito.sh``: their ``caBundle``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from kaito_backends.objects import group_of, resource_of
@@ -67,6 +74,8 @@ from kaito_core.registry import default_registry
 __all__ = [
     "Backend",
     "allows",
+    "certificate_cluster_rules",
+    "certificate_namespace_rules",
     "cluster_rules",
     "kind_rules",
     "namespace_rules",
@@ -174,3 +183,26 @@ def rules_have_wildcards(rules: list[dict[str, Any]]) -> bool:
             if any("*" in value for value in rule.get(key) or ()):
                 return True
     return False
+
+
+def certificate_namespace_rules(secret: str | None) -> list[dict[str, Any]]:
+    """With a self-signed webhook certificate (``secret``, else none): get and update of that
+    one Secret in the operator's namespace (the manifests create it empty)."""
+    if not secret:
+        return []
+    return [_rule("", ["secrets"], ["get", "update"], resourceNames=[secret])]
+
+
+def certificate_cluster_rules(configurations: Sequence[str]) -> list[dict[str, Any]]:
+    """With a self-signed webhook certificate: get and update of the webhook configurations
+    ``configurations`` (none: no rule), to put the CA into their ``caBundle``."""
+    if not configurations:
+        return []
+    return [
+        _rule(
+            "admissionregistration.k8s.io",
+            ["validatingwebhookconfigurations"],
+            ["get", "update"],
+            resourceNames=list(configurations),
+        )
+    ]

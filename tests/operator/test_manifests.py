@@ -44,17 +44,19 @@ def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
+@pytest.mark.parametrize("certificate", ["self-signed", "cert-manager", "secret"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_every_core_object_is_valid_for_kubernetes_1_33(backend: Any) -> None:
+def test_every_core_object_is_valid_for_kubernetes_1_33(backend: Any, certificate: Any) -> None:
     """Strict OpenAPI validation of each object (the CRD included); cert-manager's are CRs."""
-    objects = install_manifests(InstallOptions(backend=backend))
+    options = InstallOptions(backend=backend, certificate=certificate)
+    objects = install_manifests(options)
     checked = 0
     for obj in objects:
         if obj["apiVersion"].startswith("cert-manager.io/"):
             continue
         kubernetes_validate.validate(obj, "1.33", strict=True)
         checked += 1
-    assert checked == len(objects) - 2
+    assert checked == len(objects) - (2 if certificate == "cert-manager" else 0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -85,7 +87,7 @@ def test_rbac_depends_on_the_backend() -> None:
 
 def test_the_lease_role_is_narrow() -> None:
     """The Role grants create of leases and get/update of the election Lease only."""
-    role = by_kind(install_manifests(), "Role")
+    role = by_kind(install_manifests(InstallOptions(certificate="cert-manager")), "Role")
     assert role["rules"] == [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
         {
@@ -106,7 +108,8 @@ def test_the_deployment_runs_two_electing_hardened_replicas() -> None:
     pod = spec["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == "example.com/kaito:1"
-    assert container["args"][:3] == ["operator", "--backend=karpenter", "--leader-elect"]
+    assert "command" not in container  # the image's entrypoint: kaito operator
+    assert container["args"][:2] == ["--backend=karpenter", "--leader-elect"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -121,14 +124,14 @@ def test_the_deployment_runs_two_electing_hardened_replicas() -> None:
     assert any(f"--leader-election-id={DEFAULT_LEASE_NAME}" == a for a in container["args"])
     env = {e["name"] for e in container["env"]}
     assert {"POD_NAME", "POD_NAMESPACE"} <= env
-    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    assert f"--webhook-cert={mounts['webhook-cert']}/tls.crt" in container["args"]
+    assert "--webhook-cert-secret=kaito-workspace-webhook-cert" in container["args"]
+    assert [m["name"] for m in container["volumeMounts"]] == ["tmp"]
     assert by_kind(objects, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
 
 
 def test_the_service_and_the_webhook_configuration_agree() -> None:
     """The webhook calls the Service's 443, which targets the pod's webhook port."""
-    objects = install_manifests(InstallOptions(namespace="ai"))
+    objects = install_manifests(InstallOptions(namespace="ai", certificate="cert-manager"))
     service = by_kind(objects, "Service")
     ports = {p["name"]: p for p in service["spec"]["ports"]}
     assert ports["webhook"]["targetPort"] == "webhook"
@@ -168,12 +171,15 @@ def test_the_service_and_the_webhook_configuration_agree() -> None:
     secret = certificate["spec"]["secretName"]
     volumes = by_kind(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
     assert {"name": "webhook-cert", "secret": {"secretName": secret}} in volumes
+    (container,) = by_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert f"--webhook-cert={mounts['webhook-cert']}/tls.crt" in container["args"]
 
 
 def test_without_cert_manager_the_ca_bundle_is_embedded() -> None:
-    """--no-cert-manager: no Issuer/Certificate, the caBundle given is base64 in the config."""
+    """A provided Secret: no Issuer/Certificate, the caBundle given is base64 in the config."""
     pem = "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n"
-    objects = install_manifests(InstallOptions(cert_manager=False, ca_bundle=pem))
+    objects = install_manifests(InstallOptions(certificate="secret", ca_bundle=pem))
     assert not [o for o in objects if o["apiVersion"].startswith("cert-manager.io/")]
     configs = [o for o in objects if o["kind"] == "ValidatingWebhookConfiguration"]
     assert len(configs) == 3  # Workspace, InferenceSet, RAGEngine

@@ -13,6 +13,7 @@ MODULES = [
     "kaito_backends.operator.certificates",
     "kaito_backends.operator.crd",
     "kaito_backends.operator.health",
+    "kaito_backends.operator.install_options",
     "kaito_backends.operator.leader",
     "kaito_backends.operator.manifests",
     "kaito_backends.operator.rbac",

@@ -86,7 +86,8 @@ def _by(objects: list[Manifest], kind: str) -> list[Manifest]:
 def test_namespace_scope_renders_roles_in_that_namespace() -> None:
     """--namespace-scope team-a: namespaced rules in a Role (and RoleBinding) in team-a, the
     ClusterRole keeps Nodes and NodeClaims, the operator and the webhook are scoped too."""
-    objects = install_manifests(InstallOptions(namespace_scope="team-a"))
+    options = InstallOptions(namespace_scope="team-a", certificate="cert-manager")
+    objects = install_manifests(options)
     (cluster_role,) = _by(objects, "ClusterRole")
     assert [r["resources"] for r in cluster_role["rules"]] == [["nodes"], ["nodeclaims"]]
     roles = {r["metadata"]["namespace"]: r for r in _by(objects, "Role")}
