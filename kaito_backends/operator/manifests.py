@@ -99,6 +99,9 @@ __all__ = [
 ]
 
 _CERT_MANAGER = "cert-manager.io/v1"
+#: CRDs are the cluster's, not one installation's: they carry no installation's name (so the
+#: chart's crds/, which Helm does not template, holds the same objects).
+_CRD_LABELS = {"app.kubernetes.io/part-of": "kaito"}
 _NONROOT = 65532
 
 
@@ -471,7 +474,7 @@ def install_manifests(
         registry = with_keda(registry)
     check_options(options)
     objects: list[Manifest] = [_namespace(options)]
-    objects += [crd_of(spec, hooks, labels=options.labels) for spec in registry]
+    objects += [crd_of(spec, hooks, labels=_CRD_LABELS) for spec in registry]
     objects += _rbac(options, registry)
     objects.append(_service(options))
     if options.service_monitor:
