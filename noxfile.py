@@ -3,6 +3,7 @@
 ``nox -s demo`` runs the README's main job (a Workspace end to end on the embedded fake cluster).
 ``nox -s cluster -- up`` / ``-- down`` start and stop a local control plane with the operator in
 it (docs/testing.md).
+``nox -s image`` builds the operator image without a container engine (tools/image).
 """
 
 from __future__ import annotations
@@ -119,3 +120,13 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: prints a table (not a CI gate)."""
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks.run", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def image(session: nox.Session) -> None:
+    """The operator image as an OCI archive in build/image (root, debootstrap and umoci needed).
+
+    ``nox -s image -- lock`` regenerates tools/image/requirements.txt instead.
+    """
+    session.install("pip")
+    session.run("python", "-m", "tools.image", *(session.posargs or ["build"]))
