@@ -128,5 +128,4 @@ def image(session: nox.Session) -> None:
 
     ``nox -s image -- lock`` regenerates tools/image/requirements.txt instead.
     """
-    session.install("pip")
     session.run("python", "-m", "tools.image", *(session.posargs or ["build"]))

@@ -239,22 +239,46 @@ def _base(mirror: str, refresh: bool) -> Path:
     return target
 
 
+def _bundled_pip() -> Path:
+    """The pip wheel CPython ships in ``ensurepip`` (no network, no pip installed needed)."""
+    import ensurepip
+
+    found = sorted((Path(ensurepip.__file__).parent / "_bundled").glob("pip-*.whl"))
+    if not found:
+        raise BuildError(
+            f"{sys.executable} has no bundled pip wheel (ensurepip/_bundled): use a CPython "
+            "built with ensurepip (pyenv, python.org, the python images)"
+        )
+    return found[-1]
+
+
 def _wheels(directory: Path) -> tuple[Path, Path]:
-    """Download the hashed requirements and pip, build the project wheel: (pip, project)."""
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    common = ["--only-binary=:all:", "--no-deps", "--dest", str(directory)]
+    """Download the hashed requirements, build the project wheel: (pip wheel, project wheel).
+
+    pip runs from the wheel CPython bundles, so the interpreter needs no pip installed; the
+    same wheel installs the venv in the image and is not installed there.
+    """
+    pip_wheel = Path(shutil.copy(_bundled_pip(), directory))
+    pip = [sys.executable, str(pip_wheel / "pip"), "--disable-pip-version-check"]
     _run(
-        [*pip, "download", *common, "--require-hashes", "-r", str(spec.REQUIREMENTS)],
+        [
+            *pip,
+            "download",
+            "--only-binary=:all:",
+            "--no-deps",
+            "--dest",
+            str(directory),
+            "--require-hashes",
+            "-r",
+            str(spec.REQUIREMENTS),
+        ],
         what="pip download (requirements)",
     )
-    version = _run([*pip, "--version"], what="pip --version").split()[1]
-    _run([*pip, "download", *common, f"pip=={version}"], what="pip download (pip)")
     _run(
         [*pip, "wheel", "--no-deps", "--wheel-dir", str(directory / "project"), str(spec.ROOT)],
         what="pip wheel (the project)",
     )
     (project,) = (directory / "project").glob("kaito_py-*.whl")
-    (pip_wheel,) = directory.glob("pip-*.whl")
     return pip_wheel, project
 
 

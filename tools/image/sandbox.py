@@ -180,7 +180,11 @@ def _serve(listener: socket.socket, connect: Callable[[], socket.socket]) -> Non
 def _unix(path: str) -> Callable[[], socket.socket]:
     def connect() -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(path)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            raise
         return sock
 
     return connect
