@@ -73,8 +73,13 @@ CASES = [
             "extraArgs": ["--karpenter-node-class=karpenter.kwok.sh/KWOKNodeClass/default"],
             "leaderElection": {"id": "other-lease"},
         },
-        "team-a",
+        "ops",
         id="behaviour",
+    ),
+    pytest.param(
+        {"namespaceScope": "team-b", "webhook": {"certificate": "cert-manager"}},
+        "team-b",
+        id="scope-in-own-namespace",
     ),
     pytest.param(
         {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2"}}},
