@@ -63,14 +63,15 @@ def run_helm(helm: Path, *args: str, values: Mapping[str, Any] | None = None) ->
 
 
 def helm_template(
-    helm: Path, values: Mapping[str, Any], *, namespace: str = "kaito-system"
+    helm: Path, values: Mapping[str, Any], *, namespace: str = "kaito-system", chart: Path = CHART
 ) -> list[dict[str, Any]]:
-    """The chart rendered with ``values`` (CRDs included), as objects."""
+    """The chart (``charts/kaito-py`` unless told) rendered with ``values`` (CRDs included), as
+    objects."""
     out = run_helm(
         helm,
         "template",
         "kaito-py",
-        str(CHART),
+        str(chart),
         "--namespace",
         namespace,
         "--include-crds",

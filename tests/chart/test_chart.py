@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from kaito_backends.operator.manifests import install_manifests
 from tests.chart.helm import CHART, HELM_LABELS, HelmError, helm_template, run_helm
 from tests.chart.values import CHART_ONLY, app_version, options_for
 from tests.conftest import ROOT
+from tests.widget import widget_registry
+from tools.chart import generated
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 CASES = [
@@ -44,12 +47,12 @@ CASES = [
     ),
     pytest.param({"webhook": {"certificate": "cert-manager"}}, "kaito-system", id="cert-manager"),
     pytest.param(
-        {"webhook": {"certificate": "cert-manager", "url": "https://10.1.2.3:9443/validate"}},
+        {"webhook": {"certificate": "cert-manager", "url": "https://10.1.2.3:9443"}},
         "kaito-system",
         id="cert-manager-ip-url",
     ),
     pytest.param(
-        {"webhook": {"certificate": "cert-manager", "url": "https://hooks.example.com/v"}},
+        {"webhook": {"certificate": "cert-manager", "url": "https://hooks.example.com/"}},
         "kaito-system",
         id="cert-manager-dns-url",
     ),
@@ -57,7 +60,7 @@ CASES = [
         {"webhook": {"certificate": "secret", "caBundle": PEM}}, "kaito-system", id="secret"
     ),
     pytest.param(
-        {"webhook": {"url": "https://127.0.0.1:9443/validate/workspace.kaito.sh"}},
+        {"webhook": {"url": "https://127.0.0.1:9443"}},
         "kaito-system",
         id="self-signed-url",
     ),
@@ -161,19 +164,26 @@ def test_chart_only_values_change_the_pod_and_nothing_else(helm: Path) -> None:
     compare(chart, install_manifests(options_for({}, namespace="kaito-system")))
 
 
-def test_the_chart_crds_are_what_kaito_manifests_prints() -> None:
-    """charts/kaito-py/crds/ holds exactly the CRDs of kaito manifests --crd-only."""
-    files = sorted((CHART / "crds").glob("*.yaml"))
-    in_chart = [d for f in files for d in yaml.safe_load_all(f.read_text()) if d]
-    printed = [
-        o
-        for o in install_manifests(options_for({}, namespace="kaito-system"))
-        if o["kind"] == "CustomResourceDefinition"
-    ]
-    assert in_chart == printed, (
-        "charts/kaito-py/crds/ is stale: kaito manifests --crd-only > "
-        "charts/kaito-py/crds/kaito.sh_crds.yaml"
-    )
+def test_the_generated_files_are_fresh() -> None:
+    """crds/ and files/kinds.yaml are what python -m tools.chart writes from the code."""
+    for path, text in generated().items():
+        assert path.read_text() == text, f"{path.name} is stale: python -m tools.chart"
+
+
+def test_a_new_kind_needs_only_the_generated_files(helm: Path, tmp_path: Path) -> None:
+    """With another kind registered (the test-only Widget), regenerating the files is all the
+    chart needs to render what kaito manifests renders: its CRD, rules and webhook."""
+    chart = tmp_path / "kaito-py"
+    shutil.copytree(CHART, chart)
+    registry = widget_registry()
+    for path, text in generated(chart, registry).items():
+        path.write_text(text)
+    for values, namespace in (({}, "kaito-system"), ({"namespaceScope": "team-a"}, "ops")):
+        rendered = helm_template(helm, values, namespace=namespace, chart=chart)
+        manifests = install_manifests(options_for(values, namespace=namespace), registry=registry)
+        compare(rendered, manifests)
+    names = {o["metadata"]["name"] for o in rendered}
+    assert {"validation.widget.test.kaito.sh", "widgets.test.kaito.sh"} <= names
 
 
 def test_the_chart_deploys_this_version() -> None:
@@ -197,7 +207,8 @@ REFUSED = [
     pytest.param({"replicas": 0}, "/replicas", id="replicas"),
     pytest.param({"webhook": {"certificate": "acme"}}, "/webhook/certificate", id="certificate"),
     pytest.param({"webhook": {"url": "http://x/y"}}, "/webhook/url", id="url-http"),
-    pytest.param({"webhook": {"url": "https://u@x/y"}}, "/webhook/url", id="url-user"),
+    pytest.param({"webhook": {"url": "https://u@x"}}, "/webhook/url", id="url-user"),
+    pytest.param({"webhook": {"url": "https://x/validate"}}, "/webhook/url", id="url-path"),
     pytest.param({"featureGates": {"warp": True}}, "warp", id="gate"),
     pytest.param({"featureGates": {"vLLM": "yes"}}, "/featureGates/vLLM", id="gate-value"),
     pytest.param({"namespaceScope": "A B"}, "/namespaceScope", id="scope"),

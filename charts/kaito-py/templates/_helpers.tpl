@@ -30,10 +30,6 @@ app.kubernetes.io/name: {{ .Values.name | quote }}
 {{ .Values.name }}-webhook-cert
 {{- end -}}
 
-{{- define "kaito-py.webhookName" -}}
-validation.workspace.kaito.sh
-{{- end -}}
-
 {{/* The host of webhook.url ("" without one). */}}
 {{- define "kaito-py.webhookHost" -}}
 {{- if .Values.webhook.url -}}
@@ -65,38 +61,7 @@ validation.workspace.kaito.sh
 {{- end -}}
 {{- end -}}
 
-{{/* The rules of namespaced resources (rbac.namespaced_rules): in the ClusterRole, or with
-namespaceScope in a Role of that namespace. */}}
-{{- define "kaito-py.namespacedRules" -}}
-{{- $own := list "get" "list" "watch" "create" "update" "patch" "delete" -}}
-- apiGroups: ["kaito.sh"]
-  resources: ["workspaces"]
-  verbs: ["get", "list", "watch", "update", "patch"]
-- apiGroups: ["kaito.sh"]
-  resources: ["workspaces/status"]
-  verbs: ["patch"]
-- apiGroups: ["kaito.sh"]
-  resources: ["workspaces/finalizers"]
-  verbs: ["update"]
-- apiGroups: ["apps"]
-  resources: ["controllerrevisions", "statefulsets"]
-  verbs: {{ toJson $own }}
-- apiGroups: ["apps"]
-  resources: ["deployments"]
-  verbs: ["list", "watch", "delete"]
-- apiGroups: ["batch"]
-  resources: ["jobs"]
-  verbs: {{ toJson $own }}
-- apiGroups: [""]
-  resources: ["configmaps", "services"]
-  verbs: {{ toJson $own }}
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["list", "watch"]
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["list", "watch"]
-- apiGroups: [""]
-  resources: ["events"]
-  verbs: ["get", "create", "update", "patch"]
+{{/* The registered kinds and the RBAC rules, generated from the code (python -m tools.chart). */}}
+{{- define "kaito-py.generated" -}}
+{{- .Files.Get "files/kinds.yaml" -}}
 {{- end -}}
