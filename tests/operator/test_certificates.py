@@ -413,3 +413,40 @@ def test_renew_before_must_be_shorter_than_validity(cluster: FakeCluster, tmp_pa
     """A keeper that would renew every time is refused at construction."""
     with pytest.raises(ValueError, match="renew_before"):
         keeper(cluster, tmp_path, validity=timedelta(days=1), renew_before=timedelta(days=2))
+
+
+@pytest.mark.parametrize("scope", [None, "team-a"], ids=["cluster-wide", "namespace-scoped"])
+async def test_every_request_of_the_keeper_is_allowed_by_the_rendered_rbac(
+    tmp_path: Path, scope: str | None
+) -> None:
+    """Issue, rotate and patch the caBundle through the RBAC kaito manifests renders: each
+    request is granted (by name), and without the self-signed certificate none would be."""
+    from kaito_backends.operator.manifests import InstallOptions, install_manifests
+    from tests.operator.test_rbac import _Audit, _granted
+
+    cluster = FakeCluster(clock=VirtualClock(start=NOW))
+    options = InstallOptions(namespace=SECRET.namespace, namespace_scope=scope)
+    objects = install_manifests(options)
+    for obj in objects:
+        if obj["kind"] in ("Secret", "ValidatingWebhookConfiguration"):
+            await cluster.client().create(obj)
+    audit = _Audit(cluster.client())
+    keep = WebhookCertificates(
+        audit,  # type: ignore[arg-type]
+        namespace=SECRET.namespace,
+        secret=options.cert_secret,
+        hosts=HOSTS,
+        configurations=(WEBHOOK_NAME,),
+        directory=str(tmp_path),
+        clock=cluster.clock,
+    )
+    await keep.refresh()
+    cluster.clock.advance((DEFAULT_VALIDITY - DEFAULT_RENEW_BEFORE).total_seconds() + 60)
+    await keep.refresh()
+    assert {r[0] for r in audit.requests} == {"get", "update"}
+    roles = [o for o in objects if o["kind"] in ("Role", "ClusterRole")]
+    for request in audit.requests:
+        assert _granted(roles, request), request
+    other = install_manifests(InstallOptions(namespace=SECRET.namespace, certificate="secret"))
+    other_roles = [o for o in other if o["kind"] in ("Role", "ClusterRole")]
+    assert not any(_granted(other_roles, r) for r in audit.requests)
