@@ -6,7 +6,8 @@ import os
 import stat
 from pathlib import Path
 
-from tools.image.build import _clean, tree_size
+from tools.image.base import clean
+from tools.image.build import tree_size
 
 
 def test_cleaning_keeps_what_a_container_reads(tmp_path: Path) -> None:
@@ -31,7 +32,7 @@ def test_cleaning_keeps_what_a_container_reads(tmp_path: Path) -> None:
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
-    _clean(root)
+    clean(root)
     left = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert left == [
         "etc/hostname",

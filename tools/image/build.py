@@ -7,13 +7,11 @@ The result is ``<output>/kaito-py-<version>.oci.tar``: an OCI image archive (a t
 layout, tag ``<version>``) that ``skopeo copy oci-archive:...`` pushes anywhere, with two layers
 as the Dockerfile's stages give:
 
-1. **base**: ``debootstrap --variant=minbase --include=ca-certificates,python3 bookworm`` (CPython
-   3.11, the Dockerfile's minor), cleaned the way Debian's slim images are (no apt lists or caches,
-   documentation, manuals or locales; empty ``/dev``, ``/run``, ``/tmp``). It is cached, as an
-   OCI layout, under ``${XDG_CACHE_HOME:-~/.cache}/kaito-py/image/base-<key>`` where ``<key>``
-   hashes its inputs (suite, variant, packages, mirror, architecture, debootstrap and umoci
-   versions, the cleaning recipe): a second build skips debootstrap. ``--refresh-base`` rebuilds
-   it (Debian's security updates).
+1. **base** (`tools.image.base`): ``debootstrap --variant=minbase`` of bookworm with
+   ``python3`` (CPython 3.11, the Dockerfile's minor) and ``ca-certificates``, cleaned the way
+   Debian's slim images are (no apt lists or caches, documentation, manuals or locales; empty
+   ``/dev``, ``/run``, ``/tmp``), cached as an OCI layout keyed by its inputs: a second build
+   skips debootstrap. ``--refresh-base`` rebuilds it (Debian's security updates).
 2. **app**: the user ``kaito`` (uid/gid 65532) and a venv in ``/opt/kaito`` with exactly the
    hashed wheels of ``requirements.txt`` (``--only-binary=:all:``: nothing is compiled) and the
    project wheel, installed by the image's own interpreter in a chroot (`tools.image.sandbox`)
@@ -27,117 +25,22 @@ Needs root (chroot, mounts), ``debootstrap`` and ``umoci`` (Debian packages of t
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime
-import fcntl
-import hashlib
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tools.image import spec
+from tools.image.base import DEFAULT_MIRROR, base_layout
+from tools.image.commands import BuildError, now, run, tool
 from tools.image.sandbox import SandboxSpec
 
-__all__ = ["BuildError", "build", "cache_root", "lock", "main", "tree_size"]
-
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
-#: Bump when the cleaning below changes: it is part of the base's cache key.
-_BASE_RECIPE = "minbase-slim-1"
-_CLEAN = (
-    "var/lib/apt/lists",
-    "var/cache/apt",
-    "var/cache/debconf",
-    "var/log",
-    "usr/share/man",
-    "usr/share/info",
-    "usr/share/locale",
-    "usr/share/lintian",
-    "dev",
-    "run",
-    "tmp",
-)
-
-
-class BuildError(RuntimeError):
-    """A step failed; the message names it and ends with its output."""
-
-
-def _log(message: str) -> None:
-    print(f"tools.image: {message}", file=sys.stderr, flush=True)
-
-
-def _run(command: Sequence[str], *, what: str, **kwargs: Any) -> str:
-    started = time.monotonic()
-    result = subprocess.run(list(command), capture_output=True, text=True, check=False, **kwargs)
-    if os.environ.get("KAITO_IMAGE_VERBOSE"):
-        _log(f"{what}: {time.monotonic() - started:.1f} s")
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip()[-4000:]
-        raise BuildError(f"{what} failed ({result.returncode}):\n{output}")
-    return result.stdout
-
-
-def _tool(name: str, package: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise BuildError(f"{name} is missing: apt-get install {package}")
-    return found
-
-
-def cache_root() -> Path:
-    """``$KAITO_IMAGE_CACHE``, else ``${XDG_CACHE_HOME:-~/.cache}/kaito-py/image``."""
-    explicit = os.environ.get("KAITO_IMAGE_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "kaito-py" / "image"
-
-
-def _debian_arch() -> str:
-    machine = platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
-
-
-def _version_of(command: Sequence[str]) -> str:
-    return " ".join(_run(command, what=" ".join(command)).split())
-
-
-def _base_key(mirror: str) -> str:
-    inputs = [
-        _BASE_RECIPE,
-        spec.DEBIAN_SUITE,
-        "minbase",
-        ",".join(spec.DEBIAN_PACKAGES),
-        mirror,
-        _debian_arch(),
-        _version_of(["dpkg-query", "-W", "-f", "${Version}", "debootstrap"]),
-        _version_of(["umoci", "--version"]),
-        ",".join(_CLEAN),
-    ]
-    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()[:16]
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+__all__ = ["BuildError", "build", "lock", "main", "tree_size"]
 
 
 def _in_root(rootfs: Path, argv: Sequence[str], *, what: str, binds: Sequence[Any] = ()) -> str:
@@ -150,7 +53,7 @@ def _in_root(rootfs: Path, argv: Sequence[str], *, what: str, binds: Sequence[An
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": "/root"},
             binds=[tuple(b) for b in binds],
         ).dump(path)
-        return _run(
+        return run(
             [
                 "unshare",
                 "--mount",
@@ -164,79 +67,6 @@ def _in_root(rootfs: Path, argv: Sequence[str], *, what: str, binds: Sequence[An
             what=what,
             cwd=spec.ROOT,
         )
-
-
-def _clean(rootfs: Path) -> None:
-    """Debian slim: drop what a container never reads; keep the copyright files."""
-    for relative in _CLEAN:
-        directory = rootfs / relative
-        if directory.is_dir() and not directory.is_symlink():
-            for child in directory.iterdir():
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
-    docs = rootfs / "usr/share/doc"
-    for path in sorted(docs.rglob("*"), reverse=True):
-        if (path.is_file() and path.name != "copyright") or path.is_symlink():
-            path.unlink()
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-    for name in ("etc/resolv.conf", "etc/hostname", "etc/machine-id"):
-        target = rootfs / name
-        if target.exists() or target.is_symlink():
-            target.unlink()
-            target.write_text("")
-    (rootfs / "tmp").chmod(0o1777)
-
-
-def _base(mirror: str, refresh: bool) -> Path:
-    """The cached base layout (tag ``base``), built when missing (see the module docstring)."""
-    root = cache_root()
-    target = root / f"base-{_base_key(mirror)}"
-    with _locked(root / f"{target.name}.lock"):
-        if (target / "index.json").is_file() and not refresh:
-            return target
-        staging = root / f"{target.name}.tmp-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        layout, bundle = staging / "oci", staging / "bundle"
-        _run(["umoci", "init", "--layout", str(layout)], what="umoci init")
-        _run(["umoci", "new", "--image", f"{layout}:base"], what="umoci new")
-        _run(["umoci", "unpack", "--image", f"{layout}:base", str(bundle)], what="umoci unpack")
-        started = time.monotonic()
-        _log(f"debootstrap {spec.DEBIAN_SUITE} from {mirror} ...")
-        command = [
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(spec.DEBIAN_PACKAGES)}",
-            f"--arch={_debian_arch()}",
-            spec.DEBIAN_SUITE,
-            str(bundle / "rootfs"),
-            mirror,
-        ]
-        _run(command, what="debootstrap")
-        _clean(bundle / "rootfs")
-        _log(f"debootstrap took {time.monotonic() - started:.0f} s")
-        _run(
-            [
-                "umoci",
-                "repack",
-                "--image",
-                f"{layout}:base",
-                "--history.created_by",
-                " ".join([*command[:-2], mirror]),
-                "--history.created",
-                _now(),
-                str(bundle),
-            ],
-            what="umoci repack (base)",
-        )
-        shutil.rmtree(bundle)
-        shutil.rmtree(target, ignore_errors=True)
-        layout.rename(target)
-        shutil.rmtree(staging)
-    return target
 
 
 def _bundled_pip() -> Path:
@@ -260,7 +90,7 @@ def _wheels(directory: Path) -> tuple[Path, Path]:
     """
     pip_wheel = Path(shutil.copy(_bundled_pip(), directory))
     pip = [sys.executable, str(pip_wheel / "pip"), "--disable-pip-version-check"]
-    _run(
+    run(
         [
             *pip,
             "download",
@@ -274,7 +104,7 @@ def _wheels(directory: Path) -> tuple[Path, Path]:
         ],
         what="pip download (requirements)",
     )
-    _run(
+    run(
         [*pip, "wheel", "--no-deps", "--wheel-dir", str(directory / "project"), str(spec.ROOT)],
         what="pip wheel (the project)",
     )
@@ -383,22 +213,22 @@ def build(
         ("unshare", "util-linux"),
         ("ip", "iproute2"),
     ):
-        _tool(name, package)
+        tool(name, package)
     started = time.monotonic()
     version = spec.project_version()
     output.mkdir(parents=True, exist_ok=True)
-    base = _base(mirror, refresh_base)
+    base = base_layout(mirror, refresh_base)
     with tempfile.TemporaryDirectory(prefix="kaito-image-", dir=output) as scratch:
         work = Path(scratch)
         layout, bundle, wheels = work / "oci", work / "bundle", work / "wheels"
         wheels.mkdir()
         shutil.copytree(base, layout, symlinks=True)
-        _run(["umoci", "unpack", "--image", f"{layout}:base", str(bundle)], what="umoci unpack")
+        run(["umoci", "unpack", "--image", f"{layout}:base", str(bundle)], what="umoci unpack")
         pip_wheel, project = _wheels(wheels)
         _install(bundle / "rootfs", wheels, pip_wheel, project)
         unpacked = tree_size(bundle / "rootfs")
         venv = tree_size(bundle / "rootfs" / spec.VENV.lstrip("/"))
-        _run(
+        run(
             [
                 "umoci",
                 "repack",
@@ -407,7 +237,7 @@ def build(
                 "--history.created_by",
                 f"venv {spec.VENV}: requirements.txt + {project.name}; user {spec.UID}",
                 "--history.created",
-                _now(),
+                now(),
                 str(bundle),
             ],
             what="umoci repack (app)",
@@ -419,7 +249,7 @@ def build(
             f"{layout}:{version}",
             "--no-history",
             "--created",
-            _now(),
+            now(),
             "--author",
             "kaito-py",
             "--config.workingdir",
@@ -438,12 +268,12 @@ def build(
                 "--manifest.annotation",
                 f"{key}={value}",
             ]
-        _run(config, what="umoci config")
-        _run(["umoci", "rm", "--image", f"{layout}:base"], what="umoci rm")
-        _run(["umoci", "gc", "--layout", str(layout)], what="umoci gc")
+        run(config, what="umoci config")
+        run(["umoci", "rm", "--image", f"{layout}:base"], what="umoci rm")
+        run(["umoci", "gc", "--layout", str(layout)], what="umoci gc")
         layers = _layers(layout, version)
         archive = output / f"kaito-py-{version}.oci.tar"
-        _run(
+        run(
             [
                 "tar",
                 "--sort=name",
@@ -476,7 +306,7 @@ def lock() -> None:
     """Regenerate requirements.txt from pyproject.toml's [all] extra (uv pip compile)."""
     header = (spec.REQUIREMENTS.read_text().split("\n\n")[0]).splitlines()
     header = [line for line in header if line.startswith("#")]
-    compiled = _run(
+    compiled = run(
         [
             "uv",
             "pip",
