@@ -7,8 +7,8 @@
   ``kaito manifests --crd-only`` prints them (Helm installs ``crds/`` untemplated);
 - ``charts/kaito-py/files/kinds.yaml``: the registered kinds (group, plural, singular,
   versions, scope: one ValidatingWebhookConfiguration each) and the RBAC rules
-  (`kaito_backends.operator.rbac`: the namespaced ones, and the cluster-scoped ones of each
-  backend), which the templates place.
+  (`kaito_backends.operator.rbac`: the namespaced ones, without and with KEDA ScaledObjects, and
+  the cluster-scoped ones of each backend), which the templates place.
 
 The default registry is the one read (`kaito_core.registry.default_registry`). tests/chart
 checks that both files are what this writes, and that the chart renders what ``kaito
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kaito_backends.cli.output import dump_yaml
+from kaito_backends.kinds.inferenceset import with_keda
 from kaito_backends.operator.manifests import InstallOptions, install_manifests
 from kaito_backends.operator.rbac import cluster_rules, namespaced_rules
 from kaito_backends.operator.settings import BACKENDS, webhook_name, webhook_path
@@ -54,6 +55,7 @@ def _kinds(registry: Registry) -> dict[str, Any]:
         ],
         "rules": {
             "namespaced": namespaced_rules(registry),
+            "namespacedWithKeda": namespaced_rules(with_keda(registry)),
             "cluster": {
                 backend: cluster_rules(backend, registry, namespace_scoped=True)
                 for backend in BACKENDS

@@ -5,7 +5,7 @@
                     [--webhook-certificate self-signed|cert-manager|secret [--ca-bundle FILE]]
                     [--webhook-url https://HOST:PORT] [--namespace-scope NS]
                     [--feature-gates vLLM=true,...]
-                    [--service-monitor] [--log-level info] [--workers 4]
+                    [--service-monitor] [--keda-scaled-objects] [--log-level info] [--workers 4]
                     [--env KEY=VALUE]... [--service-account-annotation KEY=VALUE]...
                     [--operator-arg ARG]... [--crd-only]
     kaito manifests | kubectl apply --server-side -f -

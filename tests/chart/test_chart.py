@@ -90,6 +90,10 @@ CASES = [
         id="resources",
     ),
     pytest.param({"metrics": {"serviceMonitor": {"enabled": True}}}, "mon", id="service-monitor"),
+    pytest.param({"keda": {"scaledObjects": True}}, "kaito-system", id="keda"),
+    pytest.param(
+        {"keda": {"scaledObjects": True}, "namespaceScope": "team-a"}, "ops", id="keda-scoped"
+    ),
     pytest.param(
         {"name": "kaito", "image": {"repository": "registry.example.com/ai/kaito", "tag": "1.2"}},
         "ops",

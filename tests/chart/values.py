@@ -79,6 +79,7 @@ def options_for(changes: Mapping[str, Any], *, namespace: str) -> InstallOptions
         feature_gates=tuple(sorted(v["featureGates"].items())),
         resources=v["resources"],
         service_monitor=v["metrics"]["serviceMonitor"]["enabled"],
+        keda_scaled_objects=v["keda"]["scaledObjects"],
         env=tuple(env),
         args=tuple(v["extraArgs"]),
         service_account_annotations=tuple(sorted(annotations.items())),
