@@ -49,7 +49,8 @@ def _build_control_plane(session: nox.Session, *components: str) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite without the real-cluster tier (unit, property, golden, conformance, e2e)."""
     _install(session, "test")
-    _build_control_plane(session, "kubernetes")  # the pinned kubectl of the e2e tests
+    # the pinned kubectl of the e2e tests, and helm for the chart's (tests/chart)
+    _build_control_plane(session, "kubernetes", "helm")
     session.run("pytest", "-m", "not realcluster", *session.posargs)
 
 

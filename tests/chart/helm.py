@@ -1,7 +1,8 @@
 """``helm`` for the chart tests: the binary, and rendering ``charts/kaito-py`` to objects.
 
 The binary is the one the real-cluster tier builds from ``helm.sh/helm/v3/cmd/helm`` at its
-pinned version into the user's build cache (``tools/cluster``); ``$KAITO_HELM`` names another.
+pinned version into the user's build cache (``tools/cluster``; ``nox -s tests`` builds it);
+``$KAITO_HELM`` names another.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import ROOT
+from tools.cluster.build import binary
 
 __all__ = ["CHART", "HELM_LABELS", "HelmError", "find_helm", "helm_template"]
 
@@ -34,13 +36,12 @@ class HelmError(RuntimeError):
 
 
 def find_helm() -> Path | None:
-    """``$KAITO_HELM``, else the helm of the cluster build cache (None when absent)."""
+    """``$KAITO_HELM``, else the pinned helm of the cluster build cache (`tools.cluster.build`:
+    ``nox -s tests`` builds it when Go is there), else None. Never builds."""
     explicit = os.environ.get("KAITO_HELM")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    found = sorted(Path(base, "kaito-py", "cluster").glob("helm-*/bin/helm"))
-    return found[-1] if found else None
+    return binary("helm")
 
 
 def run_helm(helm: Path, *args: str, values: Mapping[str, Any] | None = None) -> str:
