@@ -83,7 +83,7 @@ def test_credentials_are_made_once_and_kept_private(tmp_path: Path) -> None:
 def test_kaito_manifests_for_an_operator_on_loopback() -> None:
     """No Deployment or PodDisruptionBudget; the webhook by url with its CA; the rest as is."""
     objects = install_manifests(
-        InstallOptions(cert_manager=False, ca_bundle="-----BEGIN CERTIFICATE-----\n")
+        InstallOptions(certificate="secret", ca_bundle="-----BEGIN CERTIFICATE-----\n")
     )
     local = for_loopback(objects, 4443)
     kinds = [o["kind"] for o in local]
