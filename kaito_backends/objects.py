@@ -5,7 +5,9 @@
   provisioners are keyed by (`WorkspaceKey(ns, name)` is ``Key("Workspace", ns, name)``);
   `machine_labels`: the labels naming a key's NodeClaims and Nodes.
 - `ref_of` / `ObjectRef.of_`: the ref of a manifest (cluster-scoped kinds get no namespace).
-- `matches_labels`: equality label selectors, as ``kubectl get -l a=b,c=d`` does.
+- `matches_labels`: equality label selectors, as ``kubectl get -l a=b,c=d`` does;
+  `matches_fields` / `field_value`: equality field selectors (``involvedObject.uid=...``), as
+  ``kubectl get --field-selector`` does (a missing field reads as ``""``).
 - `deep_merge`: apply-style merge (maps merged, lists replaced, ``None`` removes a key).
 - `clone`: a fast deep copy of JSON-like data (dicts, lists, scalars), much cheaper than
   `copy.deepcopy`; backends copy on every read and write so callers never share state.
@@ -30,10 +32,12 @@ __all__ = [
     "WorkspaceKey",
     "clone",
     "deep_merge",
+    "field_value",
     "group_of",
     "is_cluster_scoped",
     "labels_of",
     "machine_labels",
+    "matches_fields",
     "matches_labels",
     "ref_of",
     "resource_of",
@@ -146,6 +150,25 @@ def matches_labels(obj: Mapping[str, Any], selector: Mapping[str, str]) -> bool:
         return True
     labels = labels_of(obj)
     return all(labels.get(key) == value for key, value in selector.items())
+
+
+def field_value(obj: Mapping[str, Any], path: str) -> str:
+    """The value at a dotted path, as a string (``""`` when absent; booleans lower-case)."""
+    value: Any = obj
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return ""
+        value = value.get(part)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def matches_fields(obj: Mapping[str, Any], selector: Mapping[str, str] | None) -> bool:
+    """True when every ``path=value`` of the (equality) field selector holds for the object."""
+    return all(field_value(obj, path) == value for path, value in (selector or {}).items())
 
 
 def clone(value: Any) -> Any:

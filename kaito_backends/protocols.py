@@ -79,8 +79,12 @@ class ClusterClient(Protocol):
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
         metadata_only: bool = False,
+        fields: Mapping[str, str] | None = None,
     ) -> ObjectList:
-        """Objects of a kind, in one namespace (or all), whose labels include ``labels``.
+        """Objects of a kind, in one namespace (or all), whose labels include ``labels`` and
+        whose fields equal ``fields`` (an equality field selector: ``{"involvedObject.uid":
+        uid}``; a real server accepts only the fields it indexes for the kind, such as an
+        Event's ``involvedObject.*``, ``reason``, ``type`` and every kind's ``metadata.name``).
 
         With ``metadata_only`` each item is ``{"apiVersion", "kind", "metadata"}`` and nothing
         else is read from the server (a real one is asked for ``PartialObjectMetadataList``):

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import attrs
 
+from kaito_backends.objects import field_value
+
 __all__ = [
     "Requirement",
     "Selector",
@@ -147,17 +149,3 @@ def parse_field_selector(text: str | None) -> Selector:
         op: Operator = "!=" if match["op"] == "!=" else "="
         requirements.append(Requirement(match["key"], op, (match["value"],)))
     return Selector(tuple(requirements))
-
-
-def field_value(obj: Mapping[str, Any], path: str) -> str:
-    """The value at a dotted path, as a string (``""`` when absent; booleans lower-case)."""
-    value: Any = obj
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return ""
-        value = value.get(part)
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

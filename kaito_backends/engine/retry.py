@@ -138,13 +138,16 @@ class RetryingClient:
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
         metadata_only: bool = False,
+        fields: Mapping[str, str] | None = None,
     ) -> ObjectList:
-        return await self._r.call(
-            "list",
-            lambda: self.inner.list(
-                api_version, kind, namespace=namespace, labels=labels, metadata_only=metadata_only
-            ),
-        )
+        options: dict[str, Any] = {
+            "namespace": namespace,
+            "labels": labels,
+            "metadata_only": metadata_only,
+        }
+        if fields:
+            options["fields"] = fields
+        return await self._r.call("list", lambda: self.inner.list(api_version, kind, **options))
 
     async def create(self, obj: Manifest) -> Manifest:
         return await self._r.call("create", lambda: self.inner.create(obj))

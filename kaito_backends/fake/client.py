@@ -28,7 +28,7 @@ from kaito_backends.errors import BackendError, Invalid, NotFound
 from kaito_backends.fake.faults import Faults
 from kaito_backends.fake.namespaces import check_create
 from kaito_backends.fake.store import Store
-from kaito_backends.objects import Manifest, ObjectRef, clone, resource_of
+from kaito_backends.objects import Manifest, ObjectRef, clone, matches_fields, resource_of
 from kaito_backends.protocols import ObjectList, WatchEvent
 
 __all__ = ["Call", "FakeClient", "Recorder"]
@@ -141,9 +141,12 @@ class FakeClient:
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
         metadata_only: bool = False,
+        fields: Mapping[str, str] | None = None,
     ) -> ObjectList:
         self._call("list", kind, namespace, None)
         items = self._store.select(api_version, kind, namespace, labels)
+        if fields:
+            items = [o for o in items if matches_fields(o, fields)]
         out = _metadata_of if metadata_only else self._out
         return ObjectList(
             items=tuple(out(o, api_version) for o in items),

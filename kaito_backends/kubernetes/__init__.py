@@ -20,6 +20,7 @@ from kaito_backends.kubernetes.client import (
     APPLY_PATCH,
     JSON_PATCH,
     KubernetesClient,
+    field_selector,
     label_selector,
 )
 from kaito_backends.kubernetes.config import (
@@ -50,6 +51,7 @@ __all__ = [
     "add_finalizer",
     "connect",
     "error_from_status",
+    "field_selector",
     "from_kubeconfig",
     "in_cluster",
     "in_cluster_available",

@@ -7,7 +7,8 @@ every HTTP failure is mapped by `kaito_backends.kubernetes.failures` (the Retry-
 included). The verbs:
 
 - ``get`` GET; ``list`` GET in pages of ``page_size`` (``limit``/``continue``; an expired
-  continue token restarts the list), items sorted by (namespace, name) and given their
+  continue token restarts the list; ``labels`` and ``fields`` become ``labelSelector`` and
+  ``fieldSelector``), items sorted by (namespace, name) and given their
   ``apiVersion``/``kind``; a kind the server does not serve (a CRD not installed) lists empty;
 - ``create`` POST; ``update`` PUT;
 - every write but ``delete`` names the client's ``field_manager`` (``?fieldManager=kaito``), so
@@ -55,6 +56,7 @@ __all__ = [
     "METADATA",
     "METADATA_LIST",
     "KubernetesClient",
+    "field_selector",
     "label_selector",
 ]
 
@@ -74,6 +76,16 @@ _LIST_RESTARTS = 3
 def label_selector(labels: Mapping[str, str] | None) -> str:
     """``a=1,b=2`` (sorted by key): the equality selector of a label map."""
     return ",".join(f"{key}={value}" for key, value in sorted((labels or {}).items()))
+
+
+def field_selector(fields: Mapping[str, str] | None) -> str:
+    """``a.b=1,c=2`` (sorted by path): the equality field selector of a map; a backslash, comma
+    or equals sign in a value is escaped with a backslash, as the API server reads it."""
+    return ",".join(f"{path}={_escape(value)}" for path, value in sorted((fields or {}).items()))
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -230,6 +242,7 @@ class KubernetesClient:
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
         metadata_only: bool = False,
+        fields: Mapping[str, str] | None = None,
     ) -> ObjectList:
         resource = self._resource(api_version, kind)
         accept = METADATA_LIST if metadata_only else _JSON
@@ -238,6 +251,8 @@ class KubernetesClient:
         base: list[tuple[str, str]] = []
         if labels:
             base.append(("labelSelector", label_selector(labels)))
+        if fields:
+            base.append(("fieldSelector", field_selector(fields)))
         if self.page_size > 0:
             base.append(("limit", str(self.page_size)))
         for attempt in range(_LIST_RESTARTS + 1):

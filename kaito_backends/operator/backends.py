@@ -137,13 +137,13 @@ class ScopedClient:
         namespace: str | None = None,
         labels: Mapping[str, str] | None = None,
         metadata_only: bool = False,
+        fields: Mapping[str, str] | None = None,
     ) -> ObjectList:
+        options: dict[str, Any] = {"labels": labels, "metadata_only": metadata_only}
+        if fields:
+            options["fields"] = fields
         found: ObjectList = await self.client.list(
-            api_version,
-            kind,
-            namespace=self._scope(kind, namespace),
-            labels=labels,
-            metadata_only=metadata_only,
+            api_version, kind, namespace=self._scope(kind, namespace), **options
         )
         return found
 

@@ -229,6 +229,18 @@ async def test_list_pages_types_and_sorts(stub: Stub, stub_client: KubernetesCli
     assert second.query["continue"] == "next"
 
 
+async def test_list_sends_a_field_selector_with_values_escaped(
+    stub: Stub, stub_client: KubernetesClient
+) -> None:
+    """list(fields=...): one ``fieldSelector``, sorted by path, separators in values escaped."""
+    stub.on("GET", CM, Reply(object_list("40")))
+    await stub_client.list(
+        "v1", "ConfigMap", namespace="default", fields={"b.c": "x,y=z\\", "a": "1"}
+    )
+    (request,) = stub.seen("GET")
+    assert request.query["fieldSelector"] == "a=1,b.c=x\\,y\\=z\\\\"
+
+
 async def test_list_restarts_when_the_continue_token_expired(
     stub: Stub, stub_client: KubernetesClient
 ) -> None:
