@@ -10,8 +10,11 @@ Tree::
     │                             (HTTP 410): list again, then watch from the list's version
     ├── Invalid                   the server rejected the object: bad name, immutable field,
     │                             finalizer added while deleting (HTTP 422)
-    ├── Forbidden                 the server refuses the request as such (HTTP 403): a create in
-    │                             a namespace being terminated; retrying the same call fails too
+    ├── Forbidden                 the server refuses the request as such (HTTP 403); retrying
+    │   │                         the same call fails too
+    │   └── NamespaceTerminating  a create in a namespace being deleted (403 with the cause
+    │                             ``NamespaceTerminating``): the object is going away with its
+    │                             namespace; stop working on it
     ├── InsufficientCapacity      the provider cannot hand out the machines asked for (quota,
     │   │                         stock); the message is the provider's own, shown to the user
     │   └── QuotaExceeded         a quota pre-flight found the machines do not fit, before
@@ -38,6 +41,7 @@ __all__ = [
     "Gone",
     "InsufficientCapacity",
     "Invalid",
+    "NamespaceTerminating",
     "NotFound",
     "QuotaExceeded",
     "Transient",
@@ -76,6 +80,18 @@ class Invalid(BackendError):
 class Forbidden(BackendError):
     """The server refuses the request (HTTP 403), e.g. new content in a namespace that is being
     terminated. Retrying the same call fails the same way until the cause is gone."""
+
+
+class NamespaceTerminating(Forbidden):
+    """New content in a namespace that is being deleted (HTTP 403 ``unable to create new content
+    in namespace X because it is being terminated``, cause ``NamespaceTerminating``). Everything
+    in the namespace is going away: stop working on objects there instead of retrying.
+
+    ``namespace`` is the namespace's name (``""`` when the message did not say)."""
+
+    def __init__(self, message: str, *, namespace: str = "") -> None:
+        super().__init__(message)
+        self.namespace = namespace
 
 
 class InsufficientCapacity(BackendError):

@@ -8,14 +8,13 @@ body is a ``meta/v1 Status``::
      "details": {"name": "x", "group": "kaito.sh", "kind": "workspaces"}, "code": 404}
 
 `from_backend` maps the `kaito_backends.errors` tree onto HTTP: NotFound 404, AlreadyExists and
-Conflict 409, Forbidden 403 (a create in a terminating namespace carries the
-``NamespaceTerminating`` cause client-go looks for), Gone 410 (reason ``Expired``), Invalid 422,
+Conflict 409, Forbidden 403 (a `NamespaceTerminating` carries the ``NamespaceTerminating``
+cause client-go looks for), Gone 410 (reason ``Expired``), Invalid 422,
 Transient 429 (when the fake named a Retry-After) or 500.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from kaito_backends.apiserver.registry import Resource
@@ -26,6 +25,7 @@ from kaito_backends.errors import (
     Forbidden,
     Gone,
     Invalid,
+    NamespaceTerminating,
     NotFound,
     Transient,
 )
@@ -78,9 +78,6 @@ def _details(
             details["group"] = resource.group
         details["kind"] = kind or resource.plural
     return details
-
-
-_TERMINATING = re.compile(r"content in namespace (\S+) because it is being terminated")
 
 
 class ApiError(Exception):
@@ -163,12 +160,11 @@ def from_backend(error: BackendError, resource: Resource | None, name: str | Non
         return ApiError(409, "Conflict", message, details=_details(resource, name))
     if isinstance(error, Forbidden):
         details = _details(resource, name)
-        terminating = _TERMINATING.search(message)
-        if terminating:
+        if isinstance(error, NamespaceTerminating):
             details["causes"] = [
                 {
                     "reason": "NamespaceTerminating",
-                    "message": f"namespace {terminating.group(1)} is being terminated",
+                    "message": f"namespace {error.namespace} is being terminated",
                     "field": "metadata.namespace",
                 }
             ]

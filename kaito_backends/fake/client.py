@@ -10,9 +10,10 @@ read-only** (the engine's informers, which cache it as is, never mutate it;
 `tests/engine/test_shared_objects.py` checks that). An event in another API version is a copy.
 Calls do not yield to the event loop (they are instantaneous); watch iterators wait for changes.
 ``metadata_only`` lists and watches return ``{"apiVersion", "kind", "metadata"}`` copies.
-Creates (and applies that create) in a terminating namespace raise `Forbidden`, as the API
-server's NamespaceLifecycle admission does (`kaito_backends.fake.namespaces`); the fake's own
-controllers write to the store directly and are not checked.
+Creates (and applies that create) in a terminating namespace raise `NamespaceTerminating` (a
+`Forbidden`), as the API server's NamespaceLifecycle admission does
+(`kaito_backends.fake.namespaces`); the fake's own controllers write to the store directly and
+are not checked.
 """
 
 from __future__ import annotations

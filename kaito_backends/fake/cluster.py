@@ -78,7 +78,12 @@ class FakeCluster:
         #: the default CPU node pool (`kaito_backends.fake.cpupool`); None: no CPU nodes
         self.cpu_pool = CpuPoolController(self.sim, cpu_pool) if cpu_pool is not None else None
         self.jobs = JobController(self.sim)
-        self.namespaces = NamespaceController(self.store, lambda k: self._enqueue("namespace", k))
+        self.namespaces = NamespaceController(
+            self.store,
+            lambda k: self._enqueue("namespace", k),
+            later=self.clock.call_later,
+            now=self.clock.monotonic,
+        )
         self._reconcilers: dict[str, Callable[[StoreKey], None]] = {
             "nodeclaim": self.nodes.reconcile,
             "node": self.nodes.reconcile_node,

@@ -3,15 +3,19 @@
 - A Namespace is held by ``spec.finalizers`` (``kubernetes``) as well as by
   ``metadata.finalizers``: deleting it sets ``deletionTimestamp`` and ``status.phase:
   Terminating`` (`terminating`) and it stays until the `NamespaceController` has emptied it.
-- The `NamespaceController` deletes everything in a terminating namespace (Background), then
-  waits while anything remains (objects whose finalizers a controller has yet to remove), with
+- The `NamespaceController` deletes everything in a terminating namespace (Background), in
+  the order the real one walks discovery: the built-in API groups first (core, ``apps``,
+  ``batch``, ``*.k8s.io``, ...), the custom resources (``kaito.sh``, ``karpenter.sh``, ...)
+  ``custom_delay`` virtual seconds later. So, as on a real cluster, a controller may see its
+  object's children deleted before its object is, and try to re-create them. It then waits
+  while anything remains (objects whose finalizers a controller has yet to remove), with
   the conditions ``NamespaceContentRemaining`` and ``NamespaceFinalizersRemaining`` saying what;
   when the namespace is empty it removes ``kubernetes`` from ``spec.finalizers`` and the
   Namespace is gone. Deletion is therefore not instant while the namespace holds objects.
 - `check_create` is the NamespaceLifecycle admission: a client's create in a terminating
-  namespace is `Forbidden` (HTTP 403) ``unable to create new content in namespace X because it
-  is being terminated``. Updates and deletes stay allowed. A namespace with no Namespace object
-  is not checked: the in-memory cluster needs none (the fake API server creates them).
+  namespace raises `NamespaceTerminating` (a `Forbidden`, HTTP 403) ``unable to create new
+  content in namespace X because it is being terminated``. Updates and deletes stay allowed.
+  A namespace with no Namespace object is not checked: the in-memory cluster needs none.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kaito_backends.errors import Forbidden, NotFound
-from kaito_backends.objects import Manifest, is_cluster_scoped, resource_of
+from kaito_backends.errors import NamespaceTerminating, NotFound
+from kaito_backends.objects import Manifest, group_of, is_cluster_scoped, resource_of
 
 if TYPE_CHECKING:
     from kaito_backends.fake.store import Store, StoreKey
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SPEC_FINALIZER",
     "NamespaceController",
+    "built_in",
     "check_create",
     "finalizers",
     "spec_finalizers",
@@ -67,7 +72,8 @@ def _namespace(store: Store, name: str) -> Manifest | None:
 
 
 def check_create(store: Store, obj: Manifest) -> None:
-    """Raise `Forbidden` when ``obj`` would be new content in a terminating namespace."""
+    """Raise `NamespaceTerminating` (a `Forbidden`) when ``obj`` would be new content in a
+    terminating namespace."""
     kind = str(obj.get("kind") or "")
     if is_cluster_scoped(kind):
         return
@@ -77,9 +83,10 @@ def check_create(store: Store, obj: Manifest) -> None:
     if namespace is None or not namespace["metadata"].get("deletionTimestamp"):
         return
     resource = resource_of(str(obj.get("apiVersion") or ""), kind)
-    raise Forbidden(
+    raise NamespaceTerminating(
         f'{resource} "{meta.get("name") or meta.get("generateName") or ""}" is forbidden: '
-        f"unable to create new content in namespace {name} because it is being terminated"
+        f"unable to create new content in namespace {name} because it is being terminated",
+        namespace=name,
     )
 
 
@@ -93,14 +100,37 @@ def _condition(type_: str, reason: str, message: str, now: str) -> dict[str, Any
     }
 
 
-class NamespaceController:
-    """Empties and finalizes terminating namespaces (see the module docstring)."""
+def built_in(obj: Manifest) -> bool:
+    """Whether ``obj`` is of a built-in API group (core, ``apps``, ``*.k8s.io``, ...) rather
+    than a custom resource (a group with a dot outside ``k8s.io``: ``kaito.sh``, ...)."""
+    group = group_of(str(obj.get("apiVersion") or ""))
+    return "." not in group or group.endswith(".k8s.io")
 
-    def __init__(self, store: Store, enqueue: Callable[[StoreKey], None]) -> None:
+
+class NamespaceController:
+    """Empties and finalizes terminating namespaces (see the module docstring).
+
+    ``later(delay, fn)`` runs ``fn`` after ``delay`` virtual seconds and ``now()`` is the
+    clock's monotonic time; without them custom resources go with the built-in ones."""
+
+    def __init__(
+        self,
+        store: Store,
+        enqueue: Callable[[StoreKey], None],
+        *,
+        later: Callable[[float, Callable[[], object]], object] | None = None,
+        now: Callable[[], float] | None = None,
+        custom_delay: float = 1.0,
+    ) -> None:
         self.store = store
         self._enqueue = enqueue
+        self._later = later
+        self._now = now
+        self.custom_delay = custom_delay
         #: names of the namespaces being terminated
         self.terminating: set[str] = set()
+        #: namespace -> when its custom resources are deleted (monotonic)
+        self._custom_at: dict[str, float] = {}
 
     def on_change(self, change: str, obj: Manifest) -> None:
         """Queue the namespace of a change that may let its termination progress."""
@@ -112,6 +142,7 @@ class NamespaceController:
                 self._enqueue(self.store.key("v1", "Namespace", None, name))
             else:
                 self.terminating.discard(name)
+                self._custom_at.pop(name, None)
             return
         if self.terminating and meta.get("namespace") in self.terminating:
             self._enqueue(self.store.key("v1", "Namespace", None, meta["namespace"]))
@@ -122,8 +153,9 @@ class NamespaceController:
         if namespace is None or not namespace["metadata"].get("deletionTimestamp"):
             return
         name = key[3]
+        custom_now = self._custom_due(key)
         for obj in store.in_namespace(name):
-            if not obj["metadata"].get("deletionTimestamp"):
+            if not obj["metadata"].get("deletionTimestamp") and (custom_now or built_in(obj)):
                 try:
                     store.delete(obj["apiVersion"], obj["kind"], name, obj["metadata"]["name"])
                 except NotFound:
@@ -137,6 +169,19 @@ class NamespaceController:
         if not spec["finalizers"]:
             del spec["finalizers"]
         store.replace(namespace, {**namespace, "spec": spec})
+
+    def _custom_due(self, key: StoreKey) -> bool:
+        """Whether the namespace's custom resources are deleted on this pass (the first pass
+        schedules the one that deletes them)."""
+        if self._later is None or self._now is None:
+            return True
+        name = key[3]
+        now = self._now()
+        due = self._custom_at.get(name)
+        if due is None:
+            due = self._custom_at[name] = now + self.custom_delay
+            self._later(self.custom_delay, lambda: self._enqueue(key))
+        return now >= due
 
     def _report(self, namespace: Manifest, remaining: list[Manifest]) -> None:
         now = self.store.timestamp()

@@ -15,6 +15,7 @@ code    reason                                      raised
 429     ``TooManyRequests``                         `Transient` (delay: Retry-After)
 5xx     ``InternalError``, ``ServiceUnavailable``.. `Transient` (delay: Retry-After)
 401     ``Unauthorized``                            `ApiError` (a `BackendError`)
+403     cause ``NamespaceTerminating``              `NamespaceTerminating` (a `Forbidden`)
 403     ``Forbidden``                               `ApiError` (missing RBAC: see docs)
 other   any                                         `ApiError`
 ======  ==========================================  =====================================
@@ -37,6 +38,7 @@ from kaito_backends.errors import (
     Conflict,
     Gone,
     Invalid,
+    NamespaceTerminating,
     NotFound,
     Transient,
     Unreachable,
@@ -109,7 +111,26 @@ def error_from_status(
         return Invalid(message)
     if code == 429 or code >= 500:
         return Transient(message, delay=retry_after(headers, status))
+    if code == 403:
+        terminating = _namespace_terminating(status)
+        if terminating is not None:
+            return NamespaceTerminating(message, namespace=terminating)
     return ApiError(message, code=code, reason=reason)
+
+
+def _namespace_terminating(status: Mapping[str, Any]) -> str | None:
+    """The namespace named by a ``NamespaceTerminating`` cause of a Status (``""`` when the
+    cause names none); None when there is no such cause. The NamespaceLifecycle admission puts
+    it in ``details.causes`` (``{"reason": "NamespaceTerminating", "message": "namespace X is
+    being terminated", "field": "metadata.namespace"}``), as client-go's
+    ``HasStatusCause(err, NamespaceTerminatingCause)`` reads it."""
+    details = status.get("details")
+    causes = details.get("causes") if isinstance(details, Mapping) else None
+    for cause in causes if isinstance(causes, list) else ():
+        if isinstance(cause, Mapping) and cause.get("reason") == "NamespaceTerminating":
+            words = str(cause.get("message") or "").split()
+            return words[1] if len(words) > 1 and words[0] == "namespace" else ""
+    return None
 
 
 def transport_error(error: BaseException, what: str) -> Transient:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kaito_backends.errors import Forbidden, NotFound
+from kaito_backends.errors import Forbidden, NamespaceTerminating, NotFound
 from kaito_backends.fake import FakeCluster
 from kaito_backends.objects import Manifest, ObjectRef
 
@@ -79,8 +79,10 @@ async def test_new_content_in_a_terminating_namespace_is_forbidden(verb: str) ->
     await _namespace(cluster)
     await client.create(_config_map("held", finalizers=["example.com/hold"]))
     await client.delete(NS)
-    with pytest.raises(Forbidden) as refused:
+    with pytest.raises(NamespaceTerminating) as refused:
         await getattr(client, verb)(_config_map("late"))
+    assert isinstance(refused.value, Forbidden)
+    assert refused.value.namespace == "team-a"
     assert str(refused.value) == (
         'configmaps "late" is forbidden: unable to create new content in namespace team-a '
         "because it is being terminated"
@@ -90,6 +92,30 @@ async def test_new_content_in_a_terminating_namespace_is_forbidden(verb: str) ->
     await client.update(held)
     await client.apply(_config_map("held", labels={"again": "yes"}))
     await client.delete(ObjectRef("v1", "ConfigMap", "held", "team-a"))
+
+
+async def test_custom_resources_go_after_the_built_in_kinds() -> None:
+    """As the real namespace controller walks discovery (core and built-in groups first): a
+    Workspace is deleted a virtual second after the ConfigMap beside it."""
+    cluster = FakeCluster()
+    client = cluster.client()
+    await _namespace(cluster)
+    await client.create(_config_map("cm"))
+    workspace = {
+        "apiVersion": "kaito.sh/v1beta1",
+        "kind": "Workspace",
+        "metadata": {"name": "ws", "namespace": "team-a", "finalizers": ["example.com/hold"]},
+        "resource": {"instanceType": "Standard_NC24ads_A100_v4"},
+    }
+    await client.create(workspace)
+    ws = ObjectRef("kaito.sh/v1beta1", "Workspace", "ws", "team-a")
+    await client.delete(NS)
+    cluster.clock.run_due()
+    with pytest.raises(NotFound):
+        await client.get(ObjectRef("v1", "ConfigMap", "cm", "team-a"))
+    assert not (await client.get(ws))["metadata"].get("deletionTimestamp")
+    cluster.clock.advance(1.0)
+    assert (await client.get(ws))["metadata"]["deletionTimestamp"]
 
 
 async def test_a_namespace_without_a_namespace_object_is_not_checked() -> None:

@@ -12,6 +12,7 @@ from kaito_backends.errors import (
     Conflict,
     Gone,
     Invalid,
+    NamespaceTerminating,
     NotFound,
     Transient,
     Unreachable,
@@ -39,6 +40,22 @@ ERRORS: list[tuple[int, str, dict[str, str], dict[str, Any], type[BackendError],
     (504, "Timeout", {}, {}, Transient, None),
     (401, "Unauthorized", {}, {}, ApiError, None),
     (403, "Forbidden", {}, {}, ApiError, None),
+    (
+        403,
+        "Forbidden",
+        {},
+        {
+            "causes": [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": "namespace team-a is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
+        },
+        NamespaceTerminating,
+        None,
+    ),
 ]
 
 
@@ -70,6 +87,9 @@ async def test_http_failures_map_to_the_error_tree(
     if expected is ApiError:
         assert isinstance(caught.value, ApiError)
         assert (caught.value.code, caught.value.reason) == (code, reason)
+    if expected is NamespaceTerminating:
+        assert isinstance(caught.value, NamespaceTerminating)
+        assert caught.value.namespace == "team-a"
 
 
 def test_a_failure_without_a_status_body_keeps_the_text() -> None:
