@@ -14,13 +14,14 @@ bodies kubectl's typed clients send), `handlers` (verbs), `watch` (streams), `pa
 
 from kaito_backends.apiserver.kubeconfig import kubeconfig, write_kubeconfig
 from kaito_backends.apiserver.pacing import PacedClock, Pacer
-from kaito_backends.apiserver.server import SEEDED_NAMESPACES, FakeApiServer
+from kaito_backends.apiserver.server import SEEDED_NAMESPACES, FakeApiServer, RecordedRequest
 
 __all__ = [
     "SEEDED_NAMESPACES",
     "FakeApiServer",
     "PacedClock",
     "Pacer",
+    "RecordedRequest",
     "kubeconfig",
     "write_kubeconfig",
 ]

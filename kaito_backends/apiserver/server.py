@@ -14,6 +14,10 @@ It serves the kinds of ``registry`` (`kaito_core.kinds.Registry`, default: Works
 InferenceSet) beside the built-in ones (`kaito_backends.apiserver.registry.ResourceTable`),
 with the ``/scale`` subresource of a kind that has one (`kaito_backends.apiserver.scale`), and
 its engine reconciles them.
+
+With ``record_requests`` every request answered is kept in `FakeApiServer.requests`
+(`RecordedRequest`: method, path, query, status code; a watch when it ends), as a real API
+server's audit log would show them: tests count what a client asked for.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 from aiohttp import web
 
 from kaito_backends.apiserver import discovery
@@ -48,13 +53,25 @@ from kaito_backends.kinds import KindHooks
 from kaito_core.kinds import Registry
 from kaito_core.validation import ValidationContext
 
-__all__ = ["SEEDED_NAMESPACES", "FakeApiServer"]
+__all__ = ["SEEDED_NAMESPACES", "FakeApiServer", "RecordedRequest"]
 
 _log = logging.getLogger("kaito.apiserver")
 
 #: Namespaces that exist from the start.
 SEEDED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _HEALTH = ("healthz", "livez", "readyz")
+
+
+@attrs.frozen
+class RecordedRequest:
+    """One request the server answered (``record_requests``)."""
+
+    method: str
+    path: str
+    #: the raw query string (``""`` when none)
+    query: str
+    #: the HTTP status of the answer
+    code: int
 
 
 class FakeApiServer:
@@ -74,6 +91,7 @@ class FakeApiServer:
         access_log: bool = False,
         registry: Registry | None = None,
         hooks: Mapping[str, KindHooks] | None = None,
+        record_requests: bool = False,
     ) -> None:
         if cluster is None:
             cluster = FakeCluster(clock=PacedClock(datetime.now(UTC).replace(microsecond=0)))
@@ -99,6 +117,9 @@ class FakeApiServer:
         self._engine_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
+        self.record_requests = record_requests
+        #: every request answered, oldest first (with ``record_requests``)
+        self.requests: list[RecordedRequest] = []
         self.app = web.Application(middlewares=[self._errors], client_max_size=MAX_REQUEST_BYTES)
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
 
@@ -180,6 +201,14 @@ class FakeApiServer:
     # -- routing ---------------------------------------------------------------------------------
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await self._answer(request, handler)
+        if self.record_requests:
+            self.requests.append(
+                RecordedRequest(request.method, request.path, request.query_string, response.status)
+            )
+        return response
+
+    async def _answer(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
             response: web.StreamResponse = await handler(request)
         except ApiError as exc:
