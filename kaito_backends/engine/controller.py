@@ -165,6 +165,7 @@ class Controller:
             failure_grace=failure_grace,
             on_write=self.metrics.wrote,
             validation=validation,
+            namespace_members=self._members,
         )
         self.n_workers = max(1, workers)
         self.resync_period = resync_period
@@ -196,6 +197,15 @@ class Controller:
             self.queue,
             on_deleted=lambda key: (self.reconciler.forget(key), self._set_result(key, None)),
         )
+
+    def _members(self, namespace: str) -> list[tuple[Key, str]]:
+        """(key, uid) of every cached object of a registered kind in ``namespace``."""
+        return [
+            (Key(kind, namespace, name), str(_meta(obj).get("uid") or ""))
+            for kind, informer in self.observer.kinds.items()
+            for (ns, name), obj in informer.objects.items()
+            if ns == namespace
+        ]
 
     def _cached(self, key: Key) -> Manifest | None:
         informer = self.observer.kinds.get(key.kind)

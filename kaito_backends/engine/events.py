@@ -9,12 +9,21 @@ message) is not written again as a new object: the existing one gets ``count + 1
 deterministic (``<name>.<16 hex of uid, type, reason, message>``), so an engine that
 restarts continues the count it finds in the cluster instead of starting a second Event.
 
-Events carry a (non-controller) owner reference to their object: deleting the object
-garbage-collects them, as it does every other child.
+Events are not garbage-collected with their object on a real cluster: kube-controller-manager's
+garbage collector ignores ``events`` and ``events.k8s.io`` (they expire after the API server's
+``--event-ttl``, one hour by default), whatever owner reference they carry. So the engine deletes
+them itself: `EventRecorder.purge`, called just before an object's finalizer is removed, lists
+the Events whose ``involvedObject.uid`` is the object's (a field selector: one request, whoever
+wrote them) and deletes each. All of them are ``core/v1`` Events (the engine writes no
+``events.k8s.io`` ones; that API serves the same objects). They still carry a (non-controller)
+owner reference, which says whose they are to tools that read it. An Event written without the
+object's uid (the ``FinalizerTimeout`` warning) is not matched and outlives the object on
+purpose.
 
 Recording never fails a reconcile: an Event that cannot be written is dropped with a warning in
-the log, as client-go's recorder does. ``sink`` callbacks (the CLI's progress lines, tests) see
-every Event recorded, written or not.
+the log, as client-go's recorder does, and silently when its namespace is gone or being
+terminated (`NamespaceTerminating`: nobody will read it). ``sink`` callbacks (the CLI's
+progress lines, tests) see every Event recorded, written or not.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from typing import Any
 import attrs
 
 from kaito_backends.clock import Clock, rfc3339
-from kaito_backends.errors import AlreadyExists, BackendError, NotFound
+from kaito_backends.errors import AlreadyExists, BackendError, NamespaceTerminating, NotFound
 from kaito_backends.objects import Key, Manifest, ObjectRef
 from kaito_backends.protocols import ClusterClient
 
@@ -80,6 +89,8 @@ class EventRecorder:
         self._counts: dict[tuple[str, str, str], tuple[int, str]] = {}
         #: Events written (created or counted up)
         self.writes = 0
+        #: Events deleted by `purge`
+        self.deleted = 0
 
     def add_sink(self, sink: Sink) -> None:
         self.sinks.append(sink)
@@ -113,6 +124,32 @@ class EventRecorder:
         for sink in self.sinks:
             sink(recorded)
         return recorded
+
+    async def purge(self, obj: Mapping[str, Any]) -> int:
+        """Delete every Event about ``obj`` (this incarnation: by ``involvedObject.uid``), as
+        the garbage collector will not; returns how many went. Raises `BackendError` (the list
+        or a delete failed); an Event already gone is fine. Nothing happens when the recorder
+        does not write (``write=False``) or the object has no uid."""
+        meta = obj.get("metadata") or {}
+        uid = str(meta.get("uid") or "")
+        if not uid or not self.write:
+            return 0
+        namespace = str(meta.get("namespace") or "default")
+        listed = await self.client.list(
+            "v1", "Event", namespace=namespace, fields={"involvedObject.uid": uid}
+        )
+        deleted = 0
+        for event in listed.items:
+            if (event.get("involvedObject") or {}).get("uid") != uid:
+                continue  # a client that ignored the field selector: never delete another's
+            name = str((event.get("metadata") or {}).get("name") or "")
+            try:
+                await self.client.delete(ObjectRef("v1", "Event", name, namespace))
+                deleted += 1
+            except NotFound:
+                pass
+        self.deleted += deleted
+        return deleted
 
     def forget(self, key: Key) -> None:
         """Drop the cached counts of an object that is gone."""
@@ -149,8 +186,8 @@ class EventRecorder:
             event = self._manifest(obj, namespace, ev_name, what, count, first, now)
             await self.client.apply(event, field_manager=self.component)
             self.writes += 1
-        except NotFound:
-            pass  # the namespace or the object went away: nothing to tell
+        except (NotFound, NamespaceTerminating):
+            pass  # the namespace or the object is going away: nothing to tell
         except BackendError as error:
             if self.on_error is not None:
                 self.on_error(error)

@@ -6,12 +6,20 @@ The `Reconciler` runs these steps when an object of a registered kind has a
 1. kinds that make NodeClaims: ``provisioner.release(key)`` (idempotent), then wait until
    ``provisioner.observe(key)`` reports none (polling every ``deletion_poll`` seconds and on
    every NodeClaim change), writing the status the planner gives a deleting object meanwhile;
-2. remove the finalizer. Children go by owner-reference garbage collection.
+2. delete the object's Events (`EventRecorder.purge`: a real cluster's garbage collector
+   leaves them behind); a failure there is logged and does not hold the deletion up;
+3. remove the finalizer (one ``update``). Children go by owner-reference garbage collection.
 
 Absence is fine at every step (`NotFound`, a kind whose CRD is gone). After
 ``finalizer_timeout`` seconds the finalizer is removed anyway and a Warning Event
-``FinalizerTimeout`` (without an owner reference, so it outlives the object) names the machines
+``FinalizerTimeout`` (without the object's uid, so it outlives the object) names the machines
 left behind and why.
+
+Deletion is quiet and cheap: one log line per step (``<kind>.deleting`` when the deletion is
+first seen, ``<kind>.finalizer_removed`` with the Events deleted; ``<kind>.waiting_for_machines``
+at debug while machines remain), and no read after the object is known gone: once the finalizer
+write succeeded (or answered `NotFound`), a pass over the informer's stale copy of the same
+version does nothing (`ReconcileMemory.finalized`) until the informer's delete event arrives.
 """
 
 from __future__ import annotations
@@ -22,13 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from kaito_backends.clock import Clock, rfc3339
 from kaito_backends.engine.results import ReconcileResult, Writes, parse_time
-from kaito_backends.errors import Conflict, NotFound
+from kaito_backends.errors import BackendError, Conflict, NotFound
 from kaito_backends.objects import Key, Manifest, clone
 from kaito_backends.protocols import ClusterClient, NodeProvisioner
 from kaito_core.kinds import KindSpec
 from kaito_core.observed import Observed
 
 if TYPE_CHECKING:
+    from kaito_backends.engine.events import EventRecorder
     from kaito_backends.engine.memory import ReconcileMemory
 
 __all__ = ["Finalization"]
@@ -47,6 +56,7 @@ class Finalization:
     provisioner: NodeProvisioner
     clock: Clock
     memory: ReconcileMemory
+    recorder: EventRecorder | None
     finalizer_timeout: float
     deletion_poll: float
 
@@ -56,6 +66,8 @@ class Finalization:
         meta = _meta(manifest)
         if spec.finalizer not in (meta.get("finalizers") or ()):
             return ReconcileResult(key=key, state="Deleting")
+        if log is not None and self.memory.deletion_seen(key):
+            log.info(f"{spec.singular}.deleting")
         now = self.clock.now()
         started = parse_time(meta.get("deletionTimestamp")) or now
         overdue = (now - started).total_seconds() >= self.finalizer_timeout
@@ -65,7 +77,7 @@ class Finalization:
             stuck, problem = await self._release(key, overdue)
         if stuck and not overdue:
             await self._deleting_status(spec, key, manifest, writes)
-            if log is not None:
+            if log is not None and self.memory.machines_changed(key, len(stuck)):
                 log.debug(f"{spec.singular}.waiting_for_machines", remaining=len(stuck))
             remaining = self.finalizer_timeout - (now - started).total_seconds()
             return ReconcileResult(
@@ -83,17 +95,38 @@ class Finalization:
             if log is not None:
                 log.warning(f"{spec.singular}.finalizer_timeout", stuck=names)
             await self._event(_without_owner(manifest), "Warning", "FinalizerTimeout", message)
+        events = await self._purge_events(spec, manifest, log)
         updated = clone(manifest)
         updated["metadata"]["finalizers"] = [
             f for f in meta.get("finalizers") or () if f != spec.finalizer
         ]
+        stored: Manifest | None = None
         try:
-            await self.client.update(updated)
+            stored = await self.client.update(updated)
             writes.add("update")
         except NotFound:
-            pass
+            pass  # gone already: nothing to read back
         self.forget(key)
+        # the informer may still hold the version we just replaced: a pass over it is a no-op
+        self.memory.finalized(key, manifest, stored)
+        if log is not None:
+            log.info(f"{spec.singular}.finalizer_removed", events_deleted=events)
         return ReconcileResult(key=key, state="Gone", writes=writes.n)
+
+    async def _purge_events(self, spec: KindSpec[Any, Any], manifest: Manifest, log: Any) -> int:
+        """Delete the object's Events (see the module docstring); how many went."""
+        if self.recorder is None:
+            return 0
+        try:
+            return await self.recorder.purge(manifest)
+        except BackendError as error:
+            if log is not None:
+                log.warning(
+                    f"{spec.singular}.events_not_deleted",
+                    error=type(error).__name__,
+                    message=str(error),
+                )
+            return 0
 
     async def _release(self, key: Key, overdue: bool) -> tuple[tuple[Manifest, ...], str]:
         """Release the key's machines; (the NodeClaims still there, what went wrong)."""

@@ -8,6 +8,10 @@ truth: forgetting all of it (an engine restart) only costs extra work.
   stale copy would plan from an old status and write it again against an old
   ``resourceVersion`` (a `Conflict`). `ReconcileMemory.read` returns our write instead, until
   the cache has moved past the versions it replaced.
+- **Deletion progress**: whether the deletion of an object was seen (so ``<kind>.deleting`` is
+  logged once), how many machines it last waited for, and the versions of an object whose
+  finalizer we removed (`ReconcileMemory.finalized`): the informer may deliver a pass over the
+  version we replaced before its delete event, and that pass must neither read nor write.
 - **The inputs of the last plan** (`fingerprint`: the object and every observed object, by
   uid and ``resourceVersion``). When a pass sees exactly those inputs again, the plan would be
   the same and nothing would be written: `ReconcileMemory.recall` returns the last result
@@ -80,6 +84,10 @@ class ReconcileMemory:
         #: (the versions our writes replaced, the object as our last write stored it)
         self._written: dict[Key, tuple[frozenset[str], Manifest]] = {}
         self._last_plan: dict[Key, tuple[Fingerprint, ReconcileResult]] = {}
+        #: objects whose deletion was seen -> machines they last waited for (-1: not yet)
+        self._deleting: dict[Key, int] = {}
+        #: objects whose finalizer we removed -> the versions that are stale since
+        self._finalized: dict[Key, frozenset[str]] = {}
         #: passes that reused the last result instead of planning
         self.hits = 0
 
@@ -102,6 +110,31 @@ class ReconcileMemory:
         if previous is not None and previous[1] is before:
             replaced |= previous[0]  # a second write in one pass: both versions are stale
         self._written[key] = (replaced, after)
+
+    # -- deletion --------------------------------------------------------------------------------
+    def deletion_seen(self, key: Key) -> bool:
+        """True the first time it is asked about an object's deletion (until `forget`)."""
+        if key in self._deleting:
+            return False
+        self._deleting[key] = -1
+        return True
+
+    def machines_changed(self, key: Key, remaining: int) -> bool:
+        """Whether ``remaining`` differs from the count last noted for the deleting object."""
+        changed = self._deleting.get(key, -1) != remaining
+        self._deleting[key] = remaining
+        return changed
+
+    def finalized(self, key: Key, before: Manifest, after: Manifest | None) -> None:
+        """We removed our finalizer from ``before`` (``after``: as stored, None when the server
+        said it was gone already)."""
+        versions = {version_of(before)} | ({version_of(after)} if after is not None else set())
+        self._finalized[key] = frozenset(v for v in versions if v)
+
+    def is_finalized(self, key: Key, manifest: Manifest) -> bool:
+        """Whether ``manifest`` is a version of an object we already let go."""
+        versions = self._finalized.get(key)
+        return versions is not None and version_of(manifest) in versions
 
     # -- parsing ---------------------------------------------------------------------------------
     def parsed(self, key: Key, manifest: Manifest, parse: Callable[[Manifest], Any]) -> Any:
@@ -144,3 +177,5 @@ class ReconcileMemory:
         self._parsed.pop(key, None)
         self._written.pop(key, None)
         self._last_plan.pop(key, None)
+        self._deleting.pop(key, None)
+        self._finalized.pop(key, None)

@@ -5,13 +5,19 @@ to read, plan and judge it; nothing here names a kind.
 `Reconciler.reconcile(key)` does, in order (controller-runtime's contract: the result says
 when to look again; an exception means "retry with backoff"):
 
-1. Read the object (from the cache the controller passes, else ``client.get``). Gone: done.
+1. Read the object: from the cache the controller passes (its informer: an object the cache
+   does not hold is gone, and nothing is read from the server), else ``client.get``. Gone:
+   done. A stale cached copy of an object whose finalizer this reconciler removed: done.
 2. Being deleted: for kinds that make NodeClaims, release the machines
    (``provisioner.release``) and wait until its NodeClaims are gone; then remove the finalizer;
    children go by owner-reference garbage collection. After ``finalizer_timeout`` seconds the
    finalizer is removed anyway and a Warning Event (and the status the planner writes for a
    deleting object, ``WorkspaceDeleting``) says what was stuck. Absent objects and kinds are fine.
 3. Add the kind's finalizer (``workspace.finalizer.kaito.sh``) if it is missing.
+   (Any step refused with `NamespaceTerminating`: the object is going away with its namespace;
+   it and the namespace's other objects are left alone until their deletion is seen:
+   `kaito_backends.engine.terminating`. State ``Deleting``, nothing retried, one debug line
+   ``namespace.terminating`` per namespace.)
 4. Observe (`kaito_backends.engine.observer`), then the kind's planner
    (``planner(obj, observed=..., catalog=..., now=..., settings=...)``). When the plan would
    apply an object whose name is taken by an object that is not this one's (a Workspace's
@@ -49,7 +55,8 @@ from kaito_backends.engine.memory import ReconcileMemory, fingerprint
 from kaito_backends.engine.observer import Observer
 from kaito_backends.engine.results import ReconcileResult, Writes, workspace_state
 from kaito_backends.engine.spec_check import SpecCheck
-from kaito_backends.errors import InsufficientCapacity, NotFound
+from kaito_backends.engine.terminating import Members, TerminatingNamespaces
+from kaito_backends.errors import InsufficientCapacity, NamespaceTerminating, NotFound
 from kaito_backends.objects import Key, Manifest, ObjectRef, clone
 from kaito_backends.protocols import ClusterClient, NodeProvisioner, NoticeSource
 from kaito_core.api import ManifestError
@@ -77,7 +84,7 @@ FINALIZER = WORKSPACE_FINALIZER
 #: signature, ``(obj, *, observed, catalog, now, settings) -> Outcome``).
 Planner = KindPlanner[Any, Any]
 
-#: Looks an object's manifest up in a cache: key -> manifest or None.
+#: Looks an object's manifest up in a cache: key -> manifest, or None when it is gone.
 ObjectCache = Callable[[Key], "Manifest | None"]
 #: The former name of `ObjectCache`.
 WorkspaceCache = ObjectCache
@@ -126,6 +133,7 @@ class Reconciler(Finalization):
         on_write: Callable[[str], None] | None = None,
         memoize: bool = True,
         validation: ValidationContext | None = None,
+        namespace_members: Members | None = None,
     ) -> None:
         self.client = client
         #: invalid specs: validation when `validation` is given, the InvalidSpec status
@@ -154,6 +162,8 @@ class Reconciler(Finalization):
         #: skip planning when every input is the same version as last time (resyncs)
         self.memoize = memoize
         self.memory = ReconcileMemory()
+        #: objects going away with their namespace (see `kaito_backends.engine.terminating`)
+        self.terminating = TerminatingNamespaces(namespace_members)
         #: wall seconds spent in the planner (benchmarks read it)
         self.plan_seconds = 0.0
         self.plans = 0
@@ -163,8 +173,13 @@ class Reconciler(Finalization):
         """Run one reconcile of ``key``; raises `BackendError`s for the caller to back off."""
         log = log if log is not None else self.log
         spec = self.registry[key.kind]
-        manifest = self.memory.read(key, self.cache(key) if self.cache is not None else None)
-        if manifest is None:
+        if self.cache is not None:
+            cached = self.cache(key)
+            if cached is None:  # the informer saw it go (or never saw it): nothing to read
+                self.forget(key)
+                return ReconcileResult(key=key, state="Gone")
+            manifest = self.memory.read(key, cached)
+        else:
             try:
                 manifest = await self.client.get(
                     ObjectRef(spec.api_version, spec.kind, key.name, key.namespace)
@@ -172,10 +187,30 @@ class Reconciler(Finalization):
             except NotFound:
                 self.forget(key)
                 return ReconcileResult(key=key, state="Gone")
+        if self.memory.is_finalized(key, manifest):
+            return ReconcileResult(key=key, state="Gone")  # a stale copy of what we let go
         writes = Writes(self.on_write)
         meta = _meta(manifest)
         if meta.get("deletionTimestamp"):
             return await self._finalize(spec, key, manifest, writes, log)
+        if self.terminating.doomed(key, manifest):
+            return _going_away(key, "its namespace is being deleted", writes)
+        try:
+            return await self._live(spec, key, manifest, writes, log)
+        except NamespaceTerminating as error:
+            if self.terminating.refused(key, manifest) and log is not None:
+                log.debug(
+                    "namespace.terminating",
+                    namespace=key.namespace,
+                    objects=self.terminating.in_namespace(key.namespace),
+                )
+            return _going_away(key, str(error), writes)
+
+    async def _live(
+        self, spec: KindSpec[Any, Any], key: Key, manifest: Manifest, writes: Writes, log: Any
+    ) -> ReconcileResult:
+        """Steps 3 to 8 of the module docstring: an object that is not being deleted."""
+        meta = _meta(manifest)
         if spec.finalizer not in (meta.get("finalizers") or ()):
             manifest = await self._add_finalizer(spec, manifest, writes)
         try:
@@ -303,6 +338,7 @@ class Reconciler(Finalization):
         self._provision_errors.pop(key, None)
         self.memory.forget(key)
         self.spec_check.forget(key)
+        self.terminating.forget(key)
         if self.recorder is not None:
             self.recorder.forget(key)
 
@@ -428,6 +464,14 @@ class Reconciler(Finalization):
     async def _event(self, manifest: Manifest, type_: str, reason: str, message: str) -> None:
         if self.recorder is not None:
             await self.recorder.record(manifest, type_, reason, message)
+
+
+def _going_away(key: Key, message: str, writes: Writes) -> ReconcileResult:
+    """The result of a pass over an object whose namespace is being deleted: nothing more to
+    do until it is being deleted itself (its deletion event wakes it)."""
+    return ReconcileResult(
+        key=key, state="Deleting", reason="NamespaceTerminating", message=message, writes=writes.n
+    )
 
 
 def _claim_names(claims: tuple[Manifest, ...], *, live_only: bool) -> set[str]:

@@ -74,18 +74,14 @@ def cluster_with(*manifests: Manifest, faults: FaultPlan | None = None) -> FakeC
     return cluster
 
 
-def objects_of(
-    cluster: FakeCluster, name: str, namespace: str = "default", *, events: bool = True
-) -> list[Manifest]:
-    """Every stored object that belongs to the Workspace (owner, labels), the Workspace included;
-    its Events too unless ``events`` is false."""
+def objects_of(cluster: FakeCluster, name: str, namespace: str = "default") -> list[Manifest]:
+    """Every stored object that belongs to the Workspace (owner, labels), the Workspace and its
+    Events included."""
     from kaito_backends.engine.observer import workspace_keys_of
 
     ws_key = WorkspaceKey(namespace, name)
     found = []
     for obj in cluster.snapshot():
-        if obj.get("kind") == "Event" and not events:
-            continue
         if ws_key in workspace_keys_of(obj) or (
             obj.get("kind") == "Event" and (obj.get("involvedObject") or {}).get("name") == name
         ):

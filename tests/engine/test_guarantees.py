@@ -165,10 +165,9 @@ async def test_deleting_a_workspace_leaves_nothing_behind() -> None:
             await client.delete(ObjectRef("kaito.sh/v1beta1", "Workspace", name, "default"))
         settled = await ctl.run_until_settled(3600)
     assert settled.settled
-    # Events outlive their Workspace: the garbage collector ignores them, as a real cluster's
-    # does (issue #10.1: the engine is to delete them itself).
-    assert objects_of(cluster, "phi", events=False) == []
-    assert objects_of(cluster, "tune", events=False) == []
+    # the garbage collector ignores Events, as a real cluster's does: the engine deleted them
+    assert objects_of(cluster, "phi") == []
+    assert objects_of(cluster, "tune") == []
     assert objects_of(cluster, "keep"), "the other Workspace is untouched"
     assert set(settled.results) == {key("keep")}
 
