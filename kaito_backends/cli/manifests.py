@@ -67,6 +67,13 @@ def register(subparsers: Any) -> None:
         help="the operator image (default: ghcr.io/kaito-py/kaito-py at this version)",
     )
     parser.add_argument("--backend", choices=("karpenter", "aks", "byo"), default="karpenter")
+    parser.add_argument(
+        "--karpenter-mode",
+        choices=("nodeclaim", "nodepool"),
+        default="nodeclaim",
+        help="with --backend karpenter: NodeClaims (default) or one NodePool per Workspace "
+        "(adds the nodepools RBAC and passes the flag to the operator)",
+    )
     parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     parser.add_argument(
         "--replicas",
@@ -204,6 +211,7 @@ def _options(args: argparse.Namespace) -> InstallOptions:
         namespace=args.namespace,
         image=args.image or default_image(),
         backend=args.backend,
+        karpenter_mode=args.karpenter_mode,
         replicas=args.replicas,
         leader_elect=args.leader_elect,
         certificate=args.webhook_certificate,

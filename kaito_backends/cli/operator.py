@@ -30,6 +30,7 @@ from kaito_backends.operator.settings import (
     DEFAULT_METRICS_PORT,
     DEFAULT_WEBHOOK_PORT,
     DEFAULT_WEBHOOK_SERVICE,
+    KARPENTER_MODES,
     BindAddress,
     OperatorSettings,
     default_identity,
@@ -179,6 +180,14 @@ def register(subparsers: Any) -> None:
         "karpenter.kwok.sh/KWOKNodeClass/default (default: the cloud's, kaito.sh/KaitoNodeClass "
         "on azure)",
     )
+    behaviour.add_argument(
+        "--karpenter-mode",
+        choices=KARPENTER_MODES,
+        default="nodeclaim",
+        help="with --backend karpenter: one NodeClaim per machine (default), or one NodePool "
+        "per Workspace as upstream does (needs the RBAC of kaito manifests --karpenter-mode "
+        "nodepool)",
+    )
     behaviour.add_argument("--log-format", choices=("json", "console"), default="json")
     behaviour.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), default="info"
@@ -280,6 +289,7 @@ def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
         node_classes=tuple(args.node_classes),
         keda_scaled_objects=args.keda_scaled_objects,
         karpenter_node_class=node_class,
+        karpenter_mode=args.karpenter_mode,
         extra=args,
     )
 

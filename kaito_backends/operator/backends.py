@@ -85,7 +85,12 @@ async def build_provisioner(settings: OperatorSettings, client: Any, connection:
         if settings.karpenter_node_class is not None:
             group, kind, name = settings.karpenter_node_class
             node_class = NodeClass(group=group, kind=kind, name=name)
-        return KarpenterProvisioner(client, cloud=settings.cloud_provider, node_class=node_class)
+        return KarpenterProvisioner(
+            client,
+            cloud=settings.cloud_provider,
+            node_class=node_class,
+            mode=settings.karpenter_mode,
+        )
     if backend == "byo":
         from kaito_backends.karpenter import ByoProvisioner
 

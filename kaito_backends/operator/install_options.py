@@ -62,6 +62,8 @@ class InstallOptions:
     namespace: str = DEFAULT_NAMESPACE
     image: str = DEFAULT_IMAGE
     backend: Backend = "karpenter"
+    #: with the karpenter backend: ``nodeclaim`` or ``nodepool`` (NodePool RBAC, and the flag)
+    karpenter_mode: str = "nodeclaim"
     #: the name of the Deployment, ServiceAccount, roles and Service
     name: str = "kaito-workspace"
     replicas: int = 2
@@ -120,6 +122,10 @@ def check_options(options: InstallOptions) -> None:
         raise ValueError(f"unknown backend {options.backend!r}: use karpenter, aks or byo")
     if options.replicas < 1:
         raise ValueError("replicas must be at least 1")
+    if options.karpenter_mode not in ("nodeclaim", "nodepool"):
+        raise ValueError(
+            f"unknown karpenter mode {options.karpenter_mode!r}: use nodeclaim or nodepool"
+        )
     scope = options.namespace_scope
     if scope is not None and (not _DNS_LABEL.match(scope) or len(scope) > 63):
         raise ValueError(f"namespace scope {scope!r} is not a valid namespace name")

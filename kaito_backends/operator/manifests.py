@@ -172,7 +172,12 @@ def _rbac(options: InstallOptions, registry: Registry) -> list[Manifest]:
     if options.service_account_annotations:
         account_meta["annotations"] = dict(sorted(options.service_account_annotations))
     scope = options.namespace_scope
-    rules = cluster_rules(options.backend, registry, namespace_scoped=scope is not None)
+    rules = cluster_rules(
+        options.backend,
+        registry,
+        namespace_scoped=scope is not None,
+        karpenter_mode=options.karpenter_mode,
+    )
     lease_rules = namespace_rules(options.lease_name)
     objects: list[Manifest] = [
         {
@@ -291,6 +296,8 @@ def _container(options: InstallOptions) -> dict[str, Any]:
         args.append(f"--namespace-scope={options.namespace_scope}")
     if options.keda_scaled_objects:
         args.append("--keda-scaled-objects")
+    if options.backend == "karpenter" and options.karpenter_mode != "nodeclaim":
+        args.append(f"--karpenter-mode={options.karpenter_mode}")
     if options.feature_gates:
         gates = ",".join(f"{k}={str(v).lower()}" for k, v in sorted(options.feature_gates))
         args.append(f"--feature-gates={gates}")

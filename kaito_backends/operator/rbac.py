@@ -36,10 +36,15 @@ pods                             list watch                                  rea
 nodes                            get list watch                              readiness, BYO nodes
 secrets                          list watch                                  metadata only: that a
                                                                              Secret exists
-events                           get create update patch                     Workspace and
-                                                                             RAGEngine events
+events                           get list create update patch delete         Events of every kind;
+                                                                             deleted (listed by
+                                                                             involvedObject.uid)
+                                                                             when their object is:
+                                                                             no GC for Events
 nodeclaims (karpenter.sh)        get list watch, and with karpenter:         machines
                                  create patch delete
+nodepools (karpenter.sh)         get create patch delete, with karpenter     one NodePool per
+                                 ``--karpenter-mode nodepool`` only          Workspace
 ===============================  ==========================================  =======================
 
 Cluster-wide by default (`cluster_rules`: one ClusterRole, because Workspaces live in any
@@ -127,22 +132,31 @@ def namespaced_rules(registry: Registry | None = None) -> list[dict[str, Any]]:
         *kind_rules(registry),
         _rule("", ["pods"], ["list", "watch"]),
         _rule("", ["secrets"], ["list", "watch"]),
-        _rule("", ["events"], ["get", "create", "update", "patch"]),
+        _rule("", ["events"], ["get", "list", "create", "update", "patch", "delete"]),
     ]
 
 
-def _cluster_scoped_rules(backend: Backend) -> list[dict[str, Any]]:
+def _cluster_scoped_rules(backend: Backend, karpenter_mode: str) -> list[dict[str, Any]]:
     claims = [*_READ, "create", "patch", "delete"] if backend == "karpenter" else _READ
-    return [_rule("", ["nodes"], _READ), _rule("karpenter.sh", ["nodeclaims"], claims)]
+    rules = [_rule("", ["nodes"], _READ), _rule("karpenter.sh", ["nodeclaims"], claims)]
+    if backend == "karpenter" and karpenter_mode == "nodepool":
+        rules.append(_rule("karpenter.sh", ["nodepools"], ["get", "create", "patch", "delete"]))
+    return rules
 
 
 def cluster_rules(
-    backend: Backend, registry: Registry | None = None, *, namespace_scoped: bool = False
+    backend: Backend,
+    registry: Registry | None = None,
+    *,
+    namespace_scoped: bool = False,
+    karpenter_mode: str = "nodeclaim",
 ) -> list[dict[str, Any]]:
     """The ClusterRole rules for ``backend`` and the registered kinds, in a fixed order: every
     rule, or with ``namespace_scoped`` only those of cluster-scoped resources (the rest go in a
-    Role)."""
-    scoped = _cluster_scoped_rules(backend)
+    Role). ``karpenter_mode`` ``nodepool`` adds NodePools (the karpenter backend only)."""
+    if karpenter_mode not in ("nodeclaim", "nodepool"):
+        raise ValueError(f"karpenter mode must be nodeclaim or nodepool, not {karpenter_mode!r}")
+    scoped = _cluster_scoped_rules(backend, karpenter_mode)
     return scoped if namespace_scoped else [*namespaced_rules(registry), *scoped]
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "DEFAULT_WEBHOOK_PORT",
     "DEFAULT_WEBHOOK_SERVICE",
+    "KARPENTER_MODES",
     "WEBHOOK_CERT_DIR",
     "WEBHOOK_NAME",
     "WEBHOOK_PATH",
@@ -41,6 +42,9 @@ __all__ = [
 
 BackendName = Literal["karpenter", "aks", "byo"]
 BACKENDS: tuple[BackendName, ...] = ("karpenter", "aks", "byo")
+KarpenterMode = Literal["nodeclaim", "nodepool"]
+#: How the karpenter backend asks for machines (`kaito_backends.karpenter.KarpenterProvisioner`).
+KARPENTER_MODES: tuple[KarpenterMode, ...] = ("nodeclaim", "nodepool")
 DEFAULT_NAMESPACE = "kaito-system"
 #: The election Lease (upstream's controller-runtime election ID is ``ef60f9b0.io``).
 DEFAULT_LEASE_NAME = "kaito-workspace-leader"
@@ -166,6 +170,8 @@ class OperatorSettings:
     keda_scaled_objects: bool = False
     #: (group, kind, name) of the NodeClaims' nodeClassRef (None: the cloud's, as rendered).
     karpenter_node_class: tuple[str, str, str] | None = None
+    #: The karpenter backend's mode: NodeClaims, or one NodePool per Workspace.
+    karpenter_mode: KarpenterMode = "nodeclaim"
     #: Seconds the initial request to the API server may take before the cluster counts as
     #: unreachable.
     connect_timeout: float = 15.0

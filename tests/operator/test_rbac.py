@@ -43,7 +43,7 @@ NAMESPACED = [
     ("", ["configmaps", "services"], _OWN),
     ("", ["pods"], ["list", "watch"]),
     ("", ["secrets"], ["list", "watch"]),
-    ("", ["events"], ["get", "create", "update", "patch"]),
+    ("", ["events"], ["get", "list", "create", "update", "patch", "delete"]),
 ]
 
 
@@ -294,3 +294,44 @@ async def test_keda_scaled_objects_are_granted_only_when_provisioned() -> None:
     assert (
         "--keda-scaled-objects" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     )
+
+
+@pytest.mark.parametrize("mode", ["nodeclaim", "nodepool"])
+async def test_the_nodepool_mode_gets_nodepools_and_needs_them(mode: str) -> None:
+    """--karpenter-mode nodepool: the ClusterRole grants NodePools (get, create, patch,
+    delete), the operator is passed the flag, and every request of the engine in that mode is
+    granted; NodeClaim mode grants no NodePools and passes no flag."""
+    cluster = FakeCluster()
+    cluster.store.create(copy.deepcopy(workspace("phi")))
+    audit = _Audit(cluster.client())
+    nodes = KarpenterProvisioner(audit, mode=mode)  # type: ignore[arg-type]
+    async with Controller(audit, nodes, clock=cluster.clock) as ctl:
+        await ctl.run_until_settled(600)  # the fake does not act on NodePools: no machines
+        await cluster.client().delete(ObjectRef("kaito.sh/v1beta1", "Workspace", "phi", "default"))
+        await ctl.run_until_settled(600)
+    objects = install_manifests(InstallOptions(karpenter_mode=mode))
+    assert sorted({r for r in audit.requests if not _granted(objects, r)}) == []
+    (role,) = _by(objects, "ClusterRole")
+    (deployment,) = _by(objects, "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    pools = [r["verbs"] for r in role["rules"] if "nodepools" in r["resources"]]
+    pool_requests = {r[0] for r in audit.requests if r[2] == "nodepools"}
+    if mode == "nodepool":
+        assert pools == [["get", "create", "patch", "delete"]]
+        assert "--karpenter-mode=nodepool" in args
+        assert pool_requests == {"get", "patch", "create", "delete"}
+        default = install_manifests(InstallOptions())
+        assert any(not _granted(default, r) for r in audit.requests), "needs the mode's RBAC"
+    else:
+        assert pools == []
+        assert not any(a.startswith("--karpenter-mode") for a in args)
+        assert pool_requests == set()
+
+
+def test_the_nodepool_rules_are_for_karpenter_only() -> None:
+    """Other backends make no NodePools, whatever the mode says; a bad mode is refused."""
+    for backend in ("aks", "byo"):
+        rules = cluster_rules(backend, karpenter_mode="nodepool")  # type: ignore[arg-type]
+        assert not any("nodepools" in r["resources"] for r in rules)
+    with pytest.raises(ValueError, match="nodeclaim or nodepool"):
+        cluster_rules("karpenter", karpenter_mode="pools")
