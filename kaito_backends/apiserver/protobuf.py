@@ -112,13 +112,21 @@ DECODABLE_KINDS = frozenset({"ConfigMap", "Secret", "Namespace"})
 _EMPTY_DROPPED = frozenset({"generateName", "namespace", "uid", "resourceVersion"})
 
 
+def _bytes(value: int | bytes) -> bytes:
+    """A length-delimited field's bytes; a varint where bytes belong is refused (``bytes(n)``
+    of a hostile varint would allocate n bytes)."""
+    if not isinstance(value, bytes):
+        raise ProtobufError("a field that holds bytes is encoded as a number")
+    return value
+
+
 def _entry(raw: bytes) -> tuple[str, bytes]:
     key, value = "", b""
     for number, _, item in _fields(raw):
         if number == 1:
-            key = bytes(item).decode()
+            key = _bytes(item).decode()
         elif number == 2:
-            value = bytes(item)
+            value = _bytes(item)
     return key, value
 
 
@@ -141,7 +149,7 @@ def _message(raw: bytes, name: str) -> dict[str, Any]:
             continue
         key, kind = field
         if kind == "string":
-            text = bytes(value).decode()
+            text = _bytes(value).decode()
             if text or key not in _EMPTY_DROPPED:
                 out[key] = text
         elif kind == "int":
@@ -150,20 +158,20 @@ def _message(raw: bytes, name: str) -> dict[str, Any]:
         elif kind == "bool":
             out[key] = bool(value)
         elif kind == "time":
-            stamp = _time(bytes(value))
+            stamp = _time(_bytes(value))
             if stamp is not None:
                 out[key] = stamp
         elif kind in ("map", "bytesmap"):
-            entry_key, entry_value = _entry(bytes(value))
+            entry_key, entry_value = _entry(_bytes(value))
             mapping = out.setdefault(key, {})
             if kind == "map":
                 mapping[entry_key] = entry_value.decode()
             else:
                 mapping[entry_key] = base64.b64encode(entry_value).decode()
         elif kind == "strings":
-            out.setdefault(key, []).append(bytes(value).decode())
+            out.setdefault(key, []).append(_bytes(value).decode())
         else:
-            out[key] = _message(bytes(value), kind)
+            out[key] = _message(_bytes(value), kind)
     return out
 
 
@@ -173,15 +181,18 @@ def decode_object(body: bytes) -> dict[str, Any]:
         raise ProtobufError("not a Kubernetes protobuf body (missing the k8s envelope)")
     api_version = kind = ""
     raw = b""
-    for number, _, value in _fields(body[len(_MAGIC) :]):
-        if number == 1:
-            for inner, _, item in _fields(bytes(value)):
-                if inner == 1:
-                    api_version = bytes(item).decode()
-                elif inner == 2:
-                    kind = bytes(item).decode()
-        elif number == 2:
-            raw = bytes(value)
+    try:
+        for number, _, value in _fields(body[len(_MAGIC) :]):
+            if number == 1:
+                for inner, _, item in _fields(_bytes(value)):
+                    if inner == 1:
+                        api_version = _bytes(item).decode()
+                    elif inner == 2:
+                        kind = _bytes(item).decode()
+            elif number == 2:
+                raw = _bytes(value)
+    except UnicodeDecodeError as exc:
+        raise ProtobufError(f"cannot decode the type of the object: {exc}") from None
     if api_version != "v1" or kind not in DECODABLE_KINDS:
         raise ProtobufError(
             "the kaito fake API server reads protobuf bodies only for "

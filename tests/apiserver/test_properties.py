@@ -11,7 +11,7 @@ import contextlib
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kaito_backends.apiserver.patches import (
@@ -57,8 +57,12 @@ def test_any_bytes_decode_or_are_refused(raw: bytes) -> None:
 
 @_FAST
 @given(raw=st.binary(max_size=200))
+@example(raw=b"\x08\xc0\x9d\xa4\x81\xd0\x0c")  # a varint of 3.4e12 where bytes belong
+@example(raw=b"\x12\x02\x08\x7f")  # a varint inside the object where a string belongs
+@example(raw=b"\x0a\x03\x0a\x01\xff")  # an apiVersion that is not UTF-8
 def test_any_protobuf_body_decodes_or_is_refused(raw: bytes) -> None:
-    """The protobuf reader raises only ProtobufError (415), whatever follows the envelope."""
+    """The protobuf reader raises only ProtobufError (415), whatever follows the envelope (and
+    allocates nothing a number in the body says)."""
     try:
         decode_object(b"k8s\x00" + raw)
     except ProtobufError:
