@@ -7,7 +7,10 @@ is the store's current resourceVersion, for watch bookmarks.)
 Semantics beyond the client's own:
 - POST fills ``apiVersion``/``kind`` when absent and rejects a body whose group-version or kind
   differs from the URL (400); the URL's namespace wins (a different one in the body is a 400).
-  Creating an object in a namespace that does not exist creates the Namespace.
+  Creating an object (POST, or a server-side apply that creates) in a namespace that does not
+  exist is a 404 ``namespaces "x" not found``, as the NamespaceLifecycle admission answers:
+  create the Namespace first (``default``, ``kube-system``, ``kube-public`` and
+  ``kube-node-lease`` exist from the start).
 - PUT/PATCH on an object compare names with the URL (400); a ``metadata.resourceVersion`` in the
   body or patch is a precondition (409 Conflict when stale).
 - PATCH: JSON merge, strategic merge, JSON patch, and server-side apply
@@ -199,6 +202,20 @@ class Handlers:
         if target.resource.read_only:
             raise ApiError.method_not_allowed(verb, target.resource)
 
+    async def require_namespace(self, name: str | None) -> None:
+        """Raise the API server's 404 when the Namespace ``name`` does not exist."""
+        if not name:
+            return
+        try:
+            await self.client.get(ObjectRef("v1", "Namespace", name))
+        except NotFound:
+            raise ApiError(
+                404,
+                "NotFound",
+                f'namespaces "{name}" not found',
+                details={"name": name, "kind": "namespaces"},
+            ) from None
+
     async def ensure_namespace(self, name: str | None) -> None:
         """Create the Namespace ``name`` (phase Active) unless it exists."""
         if not name:
@@ -286,7 +303,7 @@ class Handlers:
         check_object(obj, target.resource, target.version)
         negotiated = negotiate(request.headers.get("Accept"))
         try:
-            await self.ensure_namespace(target.namespace if target.resource.namespaced else None)
+            await self.require_namespace(target.namespace if target.resource.namespaced else None)
             created = await self.client.create(obj)
             if target.resource.kind == "Namespace":
                 created = await self.client.apply_status({**created, "status": {"phase": "Active"}})
@@ -388,9 +405,10 @@ class Handlers:
                     {**current, "metadata": meta, "status": status}
                 )
             else:
-                await self.ensure_namespace(
-                    target.namespace if target.resource.namespaced else None
-                )
+                if current is None:
+                    await self.require_namespace(
+                        target.namespace if target.resource.namespaced else None
+                    )
                 result = await self.client.apply(obj, field_manager=manager)
         except BackendError as exc:
             raise self._error(exc, target) from None

@@ -112,3 +112,42 @@ async def test_a_terminating_namespace_refuses_new_content(
             break
         await asyncio.sleep(0.05)
     assert status == 404, "the emptied namespace is gone"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        ("POST", f"{NS}/configmaps", {"Content-Type": "application/json"}),
+        (
+            "PATCH",
+            f"{NS}/configmaps/x?fieldManager=test",
+            {"Content-Type": "application/apply-patch+yaml"},
+        ),
+    ],
+    ids=["create", "server-side-apply"],
+)
+async def test_content_in_a_missing_namespace_is_404_until_it_exists(
+    http: aiohttp.ClientSession, method: str, path: str, headers: dict[str, str]
+) -> None:
+    """No namespace is made on the fly: 404 ``namespaces "team-a" not found`` as the
+    NamespaceLifecycle admission answers, then the same request works once it is created."""
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    async with http.request(method, path, data=json.dumps(body), headers=headers) as resp:
+        assert resp.status == 404
+        refused = await resp.json()
+    assert (refused["reason"], refused["message"]) == ("NotFound", 'namespaces "team-a" not found')
+    assert refused["details"] == {"name": "team-a", "kind": "namespaces"}
+    async with http.get("/api/v1/namespaces/team-a") as resp:
+        assert resp.status == 404, "nothing was created"
+    assert (await _json(http, "POST", "/api/v1/namespaces", {"metadata": {"name": "team-a"}}))[
+        0
+    ] == 201
+    async with http.request(method, path, data=json.dumps(body), headers=headers) as resp:
+        assert resp.status == 201
+
+
+async def test_the_standard_namespaces_exist_from_the_start(http: aiohttp.ClientSession) -> None:
+    """default, kube-system, kube-public and kube-node-lease are there, Active."""
+    for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        status, namespace = await _json(http, "GET", f"/api/v1/namespaces/{name}")
+        assert (status, namespace["status"]["phase"]) == (200, "Active")

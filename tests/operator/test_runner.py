@@ -303,6 +303,7 @@ async def test_end_to_end_over_http_with_the_kubernetes_backend(tmp_path: Any) -
     server = FakeApiServer(cluster, engine=False, speed=0.0)
     await server.start()
     await server.pacer.stop()
+    await server.handlers.ensure_namespace("kaito-system")  # kaito manifests makes it
     try:
         path = write_kubeconfig(tmp_path / "kubeconfig", server.url)
         await cluster.client().create(
@@ -368,6 +369,7 @@ async def test_sigterm_stops_the_process_gracefully(tmp_path: Any) -> None:
     server = FakeApiServer(cluster, engine=False, speed=0.0)
     await server.start()
     await server.pacer.stop()
+    await server.handlers.ensure_namespace("kaito-system")  # kaito manifests makes it
     health = _free_port()
     try:
         path = write_kubeconfig(tmp_path / "kubeconfig", server.url)
