@@ -4,6 +4,8 @@ Tree::
 
     BackendError(Exception)       anything a backend could not do
     ├── NotFound                  the object (or its subresource) does not exist (HTTP 404)
+    │   └── KindNotServed         the server serves no such kind at all (HTTP 404 ``404 page
+    │                             not found``, plain text): its CRD is not installed
     ├── Conflict                  a precondition failed: stale resourceVersion or uid (HTTP 409)
     │   └── AlreadyExists         create of a name that is taken (HTTP 409, reason AlreadyExists)
     ├── Gone                      a watch's resourceVersion is older than the retained history
@@ -41,6 +43,7 @@ __all__ = [
     "Gone",
     "InsufficientCapacity",
     "Invalid",
+    "KindNotServed",
     "NamespaceTerminating",
     "NotFound",
     "QuotaExceeded",
@@ -59,6 +62,26 @@ class BackendError(Exception):
 
 class NotFound(BackendError):
     """The object does not exist. Reads: treat as absent. Deletes: already done."""
+
+
+class KindNotServed(NotFound):
+    """The API server does not serve the kind at all: a custom resource whose
+    CustomResourceDefinition is not installed (a real server answers ``404 page not found`` as
+    plain text, not a Status). Reads treat it as absent (a list is empty); a write cannot
+    succeed until the CRD is installed.
+
+    ``api_version`` and ``kind`` name it when known; `reason` (``NodeClaimCRDMissing``) is what
+    an object waiting for it shows on its ResourceReady condition.
+    """
+
+    def __init__(self, message: str, *, api_version: str = "", kind: str = "") -> None:
+        super().__init__(message)
+        self.api_version = api_version
+        self.kind = kind
+
+    @property
+    def reason(self) -> str:
+        return f"{self.kind}CRDMissing" if self.kind else "CRDMissing"
 
 
 class Conflict(BackendError):

@@ -48,6 +48,9 @@ PERSISTENT_FAILURE_REASONS = frozenset(
     {
         "InsufficientCapacity",
         "QuotaExceeded",
+        # Karpenter's CRDs are not installed (the engine retries; installing them recovers)
+        "NodeClaimCRDMissing",
+        "NodePoolCRDMissing",
         "ContainerOOMKilled",
         "ImagePullError",
         "ContainerStartError",

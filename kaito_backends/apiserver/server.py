@@ -13,7 +13,10 @@ Workspace applied with kubectl gets NodeClaims, Nodes, a StatefulSet, Pods and a
 It serves the kinds of ``registry`` (`kaito_core.kinds.Registry`, default: Workspace and
 InferenceSet) beside the built-in ones (`kaito_backends.apiserver.registry.ResourceTable`),
 with the ``/scale`` subresource of a kind that has one (`kaito_backends.apiserver.scale`), and
-its engine reconciles them.
+its engine reconciles them. A custom resource (Workspace, NodeClaim, ...) is served only while
+its CustomResourceDefinition is in the cluster, as on a real server (`FakeApiServer.served`):
+delete ``nodeclaims.karpenter.sh`` from the store and NodeClaim paths answer ``404 page not
+found``; `seed` installs it again.
 
 With ``record_requests`` every request answered is kept in `FakeApiServer.requests`
 (`RecordedRequest`: method, path, query, status code; a watch when it ends), as a real API
@@ -41,7 +44,7 @@ from kaito_backends.apiserver.handlers import Handlers, json_response
 from kaito_backends.apiserver.kubeconfig import write_kubeconfig
 from kaito_backends.apiserver.pacing import PacedClock, Pacer
 from kaito_backends.apiserver.parsing import Target, flag, parse_target
-from kaito_backends.apiserver.registry import resource_table
+from kaito_backends.apiserver.registry import ResourceTable, resource_table
 from kaito_backends.apiserver.scale import serve_scale
 from kaito_backends.apiserver.status import PAGE_NOT_FOUND, ApiError
 from kaito_backends.apiserver.watch import serve_watch
@@ -106,6 +109,7 @@ class FakeApiServer:
         self.hooks = hooks
         #: the resources served: the built-in ones and the registered kinds
         self.table = resource_table(registry)
+        self._served: tuple[frozenset[str], ResourceTable] | None = None
         self.handlers = Handlers(cluster)
         self.hub = WatchHub(cluster.store)
         self.pacer = Pacer(cluster, speed=speed, tick=tick)
@@ -198,6 +202,24 @@ class FakeApiServer:
                 continue
             await client.apply_status({**created, "status": crd_status(manifest, now)})
 
+    def served(self) -> ResourceTable:
+        """What is served now: ``table`` less the custom resources whose
+        CustomResourceDefinition is not in the cluster (a real server serves a custom resource
+        only while its CRD exists: the path is ``404 page not found``, discovery omits it)."""
+        find = self.cluster.store.find
+        missing = frozenset(
+            r.qualified
+            for r in self.table.custom()
+            if find("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, r.qualified)
+            is None
+        )
+        if not missing:
+            return self.table
+        if self._served is None or self._served[0] != missing:
+            kept = tuple(r for r in self.table.resources if r.qualified not in missing)
+            self._served = (missing, ResourceTable(kept))
+        return self._served[1]
+
     # -- routing ---------------------------------------------------------------------------------
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -233,6 +255,7 @@ class FakeApiServer:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
+        table = self.served()
         if request.method not in ("GET", "HEAD") and (not parts or parts[0] not in ("api", "apis")):
             raise ApiError(
                 405,
@@ -258,24 +281,24 @@ class FakeApiServer:
         if head in _HEALTH and len(parts) == 1:
             return web.Response(text="ok", content_type="text/plain")
         if head == "openapi":
-            return self._openapi(parts[1:], self.table)
+            return self._openapi(parts[1:], table)
         if head == "api":
             if len(parts) == 1:
                 return json_response(discovery.api_versions(f"{self.host}:{self.port}"))
             if parts[1] != "v1":
                 raise ApiError.not_found(None, None)
             if len(parts) == 2:
-                return self._discovered(discovery.resource_list("", "v1", self.table))
-            target = parse_target("", "v1", parts[2:], table=self.table)
+                return self._discovered(discovery.resource_list("", "v1", table))
+            target = parse_target("", "v1", parts[2:], table=table)
             return await self._resource(request, target)
         if head == "apis":
             if len(parts) == 1:
-                return json_response(discovery.api_group_list(self.table))
+                return json_response(discovery.api_group_list(table))
             if len(parts) == 2:
-                return self._discovered(discovery.api_group(parts[1], self.table))
+                return self._discovered(discovery.api_group(parts[1], table))
             if len(parts) == 3:
-                return self._discovered(discovery.resource_list(parts[1], parts[2], self.table))
-            target = parse_target(parts[1], parts[2], parts[3:], table=self.table)
+                return self._discovered(discovery.resource_list(parts[1], parts[2], table))
+            target = parse_target(parts[1], parts[2], parts[3:], table=table)
             return await self._resource(request, target)
         raise ApiError.not_found(None, None)
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from kaito_backends.clock import Clock, SystemClock, VirtualClock
 from kaito_backends.engine.events import EventRecorder, RecordedEvent
-from kaito_backends.engine.informers import Informer, pause
+from kaito_backends.engine.informers import MISSING_KIND_RETRY, Informer, pause
 from kaito_backends.engine.logs import engine_logger
 from kaito_backends.engine.metrics import EngineMetrics
 from kaito_backends.engine.observer import CacheObserver
@@ -91,6 +91,9 @@ class Controller:
     replaces the planner of the registry's first kind, ``planners`` those of any kind by name.
     ``validation`` (a `kaito_core.validation.ValidationContext`) makes the loop judge every spec
     as the admission webhook would, for clusters without it (`kaito_backends.engine.spec_check`).
+    ``missing_kind_retry``: seconds between looks for a kind the server does not serve (every
+    informer's, and the reconcile of an object whose provisioning found Karpenter's CRD
+    missing).
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class Controller:
         finalizer_timeout: float = 600.0,
         failure_grace: float = 600.0,
         field_manager: str = "kaito",
+        missing_kind_retry: float = MISSING_KIND_RETRY,
         log: Any = None,
         validation: Any = None,
     ) -> None:
@@ -141,6 +145,8 @@ class Controller:
         self.observer = CacheObserver(
             client, provisioner, clock=self.clock, registry=self.registry, hooks=hooks
         )
+        for informer in self.observer.informers():
+            informer.missing_kind_retry = missing_kind_retry
         self.recorder = EventRecorder(
             client,
             clock=self.clock,
@@ -163,6 +169,7 @@ class Controller:
             field_manager=field_manager,
             finalizer_timeout=finalizer_timeout,
             failure_grace=failure_grace,
+            missing_kind_retry=missing_kind_retry,
             on_write=self.metrics.wrote,
             validation=validation,
             namespace_members=self._members,

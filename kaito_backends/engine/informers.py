@@ -18,7 +18,8 @@ back, however long it was away. A server that answers with an error and a Retry-
 ``max_backoff``). Other errors back off exponentially from ``error_backoff`` doubling to
 ``max_backoff`` seconds, counted from the last time the server was unreachable; then list again.
 Every wait is stretched by up to ``1 + jitter``. A kind the server does not know (`NotFound`: a
-CRD that is not installed) reads as empty and is retried after ``missing_kind_retry`` seconds.
+CRD that is not installed) reads as empty and is retried after ``missing_kind_retry`` seconds
+(default `MISSING_KIND_RETRY`, 15).
 Waits go through ``sleep`` (default: `pause` on the clock).
 
 Caches may lag the server; the engine tolerates that (every write is idempotent or carries a
@@ -43,7 +44,11 @@ from kaito_backends.errors import BackendError, Gone, NotFound, Transient, Unrea
 from kaito_backends.objects import Manifest, is_cluster_scoped
 from kaito_backends.protocols import ClusterClient
 
-__all__ = ["Handler", "Indexer", "Informer", "pause", "strip_secret_data"]
+__all__ = ["MISSING_KIND_RETRY", "Handler", "Indexer", "Informer", "pause", "strip_secret_data"]
+
+#: Seconds between two looks for a kind the server does not serve (a CRD not installed yet):
+#: the informers' list, and the reconcile of an object waiting for it.
+MISSING_KIND_RETRY = 15.0
 
 #: (type, object, previous object or None); type is ADDED, MODIFIED or DELETED. A handler that
 #: returns an awaitable is awaited before the next change is applied.
@@ -101,7 +106,7 @@ class Informer:
         indexers: dict[str, Indexer] | None = None,
         transform: Callable[[Manifest], Manifest] | None = None,
         metadata_only: bool = False,
-        missing_kind_retry: float = 60.0,
+        missing_kind_retry: float = MISSING_KIND_RETRY,
         error_backoff: float = 1.0,
         max_backoff: float = 60.0,
         reconnect_interval: float = 1.0,

@@ -30,7 +30,10 @@ when to look again; an exception means "retry with backoff"):
    planning (`kaito_backends.engine.spec_check`).
 6. ``provisioner.provision(key, outcome.node_claims)`` when the observed claims differ from the
    desired ones; `InsufficientCapacity` is shown on ResourceReady with its ``reason`` and
-   retried with backoff; a `NoticeSource` provisioner's notices become Events.
+   retried every ``capacity_retry`` seconds; `KindNotServed` (Karpenter's CRD not installed)
+   likewise, reason ``NodeClaimCRDMissing``, retried every ``missing_kind_retry`` seconds (as
+   the informers look for a missing kind) and logged once; a `NoticeSource` provisioner's
+   notices become Events.
 7. Server-side apply ``outcome.apply`` (field manager ``kaito``), delete ``outcome.delete``.
 8. Write the status only when it differs from the stored one (``resourceVersion`` precondition:
    a `Conflict` means our view was stale, so requeue), then record ``outcome.events``.
@@ -51,12 +54,18 @@ import attrs
 from kaito_backends.clock import Clock, rfc3339
 from kaito_backends.engine.events import EventRecorder
 from kaito_backends.engine.finalization import Finalization
+from kaito_backends.engine.informers import MISSING_KIND_RETRY
 from kaito_backends.engine.memory import ReconcileMemory, fingerprint
 from kaito_backends.engine.observer import Observer
 from kaito_backends.engine.results import ReconcileResult, Writes, workspace_state
 from kaito_backends.engine.spec_check import SpecCheck
 from kaito_backends.engine.terminating import Members, TerminatingNamespaces
-from kaito_backends.errors import InsufficientCapacity, NamespaceTerminating, NotFound
+from kaito_backends.errors import (
+    InsufficientCapacity,
+    KindNotServed,
+    NamespaceTerminating,
+    NotFound,
+)
 from kaito_backends.objects import Key, Manifest, ObjectRef, clone
 from kaito_backends.protocols import ClusterClient, NodeProvisioner, NoticeSource
 from kaito_core.api import ManifestError
@@ -83,6 +92,9 @@ FINALIZER = WORKSPACE_FINALIZER
 #: What the engine calls to plan: a `kaito_core.kinds.KindPlanner` (``kaito_core.plan.plan``'s
 #: signature, ``(obj, *, observed, catalog, now, settings) -> Outcome``).
 Planner = KindPlanner[Any, Any]
+
+#: Why the provisioner made no machines: no capacity, or a kind (Karpenter's CRD) not served.
+Refusal = InsufficientCapacity | KindNotServed
 
 #: Looks an object's manifest up in a cache: key -> manifest, or None when it is gone.
 ObjectCache = Callable[[Key], "Manifest | None"]
@@ -129,6 +141,7 @@ class Reconciler(Finalization):
         failure_grace: float = 600.0,
         deletion_poll: float = 5.0,
         capacity_retry: float = 60.0,
+        missing_kind_retry: float = MISSING_KIND_RETRY,
         log: Any = None,
         on_write: Callable[[str], None] | None = None,
         memoize: bool = True,
@@ -155,9 +168,10 @@ class Reconciler(Finalization):
         self.failure_grace = failure_grace
         self.deletion_poll = deletion_poll
         self.capacity_retry = capacity_retry
+        self.missing_kind_retry = missing_kind_retry
         self.log = log
         self.on_write = on_write
-        self._provision_errors: dict[Key, InsufficientCapacity] = {}
+        self._provision_errors: dict[Key, Refusal] = {}
         self._notice_source = provisioner if isinstance(provisioner, NoticeSource) else None
         #: skip planning when every input is the same version as last time (resyncs)
         self.memoize = memoize
@@ -266,7 +280,7 @@ class Reconciler(Finalization):
             )
             self._remember(key, manifest, observed, result, writes)
             return result
-        capacity_error = await self._provision(key, outcome, observed, writes)
+        capacity_error = await self._provision(spec, key, outcome, observed, writes, log)
         await self._notices(key, manifest)
         if _refused(observed, capacity_error) is not observed:
             observed = _refused(observed, capacity_error)
@@ -282,7 +296,9 @@ class Reconciler(Finalization):
             outcome.status, now=now, failure_grace=self.failure_grace
         )
         requeue_after = outcome.requeue_after
-        if capacity_error is not None:
+        if isinstance(capacity_error, KindNotServed):
+            requeue_after = _earliest(requeue_after, self.missing_kind_retry)
+        elif capacity_error is not None:
             requeue_after = _earliest(requeue_after, self.capacity_retry)
         if state == "Pending" and self._persisting_failure(spec, outcome.status):
             requeue_after = _earliest(requeue_after, self.failure_grace)
@@ -378,18 +394,24 @@ class Reconciler(Finalization):
 
     async def _provision(
         self,
+        spec: KindSpec[Any, Any],
         key: Key,
         outcome: Outcome[Any],
         observed: Observed,
         writes: Writes,
-    ) -> InsufficientCapacity | None:
+        log: Any,
+    ) -> Refusal | None:
         if not _claims_differ(outcome.node_claims, observed.node_claims):
             self._provision_errors.pop(key, None)
             return None
         try:
             await self.provisioner.provision(key, outcome.node_claims)
-        except InsufficientCapacity as error:
+        except (InsufficientCapacity, KindNotServed) as error:
+            previous = self._provision_errors.get(key)
             self._provision_errors[key] = error
+            new = previous is None or previous.message != error.message
+            if isinstance(error, KindNotServed) and log is not None and new:
+                log.warning(f"{spec.singular}.kind_not_served", message=error.message)
             return error
         writes.add("provision")
         self._provision_errors.pop(key, None)
@@ -491,7 +513,7 @@ def _claims_differ(desired: tuple[Manifest, ...], observed: tuple[Manifest, ...]
     return _claim_names(desired, live_only=False) != _claim_names(observed, live_only=True)
 
 
-def _refused(observed: Observed, refusal: InsufficientCapacity | None) -> Observed:
+def _refused(observed: Observed, refusal: Refusal | None) -> Observed:
     """`observed` carrying the provisioner's refusal (message and reason), if there is one."""
     if refusal is None:
         return observed

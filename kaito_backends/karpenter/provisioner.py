@@ -32,6 +32,11 @@ provider's message. `readiness` adds what the claims alone do not say: whether e
 Node is Ready and advertises ``nvidia.com/gpu`` capacity (`kaito_backends.karpenter.readiness`).
 ``instance_types`` lists the catalog's GPU SKUs (of ``cloud``, when given). Every write uses
 one field manager; deletes tolerate `NotFound`.
+
+A cluster without Karpenter's CRDs serves no NodeClaims (or NodePools): ``provision`` raises
+`KindNotServed` (reason ``NodeClaimCRDMissing`` / ``NodePoolCRDMissing``) with a message that
+says what is missing and how to install it, which the engine shows on the object's
+ResourceReady condition; reads of an unserved kind are empty and ``release`` has nothing to do.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from kaito_backends.errors import InsufficientCapacity, Invalid, NotFound
+from kaito_backends.errors import InsufficientCapacity, Invalid, KindNotServed, NotFound
 from kaito_backends.karpenter.nodepools import NodeClass, node_pool_from_claims, pool_name
 from kaito_backends.karpenter.readiness import Readiness, capacity_refusal
 from kaito_backends.objects import Key, Manifest, ObjectRef, clone, machine_labels
@@ -131,7 +136,7 @@ class KarpenterProvisioner:
                 await self._delete(ObjectRef(NODECLAIM_API, "NodeClaim", name))
         for name, claim in wanted.items():
             if name not in present:
-                await self.client.apply(claim, field_manager=self.field_manager)
+                await self._apply(claim)
         refusal = capacity_refusal([c for n, c in present.items() if n in wanted])
         if refusal:
             raise InsufficientCapacity(refusal)
@@ -181,10 +186,16 @@ class KarpenterProvisioner:
         pool = node_pool_from_claims(
             key, claims, node_class=self.node_class, replicas=max(stored, len(claims))
         )
-        await self.client.apply(pool, field_manager=self.field_manager)
+        await self._apply(pool)
         refusal = capacity_refusal(await self.observe(key))
         if refusal:
             raise InsufficientCapacity(refusal)
+
+    async def _apply(self, obj: Manifest) -> None:
+        try:
+            await self.client.apply(obj, field_manager=self.field_manager)
+        except KindNotServed as error:
+            raise _not_served(str(obj.get("kind") or ""), error) from None
 
     # -- reading ---------------------------------------------------------------------------------
     def _pool_ref(self, key: Key) -> ObjectRef:
@@ -229,3 +240,16 @@ class KarpenterProvisioner:
     async def _delete(self, ref: ObjectRef) -> None:
         with contextlib.suppress(NotFound):
             await self.client.delete(ref, propagation="Background")
+
+
+def _not_served(kind: str, error: KindNotServed) -> KindNotServed:
+    """The error for a cluster without Karpenter's CRDs: what is missing, how to install it."""
+    plural = "nodeclaims" if kind == "NodeClaim" else "nodepools"
+    return KindNotServed(
+        f"the cluster does not serve {kind}s ({NODECLAIM_API}): the CustomResourceDefinition "
+        f"{plural}.karpenter.sh is not installed. Install Karpenter with its CRDs "
+        "(https://karpenter.sh/docs/getting-started/), or run the operator with --backend byo "
+        "to use GPU nodes you bring yourself",
+        api_version=NODECLAIM_API,
+        kind=kind or error.kind,
+    )

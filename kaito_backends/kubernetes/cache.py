@@ -18,7 +18,7 @@ end adds, on the wall clock, the backoff of a client talking to a real API serve
 ``backoff_initial`` doubling to ``backoff_max`` seconds with ``jitter``, except that a server that
 does not answer at all (down, restarting) is tried every ``reconnect_interval`` seconds and a
 Retry-After is followed; a kind the server does not serve (a CRD not installed) reads as empty
-and is retried after ``backoff_max``.
+and is retried every ``missing_kind_retry`` seconds (`MISSING_KIND_RETRY`, 15).
 
 Reads (``get``, ``list``, ``by_workspace``, ``by_index``) return copies and may lag the server:
 use them to decide, and write with idempotent calls or ``resourceVersion`` preconditions.
@@ -49,7 +49,7 @@ from typing import Any, Literal, cast
 import attrs
 
 from kaito_backends.clock import SystemClock
-from kaito_backends.engine.informers import Indexer
+from kaito_backends.engine.informers import MISSING_KIND_RETRY, Indexer
 from kaito_backends.engine.informers import Informer as EngineInformer
 from kaito_backends.objects import Key, Manifest, WorkspaceKey, clone, matches_labels
 from kaito_backends.protocols import ClusterClient
@@ -116,6 +116,7 @@ class Informer:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         reconnect_interval: float = 1.0,
+        missing_kind_retry: float = MISSING_KIND_RETRY,
         jitter: float = 0.1,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -128,7 +129,7 @@ class Informer:
             indexers={_WORKSPACE_INDEX: workspace_keys, **(indexers or {})},
             transform=transform,
             metadata_only=metadata_only,
-            missing_kind_retry=backoff_max,
+            missing_kind_retry=missing_kind_retry,
             error_backoff=backoff_initial,
             max_backoff=backoff_max,
             reconnect_interval=reconnect_interval,

@@ -30,8 +30,10 @@ included). The verbs:
   connection or the server's timeout ends the iterator (the caller rewatches from the last
   version it saw, as `kaito_backends.kubernetes.cache.Informer` does).
 
-Connection failures raise `Unreachable`, timeouts `Transient`. The client never keeps a dict it
-was given or hands out one it keeps.
+A path the server does not serve at all (``404 page not found``: a CRD not installed) raises
+`KindNotServed` naming the kind (a `NotFound`; lists read it as empty). Connection failures
+raise `Unreachable`, timeouts `Transient`. The client never keeps a dict it was given or hands
+out one it keeps.
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ from typing import Any
 
 import aiohttp
 
-from kaito_backends.errors import BackendError, Gone, Invalid, NotFound
+from kaito_backends.errors import BackendError, Gone, Invalid, KindNotServed, NotFound
 from kaito_backends.kubernetes.failures import error_from_status, transport_error
 from kaito_backends.kubernetes.resources import Resource, ResourceMap
-from kaito_backends.objects import Manifest, ObjectRef, clone
+from kaito_backends.objects import Manifest, ObjectRef, clone, group_of
 from kaito_backends.protocols import ObjectList, WatchEvent
 
 __all__ = [
@@ -201,8 +203,10 @@ class KubernetesClient:
         body: Any = None,
         content_type: str = _JSON,
         accept: str = _JSON,
+        kind: tuple[str, str] | None = None,
     ) -> Any:
-        """One request; the decoded JSON answer, or the mapped error."""
+        """One request; the decoded JSON answer, or the mapped error (a `KindNotServed` names
+        ``kind``, the (apiVersion, kind) asked for)."""
         response = await self._send(
             method, path, query=query, body=body, content_type=content_type, accept=accept
         )
@@ -213,13 +217,27 @@ class KubernetesClient:
         finally:
             response.release()
         if not 200 <= response.status < 300:
-            raise error_from_status(response.status, data, response.headers)
+            error = error_from_status(response.status, data, response.headers)
+            if isinstance(error, KindNotServed) and kind is not None:
+                error = self._not_served(*kind)
+            raise error
         if not data:
             return {}
         try:
             return json.loads(data)
         except ValueError as exc:
             raise BackendError(f"{method} {path}: the server's answer is not JSON") from exc
+
+    def _not_served(self, api_version: str, kind: str) -> KindNotServed:
+        resource = self._resource(api_version, kind)
+        group = group_of(api_version)
+        name = f"{resource.plural}.{group}" if group else resource.plural
+        return KindNotServed(
+            f"the API server does not serve {name} ({api_version} {kind}): its "
+            "CustomResourceDefinition is not installed",
+            api_version=api_version,
+            kind=kind,
+        )
 
     @staticmethod
     def _typed(obj: Any, api_version: str, kind: str) -> Manifest:
@@ -232,7 +250,8 @@ class KubernetesClient:
 
     # -- reads -----------------------------------------------------------------------------------
     async def get(self, ref: ObjectRef) -> Manifest:
-        return self._typed(await self._call("GET", self._path(ref)), ref.api_version, ref.kind)
+        found = await self._call("GET", self._path(ref), kind=(ref.api_version, ref.kind))
+        return self._typed(found, ref.api_version, ref.kind)
 
     async def list(
         self,
@@ -287,7 +306,11 @@ class KubernetesClient:
             raise Invalid(f"{ref.kind} {ref.name!r}: metadata.namespace is required")
         body = clone(dict(obj))
         created = await self._call(
-            "POST", resource.collection(ref.namespace), query=self._manager(), body=body
+            "POST",
+            resource.collection(ref.namespace),
+            query=self._manager(),
+            body=body,
+            kind=(ref.api_version, ref.kind),
         )
         return self._typed(created, ref.api_version, ref.kind)
 
@@ -301,14 +324,23 @@ class KubernetesClient:
         if self.force:
             query.append(("force", "true"))
         applied = await self._call(
-            "PATCH", self._path(ref), query=query, body=body, content_type=APPLY_PATCH
+            "PATCH",
+            self._path(ref),
+            query=query,
+            body=body,
+            content_type=APPLY_PATCH,
+            kind=(ref.api_version, ref.kind),
         )
         return self._typed(applied, ref.api_version, ref.kind)
 
     async def update(self, obj: Manifest) -> Manifest:
         ref = self._ref(obj)
         updated = await self._call(
-            "PUT", self._path(ref), query=self._manager(), body=clone(dict(obj))
+            "PUT",
+            self._path(ref),
+            query=self._manager(),
+            body=clone(dict(obj)),
+            kind=(ref.api_version, ref.kind),
         )
         return self._typed(updated, ref.api_version, ref.kind)
 
@@ -329,6 +361,7 @@ class KubernetesClient:
             query=self._manager(),
             body=operations,
             content_type=JSON_PATCH,
+            kind=(ref.api_version, ref.kind),
         )
         return self._typed(written, ref.api_version, ref.kind)
 
@@ -336,7 +369,7 @@ class KubernetesClient:
         if propagation not in _PROPAGATIONS:
             raise Invalid(f"unsupported propagation policy {propagation!r}")
         options = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": propagation}
-        await self._call("DELETE", self._path(ref), body=options)
+        await self._call("DELETE", self._path(ref), body=options, kind=(ref.api_version, ref.kind))
 
     # -- watch -----------------------------------------------------------------------------------
     def watch(

@@ -6,7 +6,8 @@ The API server answers a failed request with a ``meta/v1 Status`` body (``code``
 ======  ==========================================  =====================================
 code    reason                                      raised
 ======  ==========================================  =====================================
-404     any                                         `NotFound`
+404     a Status                                    `NotFound`
+404     no Status (``404 page not found``, text)    `KindNotServed` (a `NotFound`: no CRD)
 409     ``AlreadyExists``                           `AlreadyExists`
 409     anything else (``Conflict``)                `Conflict`
 410     ``Expired`` / ``Gone``                      `Gone`
@@ -38,6 +39,7 @@ from kaito_backends.errors import (
     Conflict,
     Gone,
     Invalid,
+    KindNotServed,
     NamespaceTerminating,
     NotFound,
     Transient,
@@ -102,6 +104,8 @@ def error_from_status(
         if reason:
             message = f"{reason}: {message}"
     if code == 404:
+        if not isinstance(body, Mapping) and not status:
+            return KindNotServed(message)  # the router's text: nothing serves the path
         return NotFound(message)
     if code == 409:
         return AlreadyExists(message) if reason == "AlreadyExists" else Conflict(message)

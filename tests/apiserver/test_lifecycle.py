@@ -151,3 +151,24 @@ async def test_the_standard_namespaces_exist_from_the_start(http: aiohttp.Client
     for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
         status, namespace = await _json(http, "GET", f"/api/v1/namespaces/{name}")
         assert (status, namespace["status"]["phase"]) == (200, "Active")
+
+
+async def test_a_custom_resource_is_served_only_while_its_crd_exists(
+    server: FakeApiServer, http: aiohttp.ClientSession
+) -> None:
+    """Without ``nodeclaims.karpenter.sh`` NodeClaim paths are ``404 page not found`` and
+    discovery leaves them out, as on a real server; installing the CRD serves them again."""
+    path = "/apis/karpenter.sh/v1/nodeclaims"
+    server.cluster.store.delete(
+        "apiextensions.k8s.io/v1", "CustomResourceDefinition", None, "nodeclaims.karpenter.sh"
+    )
+    async with http.get(path) as resp:
+        assert (resp.status, await resp.text()) == (404, "404 page not found\n")
+    status, resources = await _json(http, "GET", "/apis/karpenter.sh/v1")
+    assert status == 200
+    assert [r["name"] for r in resources["resources"]] == ["nodepools", "nodepools/status"]
+    async with http.get("/apis/kaito.sh/v1beta1/workspaces") as resp:
+        assert resp.status == 200, "other custom resources are still served"
+    await server.seed()
+    async with http.get(path) as resp:
+        assert resp.status == 200

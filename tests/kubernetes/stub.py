@@ -41,7 +41,7 @@ class Seen:
 
 @attrs.frozen
 class Reply:
-    """A plain answer: status, JSON body, headers."""
+    """A plain answer: status, JSON body (bytes: a plain-text body), headers."""
 
     body: Any = None
     status: int = 200
@@ -170,6 +170,13 @@ class Stub:
         if isinstance(answer, Reply):
             if answer.body is None:
                 return web.Response(status=answer.status, headers=answer.headers)
+            if isinstance(answer.body, bytes):  # plain text, as Go's http.NotFound writes it
+                return web.Response(
+                    body=answer.body,
+                    status=answer.status,
+                    headers=answer.headers,
+                    content_type="text/plain",
+                )
             return web.json_response(answer.body, status=answer.status, headers=answer.headers)
         return await self._stream(request, answer)
 

@@ -12,6 +12,7 @@ from kaito_backends.errors import (
     Conflict,
     Gone,
     Invalid,
+    KindNotServed,
     NamespaceTerminating,
     NotFound,
     Transient,
@@ -90,6 +91,40 @@ async def test_http_failures_map_to_the_error_tree(
     if expected is NamespaceTerminating:
         assert isinstance(caught.value, NamespaceTerminating)
         assert caught.value.namespace == "team-a"
+
+
+@pytest.mark.parametrize(
+    ("call", "method"),
+    [
+        ("get", "GET"),
+        ("apply", "PATCH"),
+        ("create", "POST"),
+        ("update", "PUT"),
+        ("apply_status", "PATCH"),
+        ("delete", "DELETE"),
+    ],
+)
+async def test_a_path_nothing_serves_is_kind_not_served_naming_the_kind(
+    stub: Stub, stub_client: KubernetesClient, call: str, method: str
+) -> None:
+    """``404 page not found`` as text (no CRD): KindNotServed, a NotFound, naming the kind and
+    its CRD; a NotFound Status stays a plain NotFound."""
+    claim = {"apiVersion": "karpenter.sh/v1", "kind": "NodeClaim", "metadata": {"name": "c"}}
+    path = "/apis/karpenter.sh/v1/nodeclaims" + ("" if call == "create" else "/c")
+    if call == "apply_status":
+        path += "/status"
+    stub.on(method, path, Reply(b"404 page not found\n", 404))
+    argument: Any = (
+        ObjectRef("karpenter.sh/v1", "NodeClaim", "c") if call in ("get", "delete") else claim
+    )
+    with pytest.raises(KindNotServed) as caught:
+        await getattr(stub_client, call)(argument)
+    assert isinstance(caught.value, NotFound)
+    assert (caught.value.api_version, caught.value.kind) == ("karpenter.sh/v1", "NodeClaim")
+    assert caught.value.reason == "NodeClaimCRDMissing"
+    assert "nodeclaims.karpenter.sh" in str(caught.value)
+    assert "not installed" in str(caught.value)
+    assert type(error_from_status(404, status(404, "NotFound", "x"))) is NotFound
 
 
 def test_a_failure_without_a_status_body_keeps_the_text() -> None:

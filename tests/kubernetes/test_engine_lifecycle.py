@@ -158,3 +158,40 @@ async def test_deleting_a_namespace_with_workspaces_makes_no_noise(
     assert len(_events(logs, "namespace.terminating")) == len(refused)
     assert _events(logs, "workspace.finalizer_removed") == ["workspace.finalizer_removed"] * 2
     assert [line for line in logs if line["log_level"] in ("warning", "error")] == []
+
+
+async def test_a_missing_nodeclaim_crd_is_a_condition_and_installing_it_recovers(
+    server: FakeApiServer, kube: KubernetesClient
+) -> None:
+    """Without Karpenter's NodeClaim CRD (the server answers ``404 page not found``): the
+    Workspace gets ResourceReady False, reason NodeClaimCRDMissing, with a message naming the
+    CRD and how to install it, logged once (no reconcile.failed); once the CRD is installed
+    the engine finds it on its own and the Workspace succeeds."""
+    crd = ("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, "nodeclaims.karpenter.sh")
+    server.cluster.store.delete(*crd)
+    ref = ObjectRef(WS_API, "Workspace", "phi", "default")
+    key = Key("Workspace", "default", "phi")
+    with capture_logs() as logs:
+        ctl = Controller(
+            kube, KarpenterProvisioner(kube), resync_period=None, missing_kind_retry=0.5
+        )
+        async with ctl:
+            await kube.create(copy.deepcopy(workspace("phi")))
+
+            async def refused() -> dict[str, Any] | None:
+                status = (await kube.get(ref)).get("status") or {}
+                found = [c for c in status.get("conditions") or () if c["type"] == "ResourceReady"]
+                return found[0] if found and found[0]["status"] == "False" else None
+
+            await _until(refused, "ResourceReady False")
+            condition = await refused()
+            assert condition is not None
+            assert condition["reason"] == "NodeClaimCRDMissing"
+            assert "nodeclaims.karpenter.sh is not installed" in condition["message"]
+            assert "Install Karpenter" in condition["message"]
+            await asyncio.sleep(1.5)  # three retries: still refused, logged once
+            assert ctl.informer("NodeClaim").missing
+            await server.seed()  # installs the CRD
+            await _until(lambda: _state(ctl, key) == "Succeeded", "phi succeeded", within=30)
+    assert _events(logs, "workspace.kind_not_served") == ["workspace.kind_not_served"]
+    assert _events(logs, *NOISE) == []

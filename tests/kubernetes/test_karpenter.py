@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kaito_backends.apiserver import FakeApiServer
-from kaito_backends.errors import InsufficientCapacity, Invalid, NotFound
+from kaito_backends.errors import InsufficientCapacity, Invalid, KindNotServed, NotFound
 from kaito_backends.karpenter import (
     ByoProvisioner,
     KarpenterProvisioner,
@@ -371,3 +371,29 @@ def test_gpu_config_from_nodes_needs_complete_labels() -> None:
     }
     with pytest.raises(GpuLabelsError, match="n1"):
         gpu_config_from_nodes([node])
+
+
+@pytest.mark.parametrize(
+    ("mode", "crd", "reason"),
+    [
+        ("nodeclaim", "nodeclaims.karpenter.sh", "NodeClaimCRDMissing"),
+        ("nodepool", "nodepools.karpenter.sh", "NodePoolCRDMissing"),
+    ],
+)
+async def test_without_karpenters_crd_provision_says_what_is_missing(
+    fake_apiserver: FakeApiServer, kube: KubernetesClient, mode: Any, crd: str, reason: str
+) -> None:
+    """The server serves no NodeClaims (NodePools): provision raises KindNotServed with the
+    CRD's name and how to install it; observe is empty and release has nothing to do."""
+    fake_apiserver.cluster.store.delete(
+        "apiextensions.k8s.io/v1", "CustomResourceDefinition", None, crd
+    )
+    nodes = KarpenterProvisioner(kube, mode=mode)
+    with pytest.raises(KindNotServed) as caught:
+        await nodes.provision(KEY, [claim("ws1-0")])
+    assert caught.value.reason == reason
+    assert f"{crd} is not installed" in str(caught.value)
+    assert "Install Karpenter" in str(caught.value)
+    if mode == "nodeclaim":
+        assert await nodes.observe(KEY) == ()
+    await nodes.release(KEY)
