@@ -13,17 +13,18 @@ as its machines are released), Warning Events as they are recorded, and each obj
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import attrs
 
-from kaito_backends.engine.controller import Controller
+from kaito_backends.clock import Clock
 from kaito_backends.engine.events import RecordedEvent
+from kaito_backends.engine.informers import Informer
 from kaito_backends.kinds import owner_keys
 from kaito_backends.objects import Key, Manifest
 from kaito_core.kinds import KindSpec, Registry
 
-__all__ = ["Names", "Progress", "condition_of", "kinds_reached"]
+__all__ = ["Names", "Progress", "Watched", "condition_of", "kinds_reached"]
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -111,10 +112,31 @@ def kinds_reached(registry: Registry, kinds: set[str]) -> set[str]:
     return reached
 
 
-class Progress:
-    """Prints one line per interesting change, stamped with virtual time since the start."""
+class _Sinks(Protocol):
+    def add_sink(self, sink: Callable[[RecordedEvent], None]) -> None: ...
 
-    def __init__(self, controller: Controller, out: TextIO, *, names: Names) -> None:
+
+class Watched(Protocol):
+    """What `Progress` watches: a `kaito_backends.engine.controller.Controller` (the embedded
+    run), or `kaito_backends.cli.up_remote.ClusterWatch` (a cluster)."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def recorder(self) -> _Sinks: ...
+
+    def informer(self, kind: str) -> Informer: ...
+
+
+class Progress:
+    """Prints one line per interesting change, stamped with the (virtual, on the embedded fake
+    cluster) time since the start."""
+
+    def __init__(self, controller: Watched, out: TextIO, *, names: Names) -> None:
         self.controller = controller
         self.registry = controller.registry
         self.out = out

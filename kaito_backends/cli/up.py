@@ -26,6 +26,10 @@ the failing condition's message; 2 when a file cannot be read. ``--faults SEED``
 moderate, seeded API faults (conflicts, throttling, server errors, dropped watches): the result
 must not change. ``--load PROFILE`` simulates requests on an InferenceSet and autoscales it
 (`kaito_backends.cli.load`).
+
+``--kubeconfig PATH`` (``--context NAME``) applies the objects to that cluster instead, where an
+operator runs, and follows them there with the same lines, table, JSON and exit codes
+(`kaito_backends.cli.up_remote`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from kaito_backends.cli.inputs import (
 from kaito_backends.cli.load import LoadRun, add_load_argument, prepare
 from kaito_backends.cli.output import dump_json, table
 from kaito_backends.cli.progress import Names, Progress, condition_of, kinds_reached
+from kaito_backends.cli.up_remote import add_remote_arguments
 from kaito_backends.engine.controller import Controller, Settled
 from kaito_backends.engine.logs import configure_logging
 from kaito_backends.errors import AlreadyExists, BackendError
@@ -60,7 +65,7 @@ from kaito_core.kinds import KindSpec, Registry
 from kaito_core.readiness import ReadinessFigures
 from kaito_core.validation import ValidationContext
 
-__all__ = ["human_duration", "moderate_faults", "register", "run"]
+__all__ = ["human_duration", "moderate_faults", "register", "report", "run"]
 
 
 def moderate_faults(seed: int) -> FaultPlan:
@@ -114,6 +119,7 @@ def register(sub: Any) -> None:
     add_load_argument(parser)
     add_validation_arguments(parser, provisioning=True)
     readiness.add_readiness_arguments(parser, command="up")
+    add_remote_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -303,7 +309,9 @@ def _failure(
 
 
 def run(args: argparse.Namespace) -> int:
-    checked = check(args, command="up", complete=True)
+    remote = bool(getattr(args, "kubeconfig", None))
+    # on a cluster, a ConfigMap the files do not hold may exist there: not "complete"
+    checked = check(args, command="up", complete=not remote)
     if checked.status or checked.context is None:
         return checked.status
     inputs = checked.inputs
@@ -332,6 +340,10 @@ def run(args: argparse.Namespace) -> int:
     progress_out: TextIO | None = None
     if not args.quiet:
         progress_out = sys.stderr if args.output == "json" else sys.stdout
+    if remote:  # kaito up --kubeconfig: a cluster where an operator runs (cli/up_remote.py)
+        from kaito_backends.cli.up_remote import run_remote
+
+        return run_remote(args, inputs, keys, names, found, progress_out)
     try:
         settled, cluster, phases = asyncio.run(
             _bring_up(inputs, args, checked.context, progress_out, names, figures, load)
@@ -339,13 +351,45 @@ def run(args: argparse.Namespace) -> int:
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    now = cluster.clock.now()
+    objects = {key: _find(cluster, registry[key.kind], key) for key in keys}
+    return report(
+        args,
+        keys,
+        names,
+        settled,
+        objects,
+        cluster.clock.now(),
+        found,
+        phases,
+        cluster=cluster,
+        load=load,
+    )
+
+
+def report(
+    args: argparse.Namespace,
+    keys: list[Key],
+    names: Names,
+    settled: Settled,
+    objects: Mapping[Key, Mapping[str, Any] | None],
+    now: datetime,
+    found: Mapping[str, Any],
+    phases: readiness.PhaseClock,
+    *,
+    cluster: FakeCluster | None = None,
+    load: LoadRun | None = None,
+) -> int:
+    """Print the tables (or ``-o json``), the time-to-ready report, what ``--faults`` injected
+    and ``--load`` measured (the embedded `cluster` only) and one ``error:`` line per object
+    that did not succeed; the exit code (0 all succeeded, else 1). Shared by the embedded run
+    and ``--kubeconfig`` (`kaito_backends.cli.up_remote`)."""
+    registry = registry_of(args)
     failures: list[tuple[Key, str, str]] = []
     notes: dict[Key, str] = {}
     objs: dict[Key, Mapping[str, Any] | None] = {}
     for key in keys:
         spec = registry[key.kind]
-        obj = _find(cluster, spec, key)
+        obj = objects.get(key)
         objs[key] = obj
         if obj is not None:
             note = _float16_note(obj)
@@ -360,7 +404,7 @@ def run(args: argparse.Namespace) -> int:
         for item in data.get("workspaces", ()):
             key = Key("Workspace", item["namespace"], item["name"])
             item.update(readiness.up_json(key, found, phases))
-        if args.faults is not None:
+        if args.faults is not None and cluster is not None:
             data["faults"] = fault_json(cluster, args.faults)
         if load is not None:
             data["load"] = {**load.summary(), "problems": load_problems}
@@ -379,7 +423,7 @@ def run(args: argparse.Namespace) -> int:
         for key, note in notes.items():
             print(f"note: {names(key)}: {note}")
         readiness.print_up_report(keys, found, phases, names=names, phases=args.phases)
-        if args.faults is not None:
+        if args.faults is not None and cluster is not None:
             print(f"\n{fault_summary(cluster, args.faults)}")
     for key, reason, message in failures:
         state = settled.state(key)
