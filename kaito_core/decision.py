@@ -78,6 +78,10 @@ class PlanSettings:
     nvme_storage_class: bool = False
     #: The operator's ``--default-node-image-family`` (``ubuntu`` or ``azurelinux``).
     default_node_image_family: str | None = None
+    #: The operator's ``--pod-security``: ``restricted`` (non-root pods that pass the Pod
+    #: Security Standards' restricted profile) or ``baseline`` (upstream's pods, the images' own
+    #: user). See `kaito_core.render.podsecurity`.
+    pod_security: str = "restricted"
 
     @property
     def node_auto_provisioning(self) -> bool:
@@ -411,6 +415,7 @@ def decide(
         inference_config=inference_config,
         tuning_config=_tuning_config(observed, ws, dtype_override),
         nvme_storage_class=settings.nvme_storage_class,
+        pod_security=settings.pod_security,
     )
     return Decision(
         context=context,

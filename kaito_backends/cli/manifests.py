@@ -74,6 +74,13 @@ def register(subparsers: Any) -> None:
         help="with --backend karpenter: NodeClaims (default) or one NodePool per Workspace "
         "(adds the nodepools RBAC and passes the flag to the operator)",
     )
+    parser.add_argument(
+        "--pod-security",
+        choices=("restricted", "baseline"),
+        default="restricted",
+        help="how the operator secures the pods it creates (passed to it): restricted "
+        "(default, non-root) or baseline (upstream's pods, for images that must run as root)",
+    )
     parser.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     parser.add_argument(
         "--replicas",
@@ -212,6 +219,7 @@ def _options(args: argparse.Namespace) -> InstallOptions:
         image=args.image or default_image(),
         backend=args.backend,
         karpenter_mode=args.karpenter_mode,
+        pod_security=args.pod_security,
         replicas=args.replicas,
         leader_elect=args.leader_elect,
         certificate=args.webhook_certificate,

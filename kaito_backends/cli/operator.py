@@ -37,6 +37,7 @@ from kaito_backends.operator.settings import (
     default_namespace,
     parse_bind_address,
 )
+from kaito_core.render.podsecurity import PROFILE_RESTRICTED, PROFILES
 
 __all__ = ["register", "run", "settings_from_args"]
 
@@ -188,6 +189,14 @@ def register(subparsers: Any) -> None:
         "per Workspace as upstream does (needs the RBAC of kaito manifests --karpenter-mode "
         "nodepool)",
     )
+    behaviour.add_argument(
+        "--pod-security",
+        choices=PROFILES,
+        default=PROFILE_RESTRICTED,
+        help="how the pods the operator creates are secured: restricted (default: non-root, no "
+        "capabilities, RuntimeDefault seccomp; the Pod Security Standards' restricted profile) "
+        "or baseline (upstream's pods, the images' own user: for images that must run as root)",
+    )
     behaviour.add_argument("--log-format", choices=("json", "console"), default="json")
     behaviour.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), default="info"
@@ -290,6 +299,7 @@ def settings_from_args(args: argparse.Namespace) -> OperatorSettings:
         keda_scaled_objects=args.keda_scaled_objects,
         karpenter_node_class=node_class,
         karpenter_mode=args.karpenter_mode,
+        pod_security=args.pod_security,
         extra=args,
     )
 

@@ -64,6 +64,8 @@ class InstallOptions:
     backend: Backend = "karpenter"
     #: with the karpenter backend: ``nodeclaim`` or ``nodepool`` (NodePool RBAC, and the flag)
     karpenter_mode: str = "nodeclaim"
+    #: the operator's ``--pod-security`` (``restricted`` or ``baseline``)
+    pod_security: str = "restricted"
     #: the name of the Deployment, ServiceAccount, roles and Service
     name: str = "kaito-workspace"
     replicas: int = 2
@@ -122,6 +124,10 @@ def check_options(options: InstallOptions) -> None:
         raise ValueError(f"unknown backend {options.backend!r}: use karpenter, aks or byo")
     if options.replicas < 1:
         raise ValueError("replicas must be at least 1")
+    if options.pod_security not in ("restricted", "baseline"):
+        raise ValueError(
+            f"unknown pod security {options.pod_security!r}: use restricted or baseline"
+        )
     if options.karpenter_mode not in ("nodeclaim", "nodepool"):
         raise ValueError(
             f"unknown karpenter mode {options.karpenter_mode!r}: use nodeclaim or nodepool"

@@ -298,6 +298,8 @@ def _container(options: InstallOptions) -> dict[str, Any]:
         args.append("--keda-scaled-objects")
     if options.backend == "karpenter" and options.karpenter_mode != "nodeclaim":
         args.append(f"--karpenter-mode={options.karpenter_mode}")
+    if options.pod_security != "restricted":
+        args.append(f"--pod-security={options.pod_security}")
     if options.feature_gates:
         gates = ",".join(f"{k}={str(v).lower()}" for k, v in sorted(options.feature_gates))
         args.append(f"--feature-gates={gates}")

@@ -172,6 +172,9 @@ class OperatorSettings:
     karpenter_node_class: tuple[str, str, str] | None = None
     #: The karpenter backend's mode: NodeClaims, or one NodePool per Workspace.
     karpenter_mode: KarpenterMode = "nodeclaim"
+    #: How the pods the engine renders are secured (`kaito_core.render.podsecurity`):
+    #: ``restricted`` (non-root) or ``baseline`` (upstream's pods, the images' own user).
+    pod_security: str = "restricted"
     #: Seconds the initial request to the API server may take before the cluster counts as
     #: unreachable.
     connect_timeout: float = 15.0
@@ -204,4 +207,5 @@ class OperatorSettings:
             provisioner=self.provisioner,
             cloud=self.cloud_provider,
             vllm_enabled=self.feature_gates.vllm,
+            pod_security=self.pod_security,
         )

@@ -256,6 +256,7 @@ def plan_ragengine(
                 gpus=gpus,
                 policy_config_map=mounted,
                 revision=revision.revision,
+                pod_security=settings.pod_security,
             )
         )
         _check_foreign(desired, observed.objects, rag)

@@ -19,6 +19,9 @@ Upstream's shapes (``pkg/ragengine/manifests``, ``pkg/ragengine/controllers/pres
 - **Guardrails ConfigMap** ``<rag>-guardrails-policy`` (guardrails on, no ``configMapRef``).
 
 Where we differ: every child carries ``kaito.sh/ragengine`` and a controller owner reference;
+the pod runs as a non-root user with no capabilities, the RuntimeDefault seccomp profile and its
+caches (``HOME``, ``HF_HOME``: the embedding model's download) and ``/tmp`` on emptyDirs, so it
+passes the "restricted" Pod Security Standard (`kaito_core.render.podsecurity`);
 the Service and Deployment are desired state, not create-once; the default guardrails policy is
 a copy owned by the RAGEngine (upstream copies the chart's template into the namespace once,
 unowned and shared, so it outlives every RAGEngine and never follows the template); a CPU-only
@@ -41,6 +44,7 @@ from kaito_core.observed import Manifest
 from kaito_core.ragengine.env import rag_env
 from kaito_core.ragengine.kind import LABEL_RAGENGINE
 from kaito_core.render.meta import RESERVED_LABEL_KEYS
+from kaito_core.render.podsecurity import PROFILE_RESTRICTED, secure_pod
 from kaito_core.render.revision import stamp_template_hash
 from kaito_core.render.services import ANNOTATION_ENABLE_LB
 from kaito_core.validation.ragengine_spec import GUARDRAILS_MOUNT_PATH
@@ -208,13 +212,20 @@ def _volumes(rag: RAGEngine, policy: str | None) -> tuple[list[Any], list[Any]]:
 
 
 def rag_deployment(
-    rag: RAGEngine, *, image: str, gpus: int, policy_config_map: str | None, revision: int
+    rag: RAGEngine,
+    *,
+    image: str,
+    gpus: int,
+    policy_config_map: str | None,
+    revision: int,
+    pod_security: str = PROFILE_RESTRICTED,
 ) -> Manifest:
     """The RAG service Deployment ``<rag>``, stamped with the hash of its rendered form.
 
     `gpus` is the number of GPUs to ask for (0: CPU and memory requests instead),
     `policy_config_map` the guardrails ConfigMap to mount (``None``: guardrails off), `revision`
-    the RAGEngine's ControllerRevision number.
+    the RAGEngine's ControllerRevision number, `pod_security` how the pod is secured
+    (`kaito_core.render.podsecurity`: non-root, caches on emptyDirs, by default).
 
     Pure: no I/O, no clock, no logging.
     """
@@ -247,6 +258,7 @@ def rag_deployment(
         {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
     ]
     pod_spec["volumes"] = volumes
+    pod_spec = secure_pod(pod_spec, profile=pod_security)
     deployment: Manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -29,6 +29,7 @@ class RAGEngineSettings:
       ConfigMap would be read from.
     - `vllm_enabled`: the ``vLLM`` feature gate, to know which runtime a Workspace the RAGEngine
       points at serves (and so which paths).
+    - `pod_security`: how the RAG service pod is secured (`kaito_core.render.podsecurity`).
     """
 
     provisioner: str = "karpenter"
@@ -37,6 +38,7 @@ class RAGEngineSettings:
     image: str = DEFAULT_RAG_SERVICE_IMAGE
     release_namespace: str = DEFAULT_RELEASE_NAMESPACE
     vllm_enabled: bool = True
+    pod_security: str = "restricted"
 
     @classmethod
     def from_plan_settings(
@@ -54,6 +56,7 @@ class RAGEngineSettings:
             image=image,
             release_namespace=release_namespace,
             vllm_enabled=settings.vllm_enabled,
+            pod_security=settings.pod_security,
         )
 
     @property

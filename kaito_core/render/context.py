@@ -76,3 +76,6 @@ class RenderContext:
     tuning_config: Mapping[str, Any] | None = None
     #: True when the StorageClass ``kaito-local-nvme-disk`` exists (weights go to local NVMe).
     nvme_storage_class: bool = False
+    #: How pods are secured: ``restricted`` (default) or ``baseline``
+    #: (`kaito_core.render.podsecurity`).
+    pod_security: str = "restricted"

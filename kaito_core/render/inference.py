@@ -5,14 +5,17 @@ Pure: no I/O, no clock, no logging.
 `inference_statefulset` follows upstream's ``GeneratePresetInference`` (controller.md §3.8):
 one StatefulSet ``<ws>`` whose pods run the ``kaito-base`` image, with probes, volumes, adapter
 pullers and the weights downloader (`kaito_core.render.pullers`), probes
-(`kaito_core.render.probes`), affinity and tolerations. Lists keep upstream's order (volumes,
-mounts, env, init containers), which is fixed, so the manifest is byte-identical for the same
-context. Fields the API server would leave out when zero or false are left out here too, so an
-observed object satisfies the desired one.
+(`kaito_core.render.probes`), affinity and tolerations, secured by
+`kaito_core.render.podsecurity` (non-root, "restricted", unless the operator says
+``--pod-security baseline``). Lists keep upstream's order (volumes, mounts, env, init
+containers), which is fixed, so the manifest is byte-identical for the same context. Fields
+the API server would leave out when zero or false are left out here too, so an observed object
+satisfies the desired one.
 
-`template_statefulset` wraps the user's pod template (§3.10). Upstream never updates it after
-creation; here the rendered template is part of the desired state, so the plan applies a template
-change like any other difference.
+`template_statefulset` wraps the user's pod template (§3.10), whose security context is the
+user's own (it is not changed). Upstream never updates it after creation; here the rendered
+template is part of the desired state, so the plan applies a template change like any other
+difference.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from kaito_core.render.meta import (
     sanitized_match_labels,
     workload_labels,
 )
+from kaito_core.render.podsecurity import home_directory, secure_pod
 from kaito_core.render.probes import ANNOTATION_DISABLE_BENCHMARK, probes, runs_benchmark
 from kaito_core.render.pullers import (
     ADAPTER_MOUNT_PATH,
@@ -179,7 +183,9 @@ def _adapter_parts(
     mounts: list[dict[str, Any]] = []
     env: list[dict[str, Any]] = []
     if image_adapters:
-        inits, volumes, mounts = adapter_pullers(image_adapters)
+        inits, volumes, mounts = adapter_pullers(
+            image_adapters, home=home_directory(ctx.pod_security)
+        )
         if strengths:
             env += [
                 _env(a.source.name or "", a.strength)
@@ -358,6 +364,10 @@ def inference_statefulset(ctx: RenderContext) -> Manifest:
     pull_secrets = adapter_pull_secrets(ws)
     if pull_secrets:
         pod["imagePullSecrets"] = pull_secrets
+    # the CUDA toolkit provisioner writes into a root-owned host directory: it runs as root
+    pod = secure_pod(
+        pod, profile=ctx.pod_security, root=("cuda-toolkit-provisioner",) if cuda else ()
+    )
 
     labels = workload_labels(ws)
     spec: dict[str, Any] = {

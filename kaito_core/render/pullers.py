@@ -4,7 +4,8 @@ Pure: no I/O, no clock, no logging.
 
 - **Adapters** (``inference.adapters[].source.image``): one ``puller-<name>`` init container per
   image adapter (skopeo), with the adapter's pull secrets projected under
-  ``/root/.docker/config.d/<name>-inference-adapter``; its ``/data`` becomes
+  ``$HOME/.docker/config.d/<name>-inference-adapter`` (``HOME`` is ``/home/kaito`` for the
+  restricted pod security profile, root's ``/root`` for baseline); its ``/data`` becomes
   ``/mnt/adapter/<name>`` (controller.md §3.8). The image and target reach the script as quoted
   shell words (`puller_script`), never as code.
 - **Weights shipped in an image** (a preset with ``download_at_runtime`` false): upstream's
@@ -22,6 +23,7 @@ from kaito_core.api.types import AdapterSpec, Workspace
 from kaito_core.errors import SpecError
 from kaito_core.render.commands import WEIGHTS_PATH, quote_value
 from kaito_core.render.context import RenderContext
+from kaito_core.render.podsecurity import ROOT_HOME
 from kaito_core.render.tuning import ORAS_IMAGE
 
 __all__ = [
@@ -137,9 +139,10 @@ def _secret_volume(name: str, secrets: Sequence[str]) -> dict[str, Any]:
 
 
 def adapter_pullers(
-    adapters: Sequence[AdapterSpec],
+    adapters: Sequence[AdapterSpec], *, home: str = ROOT_HOME
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Init containers, volumes and main-container mounts of the image `adapters`.
+    """Init containers, volumes and main-container mounts of the image `adapters`; pull secrets
+    go under ``<home>/.docker/config.d`` (the pullers' ``HOME``).
 
     Pure: no I/O, no clock, no logging.
     """
@@ -156,7 +159,7 @@ def adapter_pullers(
             suffix = f"{name}-inference-adapter"
             volume_name = f"docker-config-{suffix}"
             volumes.append(_secret_volume(volume_name, source.image_pull_secrets))
-            puller_mounts.append(_mount(volume_name, f"/root/.docker/config.d/{suffix}"))
+            puller_mounts.append(_mount(volume_name, f"{home}/.docker/config.d/{suffix}"))
         inits.append(
             {
                 "name": f"puller-{name}",

@@ -52,7 +52,7 @@ echo "All downloads completed successfully"
 PULLER_SCRIPT = """\
 set -eu
 image="$1"; dest="$2"; work="$(mktemp -d)"; pulled=""
-for auth in "" $(find /root/.docker/config.d -type f 2>/dev/null | sort); do
+for auth in "" $(find "${HOME:-/root}/.docker/config.d" -type f 2>/dev/null | sort); do
   rm -rf "$work/image"
   if skopeo copy --dest-decompress ${auth:+--authfile=$auth} "docker://$image" "dir:$work/image"
   then pulled=1; break; fi

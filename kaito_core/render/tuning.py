@@ -25,6 +25,10 @@ OCI image by a sidecar. Where we differ, on purpose:
   redirects limited to http(s), ``--`` before the URL, no ``..`` file name); each URL is checked
   again here (`url_problem`) so a Workspace that never met the webhook cannot send the
   downloader to an internal address.
+- **Pod security.** The pod runs as a non-root user with no capabilities and the RuntimeDefault
+  seccomp profile (`kaito_core.render.podsecurity`, the "restricted" profile); registry
+  credentials are mounted under that user's ``HOME`` (``/home/kaito/.docker``) instead of
+  ``/root/.docker``. ``--pod-security baseline`` renders upstream's pod.
 - **No pause sidecar.** Upstream adds ``registry.k8s.io/pause:latest`` beside the pusher; it never
   exits, and a Job completes only when every container has stopped, so a tuning Job with an
   image output would never succeed. The pusher exits once the image is pushed, which is all the
@@ -49,6 +53,7 @@ from kaito_core.render.meta import (
     child_metadata,
     sanitized_match_labels,
 )
+from kaito_core.render.podsecurity import home_directory, secure_pod
 from kaito_core.render.scripts import DOWNLOADER_SCRIPT, PULLER_SCRIPT, PUSHER_SCRIPT
 from kaito_core.validation.names import quote
 from kaito_core.validation.urls import url_problem
@@ -271,7 +276,13 @@ def _input(ctx: RenderContext) -> tuple[list[Manifest], list[Manifest]]:
             # Named after the input, as upstream: docker-config-<name>-tuning-input.
             suffix = f"{source.name or ''}-tuning-input"
             volumes.insert(0, _pull_secret_volume(f"docker-config-{suffix}", secrets))
-            mounts.insert(0, _mount(f"docker-config-{suffix}", f"/root/.docker/config.d/{suffix}"))
+            mounts.insert(
+                0,
+                _mount(
+                    f"docker-config-{suffix}",
+                    f"{home_directory(ctx.pod_security)}/.docker/config.d/{suffix}",
+                ),
+            )
         puller = {
             "name": "puller",
             "image": PULLER_IMAGE,
@@ -414,7 +425,7 @@ def tuning_job(ctx: RenderContext) -> Manifest:
                     json.dumps(annotations, separators=(",", ":"), sort_keys=True),
                 ],
                 "volumeMounts": [
-                    _mount("docker-config", "/root/.docker"),
+                    _mount("docker-config", f"{home_directory(ctx.pod_security)}/.docker"),
                     _mount("results-volume", results),
                 ],
             }
@@ -433,6 +444,7 @@ def tuning_job(ctx: RenderContext) -> Manifest:
     affinity = _affinity(ctx)
     if affinity is not None:
         pod_spec["affinity"] = affinity
+    pod_spec = secure_pod(pod_spec, profile=ctx.pod_security)
 
     return {
         "apiVersion": "batch/v1",

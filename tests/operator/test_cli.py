@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ import pytest
 import structlog
 import yaml
 
-from kaito_backends.cli import main
+from kaito_backends.cli import main, operator
+from kaito_backends.cli.operator import settings_from_args
 
 
 @pytest.fixture(autouse=True)
@@ -211,6 +213,38 @@ def test_manifests_env_annotations_and_ca_bundle(
 
 
 @pytest.mark.parametrize(
+    ("argv", "flags"),
+    [
+        ([], []),
+        (["--pod-security", "baseline"], ["--pod-security=baseline"]),
+        (["--karpenter-mode", "nodepool"], ["--karpenter-mode=nodepool"]),
+    ],
+    ids=["defaults", "pod-security-baseline", "nodepool-mode"],
+)
+def test_manifests_pass_the_operator_its_settings(
+    capsys: pytest.CaptureFixture[str], argv: list[str], flags: list[str]
+) -> None:
+    """--pod-security and --karpenter-mode reach the operator's arguments (their defaults,
+    restricted and nodeclaim, are not spelled out); kaito operator reads them into its
+    settings."""
+    code, out, _ = run(capsys, "manifests", *argv)
+    assert code == 0
+    docs = {d["kind"]: d for d in yaml.safe_load_all(out)}
+    args = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert [a for a in args if a.startswith(("--pod-security", "--karpenter-mode"))] == flags
+    parser = argparse.ArgumentParser()
+    operator.register(parser.add_subparsers())
+    parsed = parser.parse_args(args)
+    settings = settings_from_args(parsed)
+    assert settings.plan_settings().pod_security == (
+        "baseline" if "--pod-security=baseline" in flags else "restricted"
+    )
+    assert settings.karpenter_mode == (
+        "nodepool" if flags == ["--karpenter-mode=nodepool"] else "nodeclaim"
+    )
+
+
+@pytest.mark.parametrize(
     ("argv", "fragment"),
     [
         (["--namespace", "Not_Valid"], "not a valid namespace name"),
@@ -218,8 +252,9 @@ def test_manifests_env_annotations_and_ca_bundle(
         (["--env", "NOVALUE"], "--env 'NOVALUE' must be KEY=VALUE"),
         (["--ca-bundle", "/nonexistent/ca.pem"], "--ca-bundle"),
         (["-o", "xml"], "invalid choice"),
+        (["--pod-security", "privileged"], "invalid choice: 'privileged'"),
     ],
-    ids=["namespace", "replicas", "env", "ca-bundle", "output"],
+    ids=["namespace", "replicas", "env", "ca-bundle", "output", "pod-security"],
 )
 def test_manifests_bad_flags_exit_2(
     capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str

@@ -18,7 +18,8 @@ def _plan(manifest: dict[str, Any], **observed: Any) -> dict[str, dict[str, Any]
         observed=Observed(**observed),
         catalog=CATALOG,
         now=NOW,
-        settings=RAGEngineSettings(),
+        # upstream's pod; the restricted profile's additions: tests/core/render/test_podsecurity.py
+        settings=RAGEngineSettings(pod_security="baseline"),
     )
     assert outcome.error is None, outcome.error
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in outcome.desired}

@@ -86,6 +86,8 @@ def context(
     if node_count is None:
         node_count = estimate_node_count(model=preset, gpu=gpu)
     ws = ws or workspace(preset=preset.name)
+    # upstream's pod shape; what the restricted profile adds: tests/core/render/test_podsecurity.py
+    kw.setdefault("pod_security", "baseline")
     return RenderContext(workspace=ws, model=preset, gpu=gpu, node_count=node_count, **kw)
 
 

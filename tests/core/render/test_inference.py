@@ -109,6 +109,8 @@ def context(
         node_count = estimate_node_count(model=preset, gpu=gpu) if preset and gpu else 1
     if ws is None:
         ws = workspace(preset=preset.name if preset else None)
+    # upstream's pod shape; what the restricted profile adds: tests/core/render/test_podsecurity.py
+    kw.setdefault("pod_security", "baseline")
     return RenderContext(workspace=ws, model=preset, gpu=gpu, node_count=node_count, **kw)
 
 

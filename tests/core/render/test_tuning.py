@@ -72,6 +72,8 @@ def context(ws: Workspace | None = None, **overrides: Any) -> RenderContext:
         "node_count": 1,
         "runtime": "transformers",
         "revision": 3,
+        # upstream's pod; the restricted profile's additions: tests/core/render/test_podsecurity.py
+        "pod_security": "baseline",
     }
     fields.update(overrides)
     return RenderContext(**fields)
