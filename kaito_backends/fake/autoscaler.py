@@ -211,16 +211,20 @@ class FakeAutoscaler:
             usage=usage,
             memory=self.memory.get(key),
         )
-        self.memory[key] = decision.memory
-        self.last[key] = decision
         self.targets[key] = target
         before = scale["spec"]["replicas"]
+        if decision.replicas != before:
+            try:
+                await set_replicas(self.cluster.client(), ref, scale_sub, decision.replicas)
+            except BackendError:
+                self.errors += 1  # the next sync decides again from what is stored
+                # nothing was scaled: the memory keeps no scale event, and the target still
+                # has `before` replicas, so the autoscaler is not idle until a write lands
+                self.last[key] = attrs.evolve(decision, replicas=before)
+                return None
+        self.memory[key] = decision.memory
+        self.last[key] = decision
         if decision.replicas == before:
-            return None
-        try:
-            await set_replicas(self.cluster.client(), ref, scale_sub, decision.replicas)
-        except BackendError:
-            self.errors += 1  # the next sync decides again from what is stored
             return None
         rescale = Rescale(
             at=now,

@@ -288,3 +288,24 @@ async def test_a_scaled_object_it_cannot_simulate_is_reported_not_acted_on() -> 
     ((key, problems),) = autoscaler.problems.items()
     assert key == ("default", "other")
     assert [p.path for p in problems] == ["spec.triggers[0].type"]
+
+
+async def test_a_failed_scale_write_is_not_remembered_as_a_scale() -> None:
+    """A scale the API refuses (a 500) changes nothing: the autoscaler is not idle, remembers no
+    scale event, and scales at its next sync (as the HPA controller, which records a scale only
+    once its update succeeded)."""
+    cluster, controller = await _serving(replicas=2, **AUTOSCALED)
+    autoscaler = FakeAutoscaler(
+        cluster, scales={("kaito.sh", "InferenceSet"): SCALE}, metrics=lambda *_: 0.0
+    )
+    cluster.inject("server_error", verb="get", kind="InferenceSet")
+    assert await autoscaler.sync() == [], "no load: it scales down, and the write fails"
+    assert autoscaler.errors == 1
+    stored = cluster.store.find(REF.api_version, REF.kind, "default", "phi")
+    assert stored["spec"]["replicas"] == 2
+    assert not autoscaler.idle(), "the refused scale-down is still to do"
+    await cluster.advance(15)
+    (rescale,) = await autoscaler.sync()
+    assert (rescale.before, rescale.after) == (2, 1)
+    assert autoscaler.idle()
+    await controller.stop()
