@@ -60,6 +60,11 @@ def _kinds(registry: Registry) -> dict[str, Any]:
                 backend: cluster_rules(backend, registry, namespace_scoped=True)
                 for backend in BACKENDS
             },
+            "clusterNodePool": {
+                "karpenter": cluster_rules(
+                    "karpenter", registry, namespace_scoped=True, karpenter_mode="nodepool"
+                )
+            },
         },
     }
 

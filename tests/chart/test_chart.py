@@ -30,6 +30,9 @@ CASES = [
     pytest.param({}, "kaito-system", id="defaults"),
     pytest.param({"backend": "aks"}, "kaito-system", id="aks"),
     pytest.param({"backend": "byo"}, "kaito-system", id="byo"),
+    pytest.param({"karpenterMode": "nodepool"}, "kaito-system", id="nodepool"),
+    pytest.param({"backend": "aks", "karpenterMode": "nodepool"}, "kaito-system", id="aks-nodepool"),
+    pytest.param({"podSecurity": "baseline"}, "kaito-system", id="baseline"),
     pytest.param(
         {
             "backend": "aks",
@@ -209,6 +212,8 @@ def test_helm_lint_passes_strictly(helm: Path) -> None:
 REFUSED = [
     pytest.param({"backend": "gke"}, "/backend", id="backend"),
     pytest.param({"replicas": 0}, "/replicas", id="replicas"),
+    pytest.param({"karpenterMode": "pool"}, "/karpenterMode", id="karpenter-mode"),
+    pytest.param({"podSecurity": "privileged"}, "/podSecurity", id="pod-security"),
     pytest.param({"webhook": {"certificate": "acme"}}, "/webhook/certificate", id="certificate"),
     pytest.param({"webhook": {"url": "http://x/y"}}, "/webhook/url", id="url-http"),
     pytest.param({"webhook": {"url": "https://u@x"}}, "/webhook/url", id="url-user"),

@@ -69,6 +69,8 @@ def options_for(changes: Mapping[str, Any], *, namespace: str) -> InstallOptions
         name=v["name"],
         image=f"{v['image']['repository']}:{v['image']['tag'] or app_version()}",
         backend=v["backend"],
+        karpenter_mode=v["karpenterMode"],
+        pod_security=v["podSecurity"],
         replicas=v["replicas"],
         leader_elect=v["leaderElection"]["enabled"],
         lease_name=v["leaderElection"]["id"],

@@ -234,7 +234,7 @@ def test_manifests_pass_the_operator_its_settings(
     assert [a for a in args if a.startswith(("--pod-security", "--karpenter-mode"))] == flags
     parser = argparse.ArgumentParser()
     operator.register(parser.add_subparsers())
-    parsed = parser.parse_args(args)
+    parsed = parser.parse_args(["operator", *args])  # the image's entrypoint is kaito operator
     settings = settings_from_args(parsed)
     assert settings.plan_settings().pod_security == (
         "baseline" if "--pod-security=baseline" in flags else "restricted"
