@@ -31,7 +31,9 @@ CASES = [
     pytest.param({"backend": "aks"}, "kaito-system", id="aks"),
     pytest.param({"backend": "byo"}, "kaito-system", id="byo"),
     pytest.param({"karpenterMode": "nodepool"}, "kaito-system", id="nodepool"),
-    pytest.param({"backend": "aks", "karpenterMode": "nodepool"}, "kaito-system", id="aks-nodepool"),
+    pytest.param(
+        {"backend": "aks", "karpenterMode": "nodepool"}, "kaito-system", id="aks-nodepool"
+    ),
     pytest.param({"podSecurity": "baseline"}, "kaito-system", id="baseline"),
     pytest.param(
         {
