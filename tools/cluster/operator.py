@@ -116,7 +116,9 @@ def install(plane: ControlPlane, *, backend: str = "karpenter") -> int:
     objects = for_loopback(_manifests(plane, backend), port)
     documents = {"apiVersion": "v1", "kind": "List", "items": objects}
     plane.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(documents))
-    plane.wait_established("workspaces.kaito.sh")
+    for obj in objects:
+        if obj["kind"] == "CustomResourceDefinition":
+            plane.wait_established(obj["metadata"]["name"])
     return port
 
 
