@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from kaito_backends.operator.manifests import InstallOptions, install_manifests
 from kaito_presets import default_catalog
 from tools.cluster.build import SOURCES
+from tools.cluster.controlplane import HAND_RUN_WORKSPACE
 from tools.cluster.instance_types import instance_types, instance_types_json
 from tools.cluster.operator import WEBHOOK_PATH, for_loopback
 from tools.cluster.pki import CLIENTS, Pki
@@ -59,6 +60,22 @@ def test_kwoks_stages_cover_nodes_pods_and_jobs() -> None:
     }
     node = next(s for s in stages if s["metadata"]["name"] == "kaito-node-ready")
     assert "nvidia.com/gpu" in node["spec"]["next"]["statusTemplate"]
+
+
+def test_kwok_leaves_the_hand_run_workspaces_nodes_and_pods_to_the_test() -> None:
+    """Nodes and Pods labelled with `HAND_RUN_WORKSPACE` never get Ready or Running from kwok."""
+    stages = {
+        s["metadata"]["name"]: s
+        for s in yaml.safe_load_all((SOURCES / "kwok-stages.yaml").read_text())
+    }
+    gate = {
+        "key": '.metadata.labels["kaito.sh/workspace"]',
+        "operator": "NotIn",
+        "values": [HAND_RUN_WORKSPACE],
+    }
+    for name in ("kaito-node-ready", "kaito-pod-running"):
+        assert gate in stages[name]["spec"]["selector"]["matchExpressions"], name
+    assert gate not in stages["kaito-pod-deleted"]["spec"]["selector"]["matchExpressions"]
 
 
 def test_credentials_are_made_once_and_kept_private(tmp_path: Path) -> None:

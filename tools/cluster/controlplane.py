@@ -49,7 +49,7 @@ from tools.cluster.pki import CLIENTS, Pki
 from tools.cluster.ports import free_ports
 from tools.cluster.rest import HttpError, Rest
 
-__all__ = ["COMPONENTS", "ControlPlane", "Layout"]
+__all__ = ["COMPONENTS", "HAND_RUN_WORKSPACE", "ControlPlane", "Layout"]
 
 #: Start order (stop order is the reverse).
 COMPONENTS = (
@@ -60,6 +60,9 @@ COMPONENTS = (
     "kwok",
     "karpenter",
 )
+#: kwok's stages (``kwok-stages.yaml``) leave the Nodes and Pods of Workspaces of this name
+#: alone (but for Leases and deletes): a test plays their kubelet, one status at a time.
+HAND_RUN_WORKSPACE = "kubelet-by-hand"
 _PORTS = (
     "etcd",
     "etcd_peer",
