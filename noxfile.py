@@ -118,8 +118,13 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: prints a table (not a CI gate)."""
-    session.install("-e", ".")
+    """Benchmarks: prints a table (not a CI gate). ``-- --realcluster ...`` measures the operator
+    on the real control plane (built first, when Go is here)."""
+    if session.posargs[:1] == ["--realcluster"]:
+        _install(session, "test")
+        _build_control_plane(session)
+    else:
+        session.install("-e", ".")
     session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 

@@ -15,6 +15,10 @@ Measures, and prints as one table:
   server with 0 and 200 watches open (``--watches``), which must keep at least half the no-watch
   rate.
 
+- **the real control plane** (``--realcluster ...``, first: everything after it goes to
+  `benchmarks.realcluster`): the operator on kube-apiserver, Karpenter-kwok and kwok, its API
+  requests per Workspace and over a steady state counted from the audit log, and its memory.
+
 ``--sizes 100,1000,10000`` picks the sizes; ``--smoke`` runs tiny sizes in-process (for CI: it
 checks that the benchmark works, not how fast). ``--inferenceset`` runs the pure InferenceSet
 replica-planning microbenchmark instead (`benchmarks.inferenceset_micro`; ``--sizes`` are then
@@ -290,6 +294,11 @@ def _verdict(results: list[dict[str, Any]]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["--realcluster"]:
+        from benchmarks.realcluster import main as realcluster
+
+        return realcluster(args_list[1:])
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run", description=__doc__.splitlines()[0]
     )
@@ -311,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--creates", type=int, default=5000, help="fan-out: creates per run")
     parser.add_argument("--concurrency", type=int, default=16, help="fan-out: client connections")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     gc_tuning = not args.no_gc_tuning
     if args.one is not None:
         print(json.dumps(_run_one(args.one, gc_tuning)))

@@ -99,3 +99,34 @@ def test_the_readme_installs_nox_with_uv() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "python3 -m pip install nox &&" not in readme
     assert "python3 -m pip install 'nox[uv]' && python3 -m nox -s demo" in readme
+
+
+@pytest.mark.parametrize(
+    ("posargs", "installs", "builds"),
+    [
+        pytest.param([], [("-e", ".")], False, id="engine-benchmarks"),
+        pytest.param(
+            ["--realcluster", "--sizes", "10"],
+            [("-e", ".[all]"), ("--group", "test")],
+            True,
+            id="real-control-plane",
+        ),
+    ],
+)
+def test_bench_installs_and_builds_what_its_mode_needs(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    posargs: list[str],
+    installs: list[tuple[str, ...]],
+    builds: bool,
+) -> None:
+    """``-- --realcluster`` needs the Kubernetes client, the tier's helpers and the control
+    plane's binaries; the engine benchmarks need the package only."""
+    noxfile = _noxfile(monkeypatch)
+    monkeypatch.setattr(noxfile.shutil, "which", lambda name: "/usr/bin/go")
+    session = _Session(tmp_path, posargs)
+    noxfile.bench(session)
+    assert session.installs == installs
+    built = [r for r in session.runs if r[:3] == ("python", "-m", "tools.cluster")]
+    assert bool(built) is builds
+    assert session.runs[-1] == ("python", "-m", "benchmarks.run", *posargs)

@@ -249,7 +249,8 @@ class ControlPlane:
                 f"--service-account-signing-key-file={pki.sa_key}",
                 f"--service-account-issuer={_SERVICE_ACCOUNT_ISSUER}",
                 f"--api-audiences={_SERVICE_ACCOUNT_ISSUER}",
-                "--service-cluster-ip-range=10.0.0.0/24",
+                # room for a ClusterIP Service per Workspace at 1,000 Workspaces (the benchmark)
+                "--service-cluster-ip-range=10.0.0.0/16",
                 "--endpoint-reconciler-type=none",
                 # ConfigMap watches read etcd directly, so an etcd compaction makes an old
                 # resourceVersion Gone (the conformance suite's 410 test)
