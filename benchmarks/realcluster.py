@@ -12,7 +12,7 @@ as ``{kubeconfig}``; ``--install FILE`` applies its CRDs and RBAC instead of kai
 
 Then `benchmarks.workload.measure`: for each of ``--sizes`` (cumulative), Workspaces created
 until all are Ready, the controller's requests per Workspace by verb and resource, a
-steady-state window of ``--window`` seconds, its resident memory. ``--snapshot FILE`` first
+steady-state window of ``--window`` seconds, its resident memory. ``--snapshot FILE`` then
 runs ``--examples`` and writes what the controller made for them, normalised
 (`benchmarks.snapshot`); ``--compare LEFT RIGHT`` prints the object-by-object differences of two
 snapshot files (`benchmarks.objectdiff`; exit 1 when they differ, as ``diff`` does, and no
@@ -200,10 +200,6 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         results["versions"] = plane.layout.versions
         controller.start()
         webhook_ready(plane)
-        if args.snapshot is not None:
-            snapshot = snapshot_examples(plane, controller, args.examples)
-            args.snapshot.write_text(json.dumps(snapshot, indent=1, sort_keys=True) + "\n")
-            _say(f"{len(snapshot)} objects written to {args.snapshot}")
         results["stages"] = measure(
             plane,
             controller,
@@ -214,6 +210,10 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             timeout=args.timeout,
             say=_say,
         )
+        if args.snapshot is not None:
+            snapshot = snapshot_examples(plane, controller, args.examples)
+            args.snapshot.write_text(json.dumps(snapshot, indent=1, sort_keys=True) + "\n")
+            _say(f"{len(snapshot)} objects written to {args.snapshot}")
         controller.stop()
     finally:
         plane.down()

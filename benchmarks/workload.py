@@ -9,7 +9,8 @@ one kwok Node, one Pod; spread over ``namespaces`` namespaces) and, for each siz
   create until every Workspace is Ready and the controller has made no write for ``quiet``
   seconds, and the seconds until all were Ready;
 - **steady**: its requests over the next ``window`` seconds, while nothing changes;
-- its resident memory (``VmRSS``, peak ``VmHWM``) after each, and the load average.
+- its resident memory (``VmRSS``, peak ``VmHWM``) after each, the load average, and the
+  resident memory of every process of the plane (kube-apiserver, kwok, Karpenter, ...).
 
 `apply_and_wait`, `delete_and_wait` and `snapshot_examples` run a set of manifests (the
 Workspace examples) for an object-by-object comparison (`benchmarks.snapshot`).
@@ -29,6 +30,7 @@ from benchmarks.controllers import Controller, rss_kib
 from benchmarks.snapshot import Snapshot, capture, normalise
 from tests.realcluster.cluster import WRITE_VERBS
 from tests.realcluster.workspaces import documents, final_state
+from tools.cluster import processes
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.operator import ROOT
 from tools.cluster.rest import HttpError, Rest
@@ -138,6 +140,11 @@ def _memory(controller: Controller) -> dict[str, int]:
     return {"rss_kib": rss, "peak_kib": peak}
 
 
+def _plane_memory(plane: ControlPlane) -> dict[str, int]:
+    """Resident KiB of every process the plane's state records (the components, operators)."""
+    return {r.name: rss_kib(r.pid)[0] for r in processes.records(plane.state) if processes.alive(r)}
+
+
 def measure(
     plane: ControlPlane,
     controller: Controller,
@@ -205,6 +212,7 @@ def measure(
             "requests": audit.tally(start, end),
             **_memory(controller),
             "load": _load(),
+            "plane_rss_kib": _plane_memory(plane),
         }
         stages.append(stage)
         done = size
