@@ -8,6 +8,7 @@ import asyncio
 import base64
 import datetime
 import json
+import re
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
@@ -22,6 +23,9 @@ from tools.cluster.controlplane import ControlPlane
 from tools.cluster.operator import NAMESPACE, Operator
 
 LEASE = "kaito-workspace-leader"
+WORKSPACE_LABEL = "kaito.sh/workspace"
+#: The Workspace names `tests.backends.contract_support.unique` gives the provisioner tests.
+SUITE_WORKSPACE = re.compile(r"ws-\d+-\d+")
 
 KWOK_NODE_CLASS = NodeClass(group="karpenter.kwok.sh", kind="KWOKNodeClass", name="default")
 
@@ -73,6 +77,7 @@ def quiet_cluster(real_cluster: RealCluster) -> Iterator[RealCluster]:
         yield real_cluster
     finally:
         follower.stop()
+        _remove_suite_workspaces(plane)
         _hold_lease(plane, "")
         real_cluster.ensure_operator()
 
@@ -98,6 +103,44 @@ async def backend(quiet_cluster: RealCluster) -> AsyncIterator[Backend]:
         )
     finally:
         await close_tls_client(client)
+        await asyncio.to_thread(_release_suite_claims, plane)
+
+
+def _remove_suite_workspaces(plane: ControlPlane) -> None:
+    """Delete the Workspaces the client tests made (``ws-RUN-N`` in ``default``), before an
+    operator leads again: it would give each a NodeClaim and a Node."""
+    listed = plane.kubectl("get", "workspaces.kaito.sh", "-n", "default", "-o", "json")
+    names = [
+        item["metadata"]["name"]
+        for item in json.loads(listed.stdout)["items"]
+        if SUITE_WORKSPACE.fullmatch(item["metadata"]["name"])
+    ]
+    if names:
+        plane.kubectl(
+            "delete",
+            "workspaces.kaito.sh",
+            "-n",
+            "default",
+            *names,
+            "--wait=false",
+            "--ignore-not-found",
+        )
+
+
+def _release_suite_claims(plane: ControlPlane) -> None:
+    """Delete the NodeClaims the suite's provisioner tests made for their made-up Workspaces
+    (``ws-RUN-N``, via `unique`) and did not release: on the fake they go with the fake; here
+    they would outlive the test (and tests/realcluster/test_missing_crd.py waits for none)."""
+    listed = plane.kubectl("get", "nodeclaims", "-o", "json")
+    names = [
+        item["metadata"]["name"]
+        for item in json.loads(listed.stdout)["items"]
+        if SUITE_WORKSPACE.fullmatch(
+            (item["metadata"].get("labels") or {}).get(WORKSPACE_LABEL, "")
+        )
+    ]
+    if names:
+        plane.kubectl("delete", "nodeclaims", *names, "--wait=false", "--ignore-not-found")
 
 
 async def test_the_real_backends_implement_both_protocols(backend: Backend) -> None:

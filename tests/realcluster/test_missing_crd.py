@@ -32,10 +32,20 @@ async def test_a_missing_nodeclaim_crd_is_a_condition_and_installing_it_recovers
     plane = real_cluster.plane
     (crd_file,) = [p for p in plane.karpenter_crds() if p.name == "karpenter.sh_nodeclaims.yaml"]
 
-    async def no_nodeclaims() -> bool:  # deleting the CRD would delete other tests' claims
-        return not json.loads(await kubectl("get", "nodeclaims", "-o", "json"))["items"]
+    left: list[str] = []
 
-    await eventually(no_nodeclaims, timeout=240, what="the NodeClaims of earlier tests gone")
+    async def no_nodeclaims() -> bool:  # deleting the CRD would delete other tests' claims
+        items = json.loads(await kubectl("get", "nodeclaims", "-o", "json"))["items"]
+        left[:] = [
+            f"{i['metadata']['name']} {sorted((i['metadata'].get('labels') or {}).items())}"
+            for i in items
+        ]
+        return not items
+
+    try:
+        await eventually(no_nodeclaims, timeout=240, what="the NodeClaims of earlier tests gone")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; left: {left}") from None
     log_mark = operator.log.stat().st_size
     plane.stop("karpenter")
     try:
