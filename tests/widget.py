@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from kaito_core.api import Condition, ManifestError, ObjectMeta
+from kaito_core.api import Condition, ManifestError, NamedObject, ObjectMeta
 from kaito_core.api.serde import converter
 from kaito_core.errors import FieldError, SpecError
 from kaito_core.kinds import KindRef, KindSpec, PrinterColumn, Registry, ignoring_settings
@@ -62,18 +62,10 @@ class WidgetStatus:
 
 
 @attrs.frozen(kw_only=True)
-class Widget:
+class Widget(NamedObject):
     metadata: ObjectMeta
     spec: WidgetSpec
     status: WidgetStatus | None = None
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or "default"
 
 
 def parse_widget(manifest: Mapping[str, Any]) -> Widget:
@@ -253,19 +245,11 @@ def widget(name: str, message: str = "hello", namespace: str = "default") -> dic
 
 # -- Crate: a kind built from another registered kind (as an InferenceSet is from Workspaces) ----
 @attrs.frozen(kw_only=True)
-class Crate:
+class Crate(NamedObject):
     metadata: ObjectMeta
     count: int
     message: str
     status: WidgetStatus | None = None
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or "default"
 
 
 def parse_crate(manifest: Mapping[str, Any]) -> Crate:

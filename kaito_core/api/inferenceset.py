@@ -22,14 +22,15 @@ from typing import Any
 import attrs
 
 from kaito_core.api.types import (
-    V1ALPHA1,
     V1BETA1,
     Condition,
+    ConditionedStatus,
     InferenceSpec,
     LabelSelector,
     ObjectMeta,
     PartitionSpec,
     PresetSpec,
+    VersionedObject,
 )
 
 __all__ = [
@@ -140,7 +141,7 @@ class AutoUpgradeStatus:
 
 
 @attrs.frozen(kw_only=True)
-class InferenceSetStatus:
+class InferenceSetStatus(ConditionedStatus):
     """``replicas`` (replica Workspaces that exist), ``readyReplicas``, the ``selector`` the scale
     subresource reports, conditions, aggregated performance and auto-upgrade progress."""
 
@@ -151,16 +152,9 @@ class InferenceSetStatus:
     performance: JSON | None = None
     auto_upgrade: AutoUpgradeStatus | None = None
 
-    def condition(self, type_: str) -> Condition | None:
-        """The condition of this type, if present."""
-        for condition in self.conditions or ():
-            if condition.type == type_:
-                return condition
-        return None
-
 
 @attrs.frozen(kw_only=True)
-class InferenceSet:
+class InferenceSet(VersionedObject):
     """A KAITO InferenceSet: `spec.replicas` Workspaces made from `spec.template`."""
 
     api_version: str = V1BETA1
@@ -168,27 +162,6 @@ class InferenceSet:
     metadata: ObjectMeta = attrs.field(factory=ObjectMeta)
     spec: InferenceSetSpec
     status: InferenceSetStatus | None = None
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        """The namespace, ``default`` when the manifest names none (as kubectl would apply it)."""
-        return self.metadata.namespace or "default"
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        return self.metadata.labels or {}
-
-    @property
-    def annotations(self) -> Mapping[str, str]:
-        return self.metadata.annotations or {}
-
-    @property
-    def is_v1alpha1(self) -> bool:
-        return self.api_version == V1ALPHA1
 
     @property
     def replicas(self) -> int:

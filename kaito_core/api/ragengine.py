@@ -31,12 +31,13 @@ from typing import Any
 import attrs
 
 from kaito_core.api.types import (
-    V1ALPHA1,
     V1ALPHA1_DEFAULT_INSTANCE_TYPE,
     V1BETA1,
     Condition,
+    ConditionedStatus,
     ObjectMeta,
     ResourceSpec,
+    VersionedObject,
 )
 
 __all__ = [
@@ -190,20 +191,13 @@ class RAGEngineSpecV1Alpha1:
 
 
 @attrs.frozen(kw_only=True)
-class RAGEngineStatus:
+class RAGEngineStatus(ConditionedStatus):
     worker_nodes: tuple[str, ...] | None = None
     conditions: tuple[Condition, ...] | None = None
 
-    def condition(self, type_: str) -> Condition | None:
-        """The condition of this type, if present."""
-        for condition in self.conditions or ():
-            if condition.type == type_:
-                return condition
-        return None
-
 
 @attrs.frozen(kw_only=True)
-class RAGEngine:
+class RAGEngine(VersionedObject):
     """A KAITO RAGEngine."""
 
     api_version: str = V1BETA1
@@ -211,27 +205,6 @@ class RAGEngine:
     metadata: ObjectMeta = attrs.field(factory=ObjectMeta)
     spec: RAGEngineSpec | None = None
     status: RAGEngineStatus | None = None
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        """The namespace, ``default`` when the manifest names none (as kubectl would apply it)."""
-        return self.metadata.namespace or "default"
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        return self.metadata.labels or {}
-
-    @property
-    def annotations(self) -> Mapping[str, str]:
-        return self.metadata.annotations or {}
-
-    @property
-    def is_v1alpha1(self) -> bool:
-        return self.api_version == V1ALPHA1
 
     @property
     def compute(self) -> ResourceSpec | None:

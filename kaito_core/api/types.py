@@ -24,17 +24,20 @@ __all__ = [
     "V1BETA1",
     "AdapterSpec",
     "Condition",
+    "ConditionedStatus",
     "DataDestination",
     "DataSource",
     "InferenceSpec",
     "LabelSelector",
     "LabelSelectorRequirement",
+    "NamedObject",
     "ObjectMeta",
     "PartitionSpec",
     "PresetOptions",
     "PresetSpec",
     "ResourceSpec",
     "TuningSpec",
+    "VersionedObject",
     "Workspace",
     "WorkspacePhase",
     "WorkspaceStatus",
@@ -47,6 +50,56 @@ V1ALPHA1 = "kaito.sh/v1alpha1"
 V1ALPHA1_DEFAULT_INSTANCE_TYPE = "Standard_NC24ads_A100_v4"
 
 JSON = dict[str, Any]
+
+
+class NamedObject:
+    """What every kind's object reads of its ``metadata`` (`ObjectMeta`): a base for the frozen
+    attrs class of a kind (`Workspace`, `kaito_core.api.InferenceSet`, `RAGEngine`, ...)."""
+
+    __slots__ = ()
+    metadata: ObjectMeta
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name or ""
+
+    @property
+    def namespace(self) -> str:
+        """The namespace, ``default`` when the manifest names none (as kubectl would apply it)."""
+        return self.metadata.namespace or "default"
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return self.metadata.labels or {}
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        return self.metadata.annotations or {}
+
+
+class VersionedObject(NamedObject):
+    """A `NamedObject` of the ``kaito.sh`` group, served in `V1BETA1` and `V1ALPHA1`."""
+
+    __slots__ = ()
+    api_version: str
+
+    @property
+    def is_v1alpha1(self) -> bool:
+        return self.api_version == V1ALPHA1
+
+
+class ConditionedStatus:
+    """A base for a kind's status class that has ``conditions`` (a tuple of `Condition`)."""
+
+    __slots__ = ()
+    conditions: tuple[Condition, ...] | None
+
+    def condition(self, type_: str) -> Condition | None:
+        """The condition of this type, if present."""
+        for condition in self.conditions or ():
+            if condition.type == type_:
+                return condition
+        return None
 
 
 @attrs.frozen(kw_only=True)
@@ -185,7 +238,7 @@ class WorkspacePhase:
 
 
 @attrs.frozen(kw_only=True)
-class WorkspaceStatus:
+class WorkspaceStatus(ConditionedStatus):
     worker_nodes: tuple[str, ...] | None = None
     conditions: tuple[Condition, ...] | None = None
     target_node_count: int | None = None
@@ -194,16 +247,9 @@ class WorkspaceStatus:
     #: kaito-py: the phase of a Workspace that is not ready; absent once it is.
     phase: WorkspacePhase | None = None
 
-    def condition(self, type_: str) -> Condition | None:
-        """The condition of this type, if present."""
-        for condition in self.conditions or ():
-            if condition.type == type_:
-                return condition
-        return None
-
 
 @attrs.frozen(kw_only=True)
-class Workspace:
+class Workspace(VersionedObject):
     """A KAITO Workspace; `resource`, `inference`, `tuning` sit at the top level, as upstream's."""
 
     api_version: str = V1BETA1
@@ -213,27 +259,6 @@ class Workspace:
     inference: InferenceSpec | None = None
     tuning: TuningSpec | None = None
     status: WorkspaceStatus | None = None
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        """The namespace, ``default`` when the manifest names none (as kubectl would apply it)."""
-        return self.metadata.namespace or "default"
-
-    @property
-    def labels(self) -> Mapping[str, str]:
-        return self.metadata.labels or {}
-
-    @property
-    def annotations(self) -> Mapping[str, str]:
-        return self.metadata.annotations or {}
-
-    @property
-    def is_v1alpha1(self) -> bool:
-        return self.api_version == V1ALPHA1
 
     @property
     def match_labels(self) -> Mapping[str, str]:
