@@ -19,25 +19,10 @@ from typing import Any
 
 from tests.e2e.kubectl import Kubectl
 from tests.realcluster.cluster import OPERATOR_USER, RESYNC_SECONDS, RealCluster, eventually
-from tests.realcluster.workspaces import leftovers, wait_state, workspace_json
+from tests.realcluster.workspaces import leftovers, manifest, wait_state, workspace_json
 from tools.cluster.operator import Operator
 
 NOISE = ("reconcile.failed", "reconcile.retry", "reconcile.crashed", "event.dropped")
-
-
-def _workspace(name: str) -> str:
-    return json.dumps(
-        {
-            "apiVersion": "kaito.sh/v1beta1",
-            "kind": "Workspace",
-            "metadata": {"name": name},
-            "resource": {
-                "instanceType": "Standard_NC24ads_A100_v4",
-                "labelSelector": {"matchLabels": {"apps": name}},
-            },
-            "inference": {"preset": {"name": "phi-4-mini-instruct"}},
-        }
-    )
 
 
 def _log_lines(log: Path, after: int) -> list[dict[str, Any]]:
@@ -90,7 +75,7 @@ async def test_deleting_a_workspace_takes_its_events_one_write_and_no_reads(
     involvedObject.uid, deleted one by one), the operator wrote the finalizer once and never read
     the Workspace again, and it logged workspace.deleting and workspace.finalizer_removed once."""
     name = "gone"
-    await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace(name))
+    await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest(name)))
     await wait_state(kubectl, namespace, name, "Ready")
     uid = (await workspace_json(kubectl, namespace, name))["metadata"]["uid"]
     recorded = await _events_about(kubectl, namespace, uid)
@@ -137,7 +122,7 @@ async def test_deleting_a_namespace_with_workspaces_makes_no_403_noise(
     await kubectl("create", "namespace", namespace)
     names = ("ns-a", "ns-b")
     for name in names:
-        await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace(name))
+        await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest(name)))
     for name in names:
         await wait_state(kubectl, namespace, name, "Ready")
     mark, log_mark = real_cluster.audit_mark(), operator.log.stat().st_size

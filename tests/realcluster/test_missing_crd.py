@@ -9,8 +9,8 @@ from typing import Any
 
 from tests.e2e.kubectl import Kubectl
 from tests.realcluster.cluster import RealCluster, eventually
-from tests.realcluster.test_deletion import NOISE, _log_lines, _workspace
-from tests.realcluster.workspaces import wait_state, workspace_json
+from tests.realcluster.test_deletion import NOISE, _log_lines
+from tests.realcluster.workspaces import manifest, wait_state, workspace_json
 from tools.cluster.operator import Operator
 
 CRD = "nodeclaims.karpenter.sh"
@@ -50,7 +50,7 @@ async def test_a_missing_nodeclaim_crd_is_a_condition_and_installing_it_recovers
     plane.stop("karpenter")
     try:
         await kubectl("delete", "crd", CRD, "--wait=true", "--timeout=60s")
-        await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace("no-crd"))
+        await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest("no-crd")))
 
         async def refused() -> dict[str, Any] | None:
             condition = _resource_ready(await workspace_json(kubectl, namespace, "no-crd"))

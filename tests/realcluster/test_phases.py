@@ -20,26 +20,13 @@ from typing import Any
 
 from tests.e2e.kubectl import Kubectl
 from tests.realcluster.cluster import RealCluster, eventually
-from tests.realcluster.workspaces import claims_of, leftovers, wait_state, workspace_json
+from tests.realcluster.workspaces import claims_of, leftovers, manifest, wait_state, workspace_json
 from tools.cluster.controlplane import HAND_RUN_WORKSPACE
 from tools.cluster.operator import Operator
 
 NAME = HAND_RUN_WORKSPACE
 #: An age as kubectl prints a ``date`` column: 7s, 2m5s, 3h.
 _AGE = re.compile(r"(\d+[smhdy])+")
-
-
-def _manifest() -> dict[str, Any]:
-    return {
-        "apiVersion": "kaito.sh/v1beta1",
-        "kind": "Workspace",
-        "metadata": {"name": NAME},
-        "resource": {
-            "instanceType": "Standard_NC24ads_A100_v4",
-            "labelSelector": {"matchLabels": {"apps": NAME}},
-        },
-        "inference": {"preset": {"name": "phi-4-mini-instruct"}},
-    }
 
 
 def _now() -> str:
@@ -121,7 +108,7 @@ async def test_the_phase_follows_nodes_pods_and_containers_and_shows_in_kubectl(
     plane = real_cluster.plane
     await asyncio.to_thread(plane.stop, "karpenter")
     try:
-        await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(_manifest()))
+        await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest(NAME)))
         provisioning = await _phase(
             kubectl, namespace, "ProvisioningNodes", "0 of 1 nodes registered"
         )

@@ -7,12 +7,11 @@ import asyncio
 import datetime
 import json
 import signal
-from typing import Any
 
 from kaito_backends.kubernetes import KubernetesClient
 from tests.e2e.kubectl import Kubectl
 from tests.realcluster.cluster import OPERATOR_FLAGS, OPERATOR_USER, RealCluster, eventually, now
-from tests.realcluster.workspaces import claims_of, leftovers, wait_state
+from tests.realcluster.workspaces import claims_of, leftovers, manifest, wait_state
 from tools.cluster.operator import NAMESPACE, Operator
 
 LEASE = "kaito-workspace-leader"
@@ -22,29 +21,6 @@ RESUME_WITHIN = datetime.timedelta(seconds=5)
 #: backoff doubling from 1 s (tries at 1, 3, 7, 15, 31 s) would look again 8-13 s after it is
 #: back; well short of the tier operator's --renew-deadline (45 s).
 DOWN_FOR = 16.0
-
-
-def _workspace(
-    name: str, preset: str = "phi-4-mini-instruct", count: int | None = None, secret: str = ""
-) -> str:
-    resource: dict[str, Any] = {
-        "instanceType": "Standard_NC24ads_A100_v4",
-        "labelSelector": {"matchLabels": {"apps": name}},
-    }
-    if count is not None:
-        resource["count"] = count
-    chosen: dict[str, Any] = {"name": preset}
-    if secret:
-        chosen["presetOptions"] = {"modelAccessSecret": secret}
-    return json.dumps(
-        {
-            "apiVersion": "kaito.sh/v1beta1",
-            "kind": "Workspace",
-            "metadata": {"name": name},
-            "resource": resource,
-            "inference": {"preset": chosen},
-        }
-    )
 
 
 async def _holder(kubectl: Kubectl) -> str:
@@ -59,7 +35,7 @@ async def test_informers_resume_within_5s_of_an_api_server_restart(
     """Every kind the operator watches is listed or watched again, successfully, within 5 s of
     kube-apiserver being ready after it was away for about 20 s (counted from the audit log); a
     Workspace made after the restart is reconciled."""
-    await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace("before"))
+    await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest("before")))
     await wait_state(kubectl, namespace, "before", "Ready")
     watched = {
         (e.group, e.resource)
@@ -91,7 +67,7 @@ async def test_informers_resume_within_5s_of_an_api_server_restart(
     assert not late, f"informers not resumed within {RESUME_WITHIN}: {late} {restart}"
     assert operator.running()
 
-    await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace("after"))
+    await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest("after")))
     await wait_state(kubectl, namespace, "after", "Ready")
     await kubectl("delete", "workspaces", "--all", "-n", namespace, "--wait=true")
 
@@ -109,7 +85,7 @@ async def test_leadership_moves_to_a_second_operator_process(
         await eventually(
             lambda: _is(kubectl, operator.name), timeout=30, what="the first operator leads"
         )
-        await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace("one"))
+        await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest("one")))
         await wait_state(kubectl, namespace, "one", "Ready")
 
         operator.stop()
@@ -117,7 +93,7 @@ async def test_leadership_moves_to_a_second_operator_process(
             lambda: _is(kubectl, second.name), timeout=30, what="the second operator leads"
         )
         real_cluster.ensure_operator()  # back, as a follower, serving the webhook
-        await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace("two"))
+        await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest("two")))
         await wait_state(kubectl, namespace, "two", "Ready")
         await kubectl("delete", "workspace", "one", "-n", namespace, "--wait=true")
         assert await _holder(kubectl) == second.name
@@ -162,7 +138,7 @@ async def test_a_sigkill_mid_reconcile_makes_no_duplicate_nodeclaims(
             namespace,
             "-f",
             "-",
-            stdin=_workspace(name, "llama-3.3-70b-instruct", count=3, secret="hf-token"),
+            stdin=json.dumps(manifest(name, "llama-3.3-70b-instruct", count=3, secret="hf-token")),
         )
         async with asyncio.timeout(60):
             while True:

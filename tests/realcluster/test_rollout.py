@@ -9,27 +9,9 @@ from typing import Any
 
 from tests.e2e.kubectl import Kubectl
 from tests.realcluster.cluster import eventually
-from tests.realcluster.workspaces import claims_of, pods_of, wait_state
+from tests.realcluster.workspaces import claims_of, manifest, pods_of, wait_state
 
 NAME = "rollout"
-
-
-def _workspace(*adapters: dict[str, Any]) -> str:
-    inference: dict[str, Any] = {"preset": {"name": "phi-3-mini-128k-instruct"}}
-    if adapters:
-        inference["adapters"] = list(adapters)
-    return json.dumps(
-        {
-            "apiVersion": "kaito.sh/v1beta1",
-            "kind": "Workspace",
-            "metadata": {"name": NAME},
-            "resource": {
-                "instanceType": "Standard_NC24ads_A100_v4",
-                "labelSelector": {"matchLabels": {"apps": NAME}},
-            },
-            "inference": inference,
-        }
-    )
 
 
 ADAPTER = {
@@ -42,12 +24,26 @@ async def test_adding_an_adapter_rolls_the_pod_out_on_the_same_node(
     kubectl: Kubectl, namespace: str
 ) -> None:
     """New StatefulSet revision, a new Pod with the adapter's puller, same NodeClaim, Ready."""
-    await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace())
+    await kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        stdin=json.dumps(manifest(NAME, "phi-3-mini-128k-instruct")),
+    )
     await wait_state(kubectl, namespace, NAME, "Ready")
     (before,) = await pods_of(kubectl, namespace, NAME)
     claims = [c["metadata"]["uid"] for c in await claims_of(kubectl, namespace, NAME)]
 
-    await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace(ADAPTER))
+    await kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        stdin=json.dumps(manifest(NAME, "phi-3-mini-128k-instruct", adapters=(ADAPTER,))),
+    )
 
     async def rolled_out() -> dict[str, Any] | None:
         sts = json.loads(await kubectl("get", "statefulset", NAME, "-n", namespace, "-o", "json"))

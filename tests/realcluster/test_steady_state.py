@@ -9,7 +9,7 @@ import urllib.request
 
 from tests.e2e.kubectl import Kubectl
 from tests.realcluster.cluster import OPERATOR_USER, RESYNC_SECONDS, RealCluster, eventually
-from tests.realcluster.workspaces import wait_state
+from tests.realcluster.workspaces import manifest, wait_state
 from tools.cluster.operator import Operator
 
 #: Writes that are not about Workspaces: renewing the election Lease.
@@ -27,27 +27,12 @@ def _reconciles(operator: Operator) -> float:
     )
 
 
-def _workspace(name: str) -> str:
-    return json.dumps(
-        {
-            "apiVersion": "kaito.sh/v1beta1",
-            "kind": "Workspace",
-            "metadata": {"name": name},
-            "resource": {
-                "instanceType": "Standard_NC24ads_A100_v4",
-                "labelSelector": {"matchLabels": {"apps": name}},
-            },
-            "inference": {"preset": {"name": "phi-4-mini-instruct"}},
-        }
-    )
-
-
 async def test_a_converged_cluster_costs_no_write_over_two_resyncs(
     real_cluster: RealCluster, operator: Operator, kubectl: Kubectl, namespace: str
 ) -> None:
     """Once Workspaces are Ready, two resync periods pass with reconciles but no write."""
     for name in ("steady-a", "steady-b"):
-        await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace(name))
+        await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest(name)))
     for name in ("steady-a", "steady-b"):
         await wait_state(kubectl, namespace, name, "Ready")
     await asyncio.sleep(RESYNC_SECONDS)  # let status writes of the last transitions land
@@ -70,7 +55,7 @@ async def test_every_write_of_the_operator_names_field_manager_kaito(
     """Create, finalizer update, status patch, apply: each request says fieldManager=kaito, and
     the Workspace's managedFields name only kaito besides the client that created it."""
     mark = real_cluster.audit_mark()
-    await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace("managed"))
+    await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest("managed")))
     await wait_state(kubectl, namespace, "managed", "Ready")
     await kubectl("delete", "workspace", "managed", "-n", namespace, "--wait=true")
 
@@ -98,7 +83,7 @@ async def test_managed_fields_name_kaito(
     real_cluster: RealCluster, operator: Operator, kubectl: Kubectl, namespace: str
 ) -> None:
     """managedFields of a Ready Workspace: the creator's (kubectl) and kaito's, nothing else."""
-    await kubectl("apply", "-n", namespace, "-f", "-", stdin=_workspace("fields"))
+    await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest("fields")))
     await wait_state(kubectl, namespace, "fields", "Ready")
     found = json.loads(
         await kubectl(

@@ -9,33 +9,19 @@ from typing import Any
 import pytest
 
 from tests.e2e.kubectl import Kubectl
+from tests.realcluster.workspaces import manifest
 
 DENIED = 'admission webhook "validation.workspace.kaito.sh" denied the request'
 
 
-def _workspace(name: str, **spec: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "apiVersion": "kaito.sh/v1beta1",
-        "kind": "Workspace",
-        "metadata": {"name": name},
-        "resource": {
-            "instanceType": "Standard_NC24ads_A100_v4",
-            "labelSelector": {"matchLabels": {"apps": name}},
-        },
-        "inference": {"preset": {"name": "phi-4-mini-instruct"}},
-    }
-    base.update(spec)
-    return base
-
-
 INVALID = [
     pytest.param(
-        _workspace("unknown-preset", inference={"preset": {"name": "no-such-model"}}),
+        manifest("unknown-preset", inference={"preset": {"name": "no-such-model"}}),
         "spec.inference.preset.name: Unsupported inference preset name no-such-model",
         id="unknown-preset",
     ),
     pytest.param(
-        _workspace(
+        manifest(
             "unknown-sku",
             resource={
                 "instanceType": "Standard_Nope",
@@ -46,7 +32,7 @@ INVALID = [
         id="unknown-instance-type",
     ),
     pytest.param(
-        _workspace(
+        manifest(
             "both",
             tuning={
                 "preset": {"name": "phi-3-mini-128k-instruct"},
@@ -78,9 +64,9 @@ async def test_kubectl_apply_of_an_invalid_workspace_is_refused_with_the_field_p
 
 async def test_an_immutable_field_cannot_change(kubectl: Kubectl, namespace: str) -> None:
     """UPDATE goes through the webhook too: the preset of a Workspace is fixed."""
-    manifest = _workspace("fixed")
-    await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(manifest))
-    changed = _workspace("fixed", inference={"preset": {"name": "phi-3-mini-4k-instruct"}})
+    fixed = manifest("fixed")
+    await kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(fixed))
+    changed = manifest("fixed", inference={"preset": {"name": "phi-3-mini-4k-instruct"}})
     code, _, err = await kubectl.run("apply", "-n", namespace, "-f", "-", stdin=json.dumps(changed))
     assert code == 1
     assert DENIED in err

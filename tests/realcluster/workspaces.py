@@ -17,6 +17,7 @@ __all__ = [
     "documents",
     "final_state",
     "leftovers",
+    "manifest",
     "pods_of",
     "wait_state",
     "workspace_json",
@@ -33,6 +34,40 @@ OWNED_KINDS = (
     "controllerrevisions",
     "persistentvolumeclaims",
 )
+
+
+def manifest(
+    name: str,
+    preset: str = "phi-4-mini-instruct",
+    *,
+    count: int | None = None,
+    secret: str = "",
+    adapters: tuple[dict[str, Any], ...] = (),
+    **fields: Any,
+) -> dict[str, Any]:
+    """A v1beta1 inference Workspace on one ``Standard_NC24ads_A100_v4`` (``count`` nodes),
+    serving ``preset`` (``secret``: its modelAccessSecret) with ``adapters``; ``fields`` replace
+    top-level fields as they are (a test's invalid ``inference``)."""
+    resource: dict[str, Any] = {
+        "instanceType": "Standard_NC24ads_A100_v4",
+        "labelSelector": {"matchLabels": {"apps": name}},
+    }
+    if count is not None:
+        resource["count"] = count
+    chosen: dict[str, Any] = {"name": preset}
+    if secret:
+        chosen["presetOptions"] = {"modelAccessSecret": secret}
+    inference: dict[str, Any] = {"preset": chosen}
+    if adapters:
+        inference["adapters"] = list(adapters)
+    return {
+        "apiVersion": "kaito.sh/v1beta1",
+        "kind": "Workspace",
+        "metadata": {"name": name},
+        "resource": resource,
+        "inference": inference,
+        **fields,
+    }
 
 
 def documents(path: Path) -> list[dict[str, Any]]:
