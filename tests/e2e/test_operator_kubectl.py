@@ -9,9 +9,7 @@ The leader is killed with SIGKILL half-way; watch drops and 410s are injected th
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +23,7 @@ from kaito_backends.apiserver import FakeApiServer, PacedClock
 from kaito_backends.fake import FakeCluster, FaultPlan
 from tests.conftest import ROOT
 from tests.e2e.kubectl import KUBECTL, Kubectl
+from tests.e2e.operator import start_operator
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
 
@@ -43,28 +42,15 @@ async def server() -> AsyncIterator[FakeApiServer]:
 
 
 async def _operator(kubeconfig: Path, identity: str) -> asyncio.subprocess.Process:
-    code = "from kaito_backends.cli import main; raise SystemExit(main())"
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        code,
-        "operator",
-        "--backend=karpenter",
-        f"--kubeconfig={kubeconfig}",
+    return await start_operator(
+        kubeconfig,
         "--leader-elect",
         f"--leader-election-identity={identity}",
         "--leader-election-namespace=default",
         "--lease-duration=3",
         "--renew-deadline=2",
         "--retry-period=0.5",
-        "--metrics-bind-address=0",
-        "--health-probe-bind-address=0",
-        "--webhook-port=0",
-        "--log-level=error",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
 
