@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +27,7 @@ from kaito_backends.cli import main
 from kaito_backends.fake import FakeCluster, FaultPlan
 from kaito_backends.kubernetes import from_kubeconfig
 from tests.conftest import EXAMPLES, ROOT
+from tests.e2e.operator import start_operator
 from tests.kubernetes.stub import Reply, Stub, status
 
 PHI3 = str(EXAMPLES / "workspace-phi-3-mini.yaml")
@@ -45,33 +44,13 @@ HEADER = [
 ]
 
 
-async def _operator(kubeconfig: Path) -> asyncio.subprocess.Process:
-    code = "from kaito_backends.cli import main; raise SystemExit(main())"
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        code,
-        "operator",
-        "--backend=karpenter",
-        f"--kubeconfig={kubeconfig}",
-        "--metrics-bind-address=0",
-        "--health-probe-bind-address=0",
-        "--webhook-port=0",
-        "--log-level=error",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-
-
 async def _cluster(tmp_path: Path, faults: FaultPlan | None = None) -> AsyncIterator[Path]:
     """The fake API server and an operator on it; yields the kubeconfig."""
     # virtual time starts now: the operator's wall clock and the server's timestamps agree
     cluster = FakeCluster(clock=PacedClock(datetime.now(UTC)), faults=faults)
     async with FakeApiServer(cluster, engine=False, speed=600) as server:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url)
-        operator = await _operator(kubeconfig)
+        operator = await start_operator(kubeconfig)
         try:
             yield kubeconfig
         finally:
@@ -133,12 +112,14 @@ async def test_up_on_a_cluster_reports_what_keeps_an_object_from_succeeding(
 ) -> None:
     """Every machine launch refused: after --timeout, exit 1 with the failing condition's
     reason and the provider's message, as the embedded run says it."""
+    # 15 s of wall time: the operator must start and see a refused launch first (6 s was
+    # sometimes too short on a loaded machine, and the reason was still Unschedulable)
     async for kubeconfig in _cluster(tmp_path, FaultPlan(1, launch_failure_rate=1.0)):
-        code = await _up("--kubeconfig", str(kubeconfig), "--timeout", "0.1", "--quiet", PHI3)
+        code = await _up("--kubeconfig", str(kubeconfig), "--timeout", "0.25", "--quiet", PHI3)
     assert code == 1
     err = capsys.readouterr().err
     assert "error: workspace-phi-3-mini did not succeed within " in err
-    assert "(--timeout 0.1 minutes): InsufficientCapacity:" in err
+    assert "(--timeout 0.25 minutes): InsufficientCapacity:" in err
 
 
 async def test_a_refusal_by_the_webhook_is_exit_1_with_its_message(
