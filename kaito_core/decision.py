@@ -23,7 +23,7 @@ from kaito_core.api.yamlsafe import ManifestLoadError, load_yaml
 from kaito_core.errors import SpecError
 from kaito_core.observed import Manifest, Observed
 from kaito_core.outcome import PlanSummary
-from kaito_core.render.commands import readiness_timeout_seconds
+from kaito_core.render.commands import readiness_timeout_seconds, served_model_name
 from kaito_core.render.context import (
     RUNTIME_TRANSFORMERS,
     RUNTIME_VLLM,
@@ -441,7 +441,11 @@ def _summary(ctx: RenderContext, layout: Parallelism | None, notes: Sequence[str
         pipeline_parallel=layout.pipeline if layout else 1,
         data_parallel=layout.data if layout else 1,
         disk=f"{node_disk_gib(ctx)}Gi" if model is not None else "-",
-        served_model_name=model.name if model else "-",
+        served_model_name=(
+            (served_model_name(ctx, model.name) if ctx.runtime == "vllm" else model.name)
+            if model
+            else "-"
+        ),
         readiness_timeout_seconds=readiness_timeout_seconds(ctx) if mode == "inference" else 0,
         runtime=ctx.runtime if model is not None else "-",
         dtype=ctx.dtype_override or (model.dtype if model else "-"),

@@ -9,7 +9,8 @@ problem prints one ``FILE: Kind/NAME: FIELD.PATH: message`` line and nothing is 
 Each object is then planned by its kind's planner against an empty cluster (its namespace's
 ConfigMaps and, for ``--provisioner byo`` or ``--byo``, the Nodes given in the files) and the
 NodeClaims and objects are printed: multi-document YAML (default) or a JSON ``v1 List``;
-``--summary`` prints one line per Workspace instead (with the predicted time to ready;
+``--summary`` prints one line per Workspace instead, an InferenceSet's replica Workspaces
+included (with the predicted time to ready;
 ``--phases`` adds it phase by phase, ``--readiness-figures FILE`` changes the model's figures:
 `kaito_backends.cli.readiness`), and with ``--check-quota`` whether each Workspace's nodes fit
 the Azure vCPU quota (`kaito_backends.cli.quota_check`: read-only, needs Azure credentials).
@@ -45,10 +46,12 @@ from kaito_backends.cli.readiness import (
     print_phases,
     summary_cells,
 )
+from kaito_core.api import Workspace
 from kaito_core.observed import Observed
 from kaito_core.outcome import Outcome, PlanSummary
 from kaito_core.plan import PlanSettings
 from kaito_core.readiness import Prediction
+from kaito_core.registry import default_registry
 from kaito_presets import default_catalog
 
 __all__ = ["SUMMARY_HEADERS", "format_duration", "register", "run", "summary_row"]
@@ -164,6 +167,34 @@ def _plan_all(
     return outcomes, problems, internal
 
 
+def _planned_children(
+    outcomes: Sequence[Outcome[Any]], inputs: Inputs, settings: PlanSettings
+) -> tuple[list[Outcome[Any]], list[Workspace]]:
+    """For ``--summary``: the objects of registered kinds that planned objects ask for (an
+    InferenceSet's replica Workspaces), each planned in turn against the same cluster, and the
+    Workspaces among them (their predictions need them)."""
+    registry = default_registry()
+    catalog = default_catalog()
+    nodes = inputs.nodes if not settings.node_auto_provisioning else ()
+    children: list[Outcome[Any]] = []
+    workspaces: list[Workspace] = []
+    for outcome in outcomes:
+        for manifest in outcome.desired:
+            spec = registry.find(str(manifest.get("apiVersion")), str(manifest.get("kind")))
+            if spec is None:
+                continue
+            obj = spec.parse(manifest)
+            observed = Observed(config_maps=inputs.config_maps_in(obj.namespace), nodes=nodes)
+            child = spec.plan(
+                obj, observed=observed, catalog=catalog, now=_PLAN_TIME, settings=settings
+            )
+            if child.error is None and child.summary is not None:
+                children.append(child)
+                if isinstance(obj, Workspace):
+                    workspaces.append(obj)
+    return children, workspaces
+
+
 def _print_summary(
     outcomes: Sequence[Outcome[Any]], found: Mapping[str, Prediction], phases: bool
 ) -> None:
@@ -202,7 +233,11 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         return 1
     if args.summary:
-        found = predictions(outcomes, inputs, settings=settings, figures=figures)
+        children, workspaces = _planned_children(outcomes, inputs, settings)
+        outcomes = [*outcomes, *children]
+        found = predictions(
+            outcomes, inputs, settings=settings, figures=figures, workspaces=workspaces
+        )
         _print_summary(outcomes, found, args.phases)
         if not args.check_quota:
             return 0

@@ -42,7 +42,7 @@ from kaito_presets import default_catalog
 
 if TYPE_CHECKING:
     from kaito_backends.engine.controller import Controller
-    from kaito_core.api import WorkspaceStatus
+    from kaito_core.api import Workspace, WorkspaceStatus
     from kaito_core.outcome import Outcome, PlanSummary
 
 __all__ = [
@@ -133,10 +133,14 @@ def predictions(
     *,
     settings: PlanSettings,
     figures: ReadinessFigures,
+    workspaces: Iterable[Workspace] = (),
 ) -> dict[str, Prediction]:
-    """The prediction of every planned Workspace, by ``namespace/name`` (its summary's key)."""
+    """The prediction of every planned Workspace, by ``namespace/name`` (its summary's key):
+    those of ``inputs`` and ``workspaces`` (made by other objects, such as an InferenceSet's
+    replicas)."""
     catalog = default_catalog()
-    by_key = {f"{i.workspace.namespace}/{i.workspace.name}": i.workspace for i in inputs.workspaces}
+    everyone = (*(i.workspace for i in inputs.workspaces), *workspaces)
+    by_key = {f"{w.namespace}/{w.name}": w for w in everyone}
     found: dict[str, Prediction] = {}
     for outcome in outcomes:
         summary = outcome.summary

@@ -51,6 +51,7 @@ __all__ = [
     "quote_value",
     "ray_leader_host",
     "readiness_timeout_seconds",
+    "served_model_name",
     "startup_failure_threshold",
     "transformers_command",
     "transformers_flags",
@@ -173,7 +174,9 @@ def local_weights_path(workspace: Workspace) -> str | None:
     return f"{LOCAL_WEIGHTS_PREFIX}/{slug}"
 
 
-def _served_model_name(ctx: RenderContext, default: str) -> str:
+def served_model_name(ctx: RenderContext, default: str) -> str:
+    """The name vLLM serves the model under: an InferenceSet replica's set name, else
+    ``default`` (the preset's model name)."""
     labels = ctx.workspace.labels
     if LABEL_CREATED_BY_MRI in labels:
         return default
@@ -236,7 +239,7 @@ def vllm_flags(ctx: RenderContext) -> dict[str, str]:
     if model is None or gpu is None:
         raise ValueError("a vLLM command needs a model preset and a GPU configuration")
     params = _preset_params(ctx)
-    params["served-model-name"] = _served_model_name(ctx, model.name)
+    params["served-model-name"] = served_model_name(ctx, model.name)
     params["max-model-len"] = "auto"
     params["gpu-memory-utilization"] = "0.82" if gpu.gpu_model == _A10 else "0.84"
     params.setdefault("kv-events-config", _KV_EVENTS_CONFIG)

@@ -148,6 +148,32 @@ def test_summary_of_tuning_has_no_readiness_timeout(capsys: pytest.CaptureFixtur
     assert (cells[1], cells[7], cells[-2]) == ("tuning", "transformers", "-")
 
 
+def test_summary_of_an_inferenceset_is_a_row_per_replica(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An InferenceSet has no row of its own: its replica Workspaces do, each serving the model
+    under the set's name (as the rendered --served-model-name), each with its prediction; the
+    phases table covers them."""
+    code, out, _ = run(capsys, "--summary", "--phases", EXAMPLES / "inferenceset-phi-4-mini.yaml")
+    assert code == 0
+    lines = out.splitlines()
+    rows = [line.split() for line in lines[1:3]]
+    assert [r[0] for r in rows] == ["default/phi-4-mini-0", "default/phi-4-mini-1"]
+    assert {r[9] for r in rows} == {"phi-4-mini"}
+    assert {r[-1] for r in rows} == {"15m13s"}
+    assert not lines[3].startswith("default/")
+    assert "phi-4-mini-0" in out.split("\n\n", 1)[1]  # the phases table
+
+
+def test_summary_of_a_plain_workspace_serves_the_preset_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a replica's set label changes the served name."""
+    code, out, _ = run(capsys, "--summary", write(tmp_path, "phi.yaml", PHI))
+    assert code == 0
+    assert out.splitlines()[1].split()[9] == "phi-4-mini-instruct"
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"), [(0, "-"), (45, "45s"), (1800, "30m"), (3266, "54m26s")]
 )
