@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -45,6 +46,31 @@ def _build_control_plane(session: nox.Session, *components: str) -> None:
     session.run("python", "-m", "tools.cluster", "build", *components)
 
 
+#: The Debian packages the image build and its real-cluster test run (tools/image,
+#: tests/realcluster/test_image.py), by the command each one provides.
+IMAGE_PACKAGES = {"debootstrap": "debootstrap", "umoci": "umoci", "ip": "iproute2"}
+
+
+def missing_packages(packages: dict[str, str] = IMAGE_PACKAGES) -> list[str]:
+    """The packages of ``packages`` whose command is not on PATH, sorted."""
+    return sorted({package for command, package in packages.items() if not shutil.which(command)})
+
+
+def _debian_packages(session: nox.Session) -> None:
+    """Install the image build's Debian packages when they are missing and we can (root with
+    apt-get, as on a fresh CI machine); otherwise say what the image test needs."""
+    missing = missing_packages()
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        session.log(f"not root or no apt-get: the image test needs {', '.join(missing)}")
+        return
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run(
+        "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, external=True
+    )
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The test suite without the real-cluster tier (unit, property, golden, conformance, e2e)."""
@@ -59,6 +85,7 @@ def realcluster(session: nox.Session) -> None:
     """The real-cluster tier: kube-apiserver, etcd, kwok and Karpenter built from Go modules."""
     _install(session, "test")
     _build_control_plane(session)
+    _debian_packages(session)
     session.run("pytest", "-m", "realcluster", *(session.posargs or ["tests/realcluster"]))
 
 
@@ -134,4 +161,5 @@ def image(session: nox.Session) -> None:
 
     ``nox -s image -- lock`` regenerates tools/image/requirements.txt instead.
     """
+    _debian_packages(session)
     session.run("python", "-m", "tools.image", *(session.posargs or ["build"]))

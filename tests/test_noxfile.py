@@ -41,7 +41,7 @@ class _Session:
     def install(self, *args: str) -> None:
         self.installs.append(args)
 
-    def run(self, *args: str) -> None:
+    def run(self, *args: str, **_: object) -> None:
         self.runs.append(args)
 
     def log(self, message: str) -> None:
@@ -130,3 +130,47 @@ def test_bench_installs_and_builds_what_its_mode_needs(
     built = [r for r in session.runs if r[:3] == ("python", "-m", "tools.cluster")]
     assert bool(built) is builds
     assert session.runs[-1] == ("python", "-m", "benchmarks.run", *posargs)
+
+
+@pytest.mark.parametrize(
+    ("on_path", "root", "runs"),
+    [
+        ({"debootstrap", "umoci", "ip", "apt-get"}, True, []),
+        (
+            {"ip", "apt-get"},
+            True,
+            [
+                ("apt-get", "update", "-qq"),
+                (
+                    "apt-get",
+                    "install",
+                    "-y",
+                    "-qq",
+                    "--no-install-recommends",
+                    "debootstrap",
+                    "umoci",
+                ),
+            ],
+        ),
+        ({"ip", "apt-get"}, False, []),
+        ({"ip"}, True, []),
+    ],
+    ids=["all-there", "installs-the-missing", "not-root", "no-apt-get"],
+)
+def test_the_image_packages_are_installed_where_they_can_be(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    on_path: set[str],
+    root: bool,
+    runs: list[tuple[str, ...]],
+) -> None:
+    """A fresh CI machine (root, apt-get) gets debootstrap, umoci and iproute2 before the
+    real-cluster tier runs the image test; elsewhere the session says what is missing."""
+    noxfile = _noxfile(monkeypatch)
+    monkeypatch.setattr(noxfile.shutil, "which", lambda name: name if name in on_path else None)
+    monkeypatch.setattr(noxfile.os, "geteuid", lambda: 0 if root else 1000)
+    session = _Session(tmp_path)
+    noxfile._debian_packages(session)
+    assert session.runs == runs
+    if not runs and on_path != {"debootstrap", "umoci", "ip", "apt-get"}:
+        assert session.logs == ["not root or no apt-get: the image test needs debootstrap, umoci"]
