@@ -7,9 +7,11 @@
 - ``labelSelector`` / ``fieldSelector``: each change is judged by the object before and after
   it, as the API server's watch cache does: one that starts matching is sent as ADDED, one that
   stops matching (or is deleted while matching) as DELETED, one that matches before and after
-  as MODIFIED. No per-stream memory is involved, so a stream opened at a ``resourceVersion``
-  reports the changes after it exactly as a list at that version saw the objects: an object
-  deleted between ``kubectl delete --wait``'s list and its watch arrives as DELETED.
+  as MODIFIED. A DELETED for an object that stopped matching carries its state before the
+  change (the one that matched) at the change's ``resourceVersion``, as the watch cache sends
+  it. No per-stream memory is involved, so a stream opened at a ``resourceVersion`` reports the
+  changes after it exactly as a list at that version saw the objects: an object deleted between
+  ``kubectl delete --wait``'s list and its watch arrives as DELETED.
 - ``allowWatchBookmarks=true``: a BOOKMARK (kind, apiVersion and ``metadata.resourceVersion``
   only) whenever the stream has been idle for the bookmark interval.
 - ``sendInitialEvents=true``: the existing objects as ADDED, then a BOOKMARK annotated
@@ -129,6 +131,13 @@ async def serve_watch(
             return "MODIFIED" if before else "ADDED"
         return "DELETED" if before else None
 
+    def departed(change: str, sent: str, obj: Manifest, old: Manifest | None) -> Manifest | None:
+        """For an object that stopped matching: its previous state at the new version."""
+        if sent != "DELETED" or change == "DELETED" or old is None:
+            return None
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        return {**old, "metadata": {**(old.get("metadata") or {}), "resourceVersion": version}}
+
     pending: list[bytes] = []
     expired: Gone | None = None
     try:
@@ -148,7 +157,7 @@ async def serve_watch(
         for change, obj, old in backlog:
             sent = translate(change, obj, old)
             if sent is not None:
-                pending.append(encode(sent, obj))
+                pending.append(encode(sent, departed(change, sent, obj, old) or obj))
         if end is not None:
             pending.append(encode("BOOKMARK", end))
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
@@ -213,7 +222,10 @@ async def serve_watch(
                 sent = translate(entry.change, entry.obj, entry.old)
                 if sent is None:
                     continue
-                if plain:
+                previous = departed(entry.change, sent, entry.obj, entry.old)
+                if previous is not None:
+                    chunks.append(encode(sent, previous))
+                elif plain:
                     chunks.append(line(sent, encoded(entry, api_version, ordered)))
                 else:
                     chunks.append(encode(sent, entry.obj))

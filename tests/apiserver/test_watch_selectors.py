@@ -152,6 +152,40 @@ async def test_a_change_after_the_listed_version_is_reported_as_the_list_saw_the
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events[:-1]] == [
         (kind, "x") for kind in expected
     ]
+    for event in events[:-1]:  # what every event carries matched the selector
+        assert event["object"]["metadata"]["labels"] == {"color": "red"}, event
+
+
+@pytest.mark.parametrize("opened", ["before", "after"], ids=["change-in-backlog", "change-live"])
+async def test_an_object_that_stops_matching_is_deleted_as_it_was_at_the_new_version(
+    server: FakeApiServer, http: aiohttp.ClientSession, opened: str
+) -> None:
+    """As the watch cache: the DELETED of an object relabelled out of the selector carries its
+    previous (matching) state, with the relabelling's resourceVersion."""
+    client = server.cluster.client()
+    await _put(client, "x", "red")
+    listed = await _list(http, {"labelSelector": RED})
+    query = {
+        "watch": "true",
+        "labelSelector": RED,
+        "resourceVersion": listed["metadata"]["resourceVersion"],
+    }
+    if opened == "after":
+        resp = await http.get(CM, params=query)
+        await _relabel_blue(client)
+    else:
+        await _relabel_blue(client)
+        resp = await http.get(CM, params=query)
+    try:
+        await _put(client, SENTINEL, "red")
+        (deleted, _) = await _events_until(resp, SENTINEL)
+    finally:
+        resp.close()
+    now = await client.get(_ref("x"))
+    assert deleted["type"] == "DELETED"
+    assert deleted["object"]["metadata"]["labels"] == {"color": "red"}
+    assert "data" not in deleted["object"]  # the state before the relabelling
+    assert deleted["object"]["metadata"]["resourceVersion"] == now["metadata"]["resourceVersion"]
 
 
 # -- any interleaving --------------------------------------------------------------------------
