@@ -99,6 +99,27 @@ async def _delete_then_release(client: FakeClient) -> None:
     await _release(client, "x")
 
 
+async def _watch_around(
+    http: aiohttp.ClientSession, client: FakeClient, change: Any, opened: str
+) -> list[dict[str, Any]]:
+    """List red ConfigMaps, make ``change`` before or after opening a watch from the list's
+    version (``opened``), then create a sentinel: the stream's events up to it."""
+    listed = await _list(http, {"labelSelector": RED})
+    version = listed["metadata"]["resourceVersion"]
+    query = {"watch": "true", "labelSelector": RED, "resourceVersion": version}
+    if opened == "after":
+        resp = await http.get(CM, params=query)
+        await change(client)
+    else:
+        await change(client)
+        resp = await http.get(CM, params=query)
+    try:
+        await _put(client, SENTINEL, "red")
+        return await _events_until(resp, SENTINEL)
+    finally:
+        resp.close()
+
+
 @pytest.mark.parametrize("opened", ["before", "after"], ids=["change-in-backlog", "change-live"])
 @pytest.mark.parametrize(
     ("start", "change", "expected"),
@@ -135,20 +156,7 @@ async def test_a_change_after_the_listed_version_is_reported_as_the_list_saw_the
     client = server.cluster.client()
     if start is not None:
         await _put(client, "x", start.removeprefix("held-"), hold=start.startswith("held-"))
-    listed = await _list(http, {"labelSelector": RED})
-    version = listed["metadata"]["resourceVersion"]
-    query = {"watch": "true", "labelSelector": RED, "resourceVersion": version}
-    if opened == "after":
-        resp = await http.get(CM, params=query)
-        await change(client)
-    else:
-        await change(client)
-        resp = await http.get(CM, params=query)
-    try:
-        await _put(client, SENTINEL, "red")
-        events = await _events_until(resp, SENTINEL)
-    finally:
-        resp.close()
+    events = await _watch_around(http, client, change, opened)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events[:-1]] == [
         (kind, "x") for kind in expected
     ]
@@ -164,23 +172,7 @@ async def test_an_object_that_stops_matching_is_deleted_as_it_was_at_the_new_ver
     previous (matching) state, with the relabelling's resourceVersion."""
     client = server.cluster.client()
     await _put(client, "x", "red")
-    listed = await _list(http, {"labelSelector": RED})
-    query = {
-        "watch": "true",
-        "labelSelector": RED,
-        "resourceVersion": listed["metadata"]["resourceVersion"],
-    }
-    if opened == "after":
-        resp = await http.get(CM, params=query)
-        await _relabel_blue(client)
-    else:
-        await _relabel_blue(client)
-        resp = await http.get(CM, params=query)
-    try:
-        await _put(client, SENTINEL, "red")
-        (deleted, _) = await _events_until(resp, SENTINEL)
-    finally:
-        resp.close()
+    (deleted, _) = await _watch_around(http, client, _relabel_blue, opened)
     now = await client.get(_ref("x"))
     assert deleted["type"] == "DELETED"
     assert deleted["object"]["metadata"]["labels"] == {"color": "red"}
