@@ -58,7 +58,7 @@ from kaito_backends.engine.informers import MISSING_KIND_RETRY
 from kaito_backends.engine.memory import ReconcileMemory, fingerprint
 from kaito_backends.engine.observer import Observer
 from kaito_backends.engine.results import ReconcileResult, Writes, workspace_state
-from kaito_backends.engine.spec_check import SpecCheck
+from kaito_backends.engine.spec_check import SpecCheck, status_patch
 from kaito_backends.engine.terminating import Members, TerminatingNamespaces
 from kaito_backends.errors import (
     InsufficientCapacity,
@@ -437,19 +437,7 @@ class Reconciler(Finalization):
     ) -> None:
         if spec.status_of(obj) == status:
             return
-        meta = _meta(manifest)
-        body: Manifest = {
-            "apiVersion": manifest.get("apiVersion", spec.api_version),
-            "kind": spec.kind,
-            "metadata": {
-                "name": meta.get("name"),
-                "namespace": meta.get("namespace"),
-                # a precondition: a Conflict means our copy was stale (a spec change, our own
-                # finalizer write not seen yet); the controller requeues and we look again
-                "resourceVersion": meta.get("resourceVersion"),
-            },
-            "status": spec.dump_status(status),
-        }
+        body = status_patch(spec, manifest, status)
         stored = await self.client.apply_status(body)
         writes.add("apply_status")
         writes.status += 1

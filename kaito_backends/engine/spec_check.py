@@ -25,7 +25,7 @@ from kaito_core.invalid_spec import invalid_spec_message, invalid_spec_status
 from kaito_core.kinds import KindSpec
 from kaito_core.validation import ValidationContext
 
-__all__ = ["SpecCheck"]
+__all__ = ["SpecCheck", "status_patch"]
 
 #: Validations remembered (one per object; the oldest are forgotten first).
 _MEMORY = 10_000
@@ -85,14 +85,21 @@ class SpecCheck:
         )
         if previous == status:
             return None
-        meta = _meta(manifest)
-        return {
-            "apiVersion": manifest.get("apiVersion", spec.api_version),
-            "kind": spec.kind,
-            "metadata": {
-                "name": meta.get("name"),
-                "namespace": meta.get("namespace"),
-                "resourceVersion": meta.get("resourceVersion"),
-            },
-            "status": spec.dump_status(status),
-        }
+        return status_patch(spec, manifest, status)
+
+
+def status_patch(spec: KindSpec[Any, Any], manifest: Manifest, status: Any) -> Manifest:
+    """The ``apply_status`` body that sets the object's status to ``status``. Its
+    ``resourceVersion`` is a precondition: a Conflict means our copy was stale (a spec change,
+    our own finalizer write not seen yet); the controller requeues and we look again."""
+    meta = _meta(manifest)
+    return {
+        "apiVersion": manifest.get("apiVersion", spec.api_version),
+        "kind": spec.kind,
+        "metadata": {
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "resourceVersion": meta.get("resourceVersion"),
+        },
+        "status": spec.dump_status(status),
+    }

@@ -108,37 +108,34 @@ def count_problems(iset: InferenceSet) -> list[FieldError]:
     from kaito_core.validation.names import number  # a cycle at import time (see children)
 
     errors: list[FieldError] = []
-    replicas = iset.spec.replicas
-    if replicas is not None and replicas < 0:
+    bounded = (
+        # field, value, maximum, what a negative value is told, what a too large one is told
+        (
+            "replicas",
+            iset.spec.replicas,
+            MAX_REPLICAS,
+            "",
+            " (each replica is a Workspace with its own GPU nodes)",
+        ),
+        (
+            "nodeCountLimit",
+            iset.spec.node_count_limit,
+            MAX_NODE_COUNT_LIMIT,
+            " (0 means no limit)",
+            "",
+        ),
+    )
+    for field, value, maximum, negative, too_large in bounded:
+        if value is None:
+            continue
+        if value < 0:
+            message = f"must be non-negative{negative}"
+        elif value > maximum:
+            message = f"must be less than or equal to {maximum}{too_large}"
+        else:
+            continue
         errors.append(
-            FieldError(
-                path=f"{S}.replicas",
-                message=f"invalid value {number(replicas)}: must be non-negative",
-            )
-        )
-    elif replicas is not None and replicas > MAX_REPLICAS:
-        errors.append(
-            FieldError(
-                path=f"{S}.replicas",
-                message=f"invalid value {number(replicas)}: must be less than or equal to "
-                f"{MAX_REPLICAS} (each replica is a Workspace with its own GPU nodes)",
-            )
-        )
-    limit = iset.spec.node_count_limit
-    if limit is not None and limit < 0:
-        errors.append(
-            FieldError(
-                path=f"{S}.nodeCountLimit",
-                message=f"invalid value {number(limit)}: must be non-negative (0 means no limit)",
-            )
-        )
-    elif limit is not None and limit > MAX_NODE_COUNT_LIMIT:
-        errors.append(
-            FieldError(
-                path=f"{S}.nodeCountLimit",
-                message=f"invalid value {number(limit)}: must be less than or equal to "
-                f"{MAX_NODE_COUNT_LIMIT}",
-            )
+            FieldError(path=f"{S}.{field}", message=f"invalid value {number(value)}: {message}")
         )
     return errors
 

@@ -22,8 +22,6 @@ broken OpenAPI and ``kubectl apply`` fails; ``CGO_ENABLED=0``: static binaries, 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -31,9 +29,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tools.filelock import locked
 
 __all__ = [
     "COMPONENTS",
@@ -189,17 +189,6 @@ def cache_key(component: Component, go: str) -> str:
     return digest.hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _log(message: str) -> None:
     print(f"tools.cluster.build: {message}", file=sys.stderr, flush=True)
 
@@ -256,7 +245,7 @@ def ensure(names: Iterable[str] | None = None) -> dict[str, Path]:
         target = root / f"{name}-{cache_key(component, go)}"
         binaries = {b: target / "bin" / b for b in component.binaries}
         if not all(p.is_file() for p in binaries.values()):
-            with _locked(root / f"{target.name}.lock"):
+            with locked(root / f"{target.name}.lock"):
                 if not all(p.is_file() for p in binaries.values()):
                     _build(component, target)
         found.update(binaries)

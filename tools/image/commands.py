@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
+
+from tools.filelock import locked
 
 __all__ = ["BuildError", "locked", "log", "now", "run", "tool"]
 
@@ -41,17 +40,6 @@ def tool(name: str, package: str) -> str:
     if found is None:
         raise BuildError(f"{name} is missing: apt-get install {package}")
     return found
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def now() -> str:
